@@ -1,0 +1,1 @@
+"""Web chat: an embeddable widget talking JSON frames over a WebSocket (see docs/WEBCHAT.md)."""

@@ -1,0 +1,200 @@
+"""The web chat socket: hello → welcome, message → ack, and live messages of the conversation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from channels.base import InboundMessage
+from channels.webchat import protocol, tokens
+from channels.webchat.protocol import ChatMessage, FrameError, Hello, Ping
+from conversations import codec
+from conversations.models import Channel, Direction, Identity
+
+log = logging.getLogger("gateway.webchat")
+
+
+class TokenBucket:
+    """Frames per second per socket, with a burst allowance."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.updated = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class Visitor:
+    """What one socket has proven: its visitor id and, maybe, a verified identifier."""
+
+    visitor_id: str
+    identity: Identity
+    linked: tuple[Identity, ...]
+    name: str | None
+    conversation_id: str | None = None
+    forwarded: set[str] = field(default_factory=set)
+
+
+def resolve_visitor(hello: Hello, *, secret: bytes, identity_secret: bytes | None) -> tuple[Visitor, str]:
+    """Check a hello's token and identity claims; returns the visitor and its (new) token."""
+    if hello.visitor_token:
+        visitor_id = tokens.visitor_from_token(secret, hello.visitor_token)
+        if visitor_id is None:
+            raise FrameError("invalid_token", "the visitor token is not valid; start again without one")
+        token = hello.visitor_token
+    else:
+        visitor_id = tokens.new_visitor_id()
+        token = tokens.issue_token(secret, visitor_id)
+    anonymous = Identity(Channel.WEBCHAT, f"visitor:{visitor_id}")
+    if hello.identifier is None:
+        if hello.identifier_hash:
+            raise FrameError("identity_unverified", "identifier_hash without identifier")
+        return Visitor(visitor_id, anonymous, (), hello.name), token
+    if identity_secret is None:
+        raise FrameError("identity_unverified", "identity verification is not configured on this gateway")
+    if not hello.identifier_hash or not tokens.identifier_verified(identity_secret, hello.identifier,
+                                                                 hello.identifier_hash):
+        raise FrameError("identity_unverified", "identifier_hash does not match the identifier")
+    verified = Identity(Channel.WEBCHAT, f"user:{hello.identifier}")
+    linked = [anonymous]
+    if protocol.looks_like_email(hello.identifier):
+        linked.append(Identity(Channel.EMAIL, hello.identifier.strip().lower()))
+    return Visitor(visitor_id, verified, tuple(linked), hello.name), token
+
+
+class WebchatSocket:
+    """One connected visitor. Everything it may see is its own customer's live conversation."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self.runtime = request.app["runtime"]
+        self.settings = self.runtime.settings
+        self.ws = ws
+        self.visitor: Visitor | None = None
+        self.limit = TokenBucket(self.settings.webchat.frames_per_second, self.settings.webchat.frame_burst)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if not self.ws.closed:
+            await self.ws.send_json(frame)
+
+    async def run(self) -> None:
+        try:
+            async for frame in self.ws:
+                if frame.type != WSMsgType.TEXT:
+                    if frame.type == WSMsgType.BINARY:
+                        await self.send(protocol.error_frame("bad_frame", "frames are JSON text"))
+                    continue
+                if not self.limit.take():
+                    await self.send(protocol.error_frame("rate_limited", "too many frames; slow down"))
+                    continue
+                try:
+                    await self.handle(protocol.parse_frame(frame.data, max_text=self.settings.webchat.max_message_chars))
+                except FrameError as error:
+                    await self.send(protocol.error_frame(error.code, error.detail))
+        finally:
+            await self._leave()
+
+    async def handle(self, frame: protocol.Frame) -> None:
+        if isinstance(frame, Ping):
+            await self.send({"type": "pong"})
+        elif isinstance(frame, Hello):
+            await self.hello(frame)
+        elif isinstance(frame, ChatMessage):
+            await self.message(frame)
+
+    async def hello(self, hello: Hello) -> None:
+        if self.visitor is not None:
+            raise FrameError("bad_frame", "hello was already sent on this socket")
+        identity_secret = self.settings.webchat.identity_secret
+        visitor, token = resolve_visitor(
+            hello, secret=self.runtime.secret_key,
+            identity_secret=identity_secret.get_secret_value().encode() if identity_secret else None,
+        )
+        store = self.runtime.store
+        customer_id = await store.customer_for(visitor.identity)
+        messages: list[dict[str, Any]] = []
+        if customer_id:
+            customer = await store.current_customer(customer_id)
+            live = await store.live_conversation_id(customer.id)
+            if live:
+                visitor.conversation_id = live
+                messages = [protocol.visible_message(codec.message_json(m)) for m in await store.messages(live)
+                            if m.visible_to_customer]
+        self.visitor = visitor
+        if visitor.conversation_id:
+            await self.runtime.hub.join(visitor.conversation_id, self.on_event)
+        await self.send({"type": "welcome", "visitor_token": token, "conversation_id": visitor.conversation_id,
+                         "messages": messages})
+
+    async def message(self, chat: ChatMessage) -> None:
+        visitor = self.visitor
+        if visitor is None:
+            raise FrameError("hello_required", "send hello before messages")
+        inbound = InboundMessage(
+            channel=Channel.WEBCHAT, identity=visitor.identity, provider_id=f"{visitor.visitor_id}:{chat.client_id}",
+            text=chat.text, received_at=datetime.now(UTC), linked=visitor.linked, name=visitor.name,
+            meta={"visitor": visitor.visitor_id},
+        )
+        result = await self.runtime.service.ingest(inbound)
+        if result.conversation_id != visitor.conversation_id:
+            if visitor.conversation_id:
+                await self.runtime.hub.leave(visitor.conversation_id, self.on_event)
+            visitor.conversation_id = result.conversation_id
+            await self.runtime.hub.join(result.conversation_id, self.on_event)
+        visitor.forwarded.add(result.message_id)
+        await self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
+                         "conversation_id": result.conversation_id, "duplicate": result.duplicate})
+
+    async def on_event(self, payload: dict[str, Any]) -> None:
+        """Forward what the visitor may see: the customer's own messages, and replies delivered to web chat."""
+        message = payload.get("message")
+        if not isinstance(message, dict) or self.visitor is None:
+            return
+        if payload.get("type") == "message" and message.get("direction") != Direction.INBOUND.value:
+            return  # outbound messages arrive through delivery; notes and events never
+        if payload.get("type") not in ("message", "deliver") or message.get("id") in self.visitor.forwarded:
+            return
+        self.visitor.forwarded.add(message["id"])
+        await self.send({"type": "message", "message": protocol.visible_message(message)})
+
+    async def _leave(self) -> None:
+        if self.visitor and self.visitor.conversation_id:
+            await self.runtime.hub.leave(self.visitor.conversation_id, self.on_event)
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    settings = request.app["runtime"].settings.webchat
+    ws = web.WebSocketResponse(heartbeat=settings.heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
+    await ws.prepare(request)
+    request.app["websockets"].add(ws)
+    try:
+        await WebchatSocket(request, ws).run()
+    finally:
+        request.app["websockets"].discard(ws)
+    return ws
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/webchat/ws", websocket)
+    app.router.add_get("/webchat/widget.js", widget)
+
+
+async def widget(request: web.Request) -> web.FileResponse:
+    from importlib import resources
+
+    path = resources.files("channels.webchat").joinpath("static/widget.js")
+    return web.FileResponse(str(path), headers={"Content-Type": "application/javascript",
+                                                "Cache-Control": "public, max-age=300"})
+

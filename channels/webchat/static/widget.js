@@ -1,0 +1,127 @@
+/* Gateway web chat widget: one <script> tag, no build step.
+ *
+ *   <script src="https://HOST/webchat/widget.js" defer
+ *           data-name="Ada" data-identifier="ada@example.com"
+ *           data-identifier-hash="HMAC-SHA256 hex computed by your backend"></script>
+ *
+ * Protocol: docs/WEBCHAT.md. The visitor token is kept in localStorage so a
+ * reload continues the same conversation; unacknowledged messages are resent
+ * with the same client_id after a reconnect, and the gateway stores them once.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var base = new URL(script.src, window.location.href);
+  var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/webchat/ws";
+  var storeKey = "gateway-webchat:" + base.host;
+  var data = script.dataset || {};
+  var pending = {};   // client_id -> text, until acked
+  var shown = {};     // message id -> true
+  var socket = null, retry = 0, ready = false;
+
+  var css = "#gw-chat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
+    "background:#3b5bdb;color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
+    "#gw-chat-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;" +
+    "max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);" +
+    "display:none;flex-direction:column;font:14px/1.4 system-ui,sans-serif;z-index:2147483000;overflow:hidden}" +
+    "#gw-chat-panel.open{display:flex}#gw-chat-head{background:#3b5bdb;color:#fff;padding:12px 14px;font-weight:600}" +
+    "#gw-chat-log{flex:1;overflow-y:auto;padding:10px;background:#f8f9fa}" +
+    ".gw-msg{max-width:80%;margin:4px 0;padding:7px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}" +
+    ".gw-in{margin-left:auto;background:#3b5bdb;color:#fff}.gw-out{background:#e9ecef;color:#212529}" +
+    ".gw-author{font-size:11px;opacity:.7;margin-bottom:2px}.gw-pending{opacity:.6}" +
+    "#gw-chat-form{display:flex;border-top:1px solid #dee2e6}#gw-chat-input{flex:1;border:0;padding:12px;font:inherit;outline:none}" +
+    "#gw-chat-send{border:0;background:none;color:#3b5bdb;font-weight:600;padding:0 14px;cursor:pointer}" +
+    "#gw-chat-status{font-size:12px;color:#868e96;padding:2px 10px}";
+  var style = document.createElement("style");
+  style.textContent = css;
+  document.head.appendChild(style);
+
+  var bubble = el("button", {id: "gw-chat-bubble", "aria-label": "Chat with us", type: "button"}, "\u{1F4AC}");
+  var panel = el("div", {id: "gw-chat-panel", role: "dialog", "aria-label": "Chat"});
+  var log = el("div", {id: "gw-chat-log", "aria-live": "polite"});
+  var status = el("div", {id: "gw-chat-status"}, "connecting\u2026");
+  var input = el("input", {id: "gw-chat-input", placeholder: "Write a message\u2026", maxlength: "4000", autocomplete: "off"});
+  var form = el("form", {id: "gw-chat-form"});
+  form.appendChild(input);
+  form.appendChild(el("button", {id: "gw-chat-send", type: "submit"}, "Send"));
+  panel.appendChild(el("div", {id: "gw-chat-head"}, data.title || "How can we help?"));
+  panel.appendChild(log);
+  panel.appendChild(status);
+  panel.appendChild(form);
+  document.body.appendChild(panel);
+  document.body.appendChild(bubble);
+
+  bubble.addEventListener("click", function () {
+    panel.classList.toggle("open");
+    if (panel.classList.contains("open")) input.focus();
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    var clientId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
+    pending[clientId] = text;
+    render({id: "pending:" + clientId, direction: "inbound", text: text}, true);
+    send({type: "message", client_id: clientId, text: text});
+  });
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var key in attrs || {}) node.setAttribute(key, attrs[key]);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function render(message, isPending) {
+    if (shown[message.id]) return;
+    shown[message.id] = true;
+    var node = el("div", {"class": "gw-msg " + (message.direction === "inbound" ? "gw-in" : "gw-out") +
+      (isPending ? " gw-pending" : ""), "data-id": message.id});
+    if (message.direction !== "inbound" && message.author) node.appendChild(el("div", {"class": "gw-author"}, message.author));
+    node.appendChild(document.createTextNode(message.text));
+    log.appendChild(node);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function send(frame) {
+    if (socket && ready) socket.send(JSON.stringify(frame));
+  }
+
+  function connect() {
+    socket = new WebSocket(wsUrl);
+    socket.onopen = function () {
+      retry = 0;
+      var hello = {type: "hello", visitor_token: localStorage.getItem(storeKey) || undefined, name: data.name};
+      if (data.identifier) { hello.identifier = data.identifier; hello.identifier_hash = data.identifierHash; }
+      socket.send(JSON.stringify(hello));
+    };
+    socket.onmessage = function (event) {
+      var frame = JSON.parse(event.data);
+      if (frame.type === "welcome") {
+        ready = true;
+        status.textContent = "";
+        localStorage.setItem(storeKey, frame.visitor_token);
+        frame.messages.forEach(function (m) { render(m); });
+        for (var id in pending) send({type: "message", client_id: id, text: pending[id]});
+      } else if (frame.type === "ack") {
+        delete pending[frame.client_id];
+        var node = log.querySelector('[data-id="pending:' + frame.client_id + '"]');
+        if (node) { node.classList.remove("gw-pending"); node.setAttribute("data-id", frame.message_id); }
+        shown[frame.message_id] = true;
+      } else if (frame.type === "message") {
+        render(frame.message);
+      } else if (frame.type === "error") {
+        status.textContent = frame.detail;
+        if (frame.code === "invalid_token") { localStorage.removeItem(storeKey); socket.close(); }
+      }
+    };
+    socket.onclose = function () {
+      ready = false;
+      status.textContent = "reconnecting\u2026";
+      retry = Math.min(retry + 1, 6);
+      setTimeout(connect, 500 * Math.pow(2, retry));
+    };
+  }
+  connect();
+})();

@@ -1,0 +1,1 @@
+"""The domain: customers, identities, conversations, messages, and their Redis store."""

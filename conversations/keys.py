@@ -1,0 +1,77 @@
+"""Every Redis key the conversation store uses, in one place.
+
+Keys of one customer share the hash tag ``{c:<customer_id>}`` so the
+multi-key atomic steps (the ingest script, WATCH/MULTI verbs) stay in one
+slot on Redis Cluster. Lookups that must work before the customer is known
+(identities, conversation locators, provider ids) are single keys of their own.
+"""
+
+from __future__ import annotations
+
+PREFIX = "gw"
+
+
+def customer_tag(customer_id: str) -> str:
+    return f"{PREFIX}:{{c:{customer_id}}}"
+
+
+class CustomerKeys:
+    """The keys that live in one customer's slot."""
+
+    __slots__ = ("customer_id", "tag")
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.tag = customer_tag(customer_id)
+
+    @property
+    def customer(self) -> str:  # hash: id, name, attributes (JSON), live, merged_into, ...
+        return f"{self.tag}:customer"
+
+    @property
+    def identities(self) -> str:  # set of identity keys ("sms:+4915...")
+        return f"{self.tag}:identities"
+
+    @property
+    def conversations(self) -> str:  # list of conversation ids, oldest first
+        return f"{self.tag}:conversations"
+
+    @property
+    def seen(self) -> str:  # hash: dedupe key -> "<conversation_id> <message_id>"
+        return f"{self.tag}:seen"
+
+    @property
+    def seen_at(self) -> str:  # zset: dedupe key -> accepted at (ms), to expire old markers
+        return f"{self.tag}:seen_at"
+
+    def conversation(self, conversation_id: str) -> str:  # hash of conversation fields
+        return f"{self.tag}:conv:{conversation_id}"
+
+    def messages(self, conversation_id: str) -> str:  # stream: the timeline in accepted order
+        return f"{self.tag}:msgs:{conversation_id}"
+
+    def delivery(self, conversation_id: str) -> str:  # hash: message id -> JSON delivery state
+        return f"{self.tag}:delivery:{conversation_id}"
+
+
+def identity(identity_key: str) -> str:
+    """string: the customer id an identity belongs to."""
+    return f"{PREFIX}:identity:{identity_key}"
+
+
+def conversation_locator(conversation_id: str) -> str:
+    """string: the customer id whose slot holds the conversation."""
+    return f"{PREFIX}:conv:{conversation_id}"
+
+
+def provider_message(channel: str, provider_id: str) -> str:
+    """string: "<conversation_id> <message_id>" of an outbound message, for status callbacks."""
+    return f"{PREFIX}:provider:{channel}:{provider_id}"
+
+
+# zset: conversation id -> last activity (ms); every conversation, for listing.
+CONVERSATIONS_INDEX = f"{PREFIX}:index:conversations"
+
+# pub/sub channel carrying every new or changed message of a conversation.
+def conversation_events(conversation_id: str) -> str:
+    return f"{PREFIX}:events:conv:{conversation_id}"

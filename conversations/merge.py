@@ -1,0 +1,165 @@
+"""Merging two customers when an identity links them.
+
+The merged customer's conversations move into the survivor's slot (keeping
+their ids, so links and Slack threads still resolve). If both customers had a
+live conversation, the merged one's messages are folded into the survivor's
+live conversation in time order and the moved copy is marked resolved with a
+pointer, so the customer keeps exactly one live conversation.
+
+Order of steps makes it safe against concurrent ingest: the merged customer
+is marked first (its ingest script then answers "moved" and the caller
+retries on the survivor), identities are repointed next, data is copied last.
+Each step is idempotent, so a merge interrupted by a crash can be run again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import WatchError
+
+from conversations import codec, ids, keys
+from conversations.models import LIVE_STATUSES, Status
+
+MERGED_INTO_CONVERSATION = "merged_into_conversation"
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    survivor_id: str
+    live_conversation_id: str | None
+    moved_conversations: tuple[str, ...]
+
+
+async def merge_customers(store, survivor_id: str, merged_id: str, *, now: datetime, author: str) -> MergeResult:
+    redis = store.redis
+    survivor, merged = keys.CustomerKeys(survivor_id), keys.CustomerKeys(merged_id)
+    await redis.hset(merged.customer, "merged_into", survivor_id)
+
+    for identity_key in await redis.smembers(merged.identities):
+        await redis.set(keys.identity(identity_key), survivor_id)
+        await redis.sadd(survivor.identities, identity_key)
+
+    seen = await redis.hgetall(merged.seen)
+    if seen:
+        await redis.hset(survivor.seen, mapping=seen)
+        seen_at = await redis.zrange(merged.seen_at, 0, -1, withscores=True)
+        await redis.zadd(survivor.seen_at, dict(seen_at))
+
+    merged_customer = await redis.hgetall(merged.customer)
+    if merged_customer.get("name") and not await redis.hget(survivor.customer, "name"):
+        await redis.hset(survivor.customer, "name", merged_customer["name"])
+
+    moved = []
+    for conversation_id in await redis.lrange(merged.conversations, 0, -1):
+        await _move_conversation(redis, merged, survivor, conversation_id, now=now, author=author)
+        moved.append(conversation_id)
+    await redis.delete(merged.conversations, merged.seen, merged.seen_at)
+    live = await redis.hget(survivor.customer, "live")
+    return MergeResult(survivor_id, live, tuple(moved))
+
+
+async def _move_conversation(redis, source: keys.CustomerKeys, target: keys.CustomerKeys, conversation_id: str,
+                             *, now: datetime, author: str) -> None:
+    fields = await redis.hgetall(source.conversation(conversation_id))
+    if not fields:
+        return  # moved by an earlier, interrupted run
+    entries = await redis.xrange(source.messages(conversation_id))
+    delivery = await redis.hgetall(source.delivery(conversation_id))
+    fields["customer_id"] = target.customer_id
+
+    survivor_live = await redis.hget(target.customer, "live")
+    survivor_live_fields = await redis.hgetall(target.conversation(survivor_live)) if survivor_live else {}
+    moving_is_live = fields["status"] in LIVE_STATUSES
+    survivor_is_live = survivor_live_fields.get("status") in LIVE_STATUSES
+
+    if moving_is_live and survivor_is_live and survivor_live != conversation_id:
+        await _fold_into(redis, target, survivor_live, entries, delivery, fields, now=now, author=author)
+        fields.update({"status": Status.RESOLVED.value, "resolved_at": str(codec.to_ms(now)),
+                       MERGED_INTO_CONVERSATION: survivor_live})
+
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(target.conversation(conversation_id), mapping=fields)
+        pipe.delete(target.messages(conversation_id))
+        for entry_id, entry in entries:
+            pipe.xadd(target.messages(conversation_id), entry, id=entry_id)
+        if delivery:
+            pipe.hset(target.delivery(conversation_id), mapping=delivery)
+        await pipe.execute()
+
+    await _insert_in_history(redis, target, conversation_id, int(fields["created_at"]))
+    if moving_is_live and not survivor_is_live:
+        await redis.hset(target.customer, "live", conversation_id)
+    elif not survivor_live:
+        await redis.hset(target.customer, "live", conversation_id)
+    await redis.set(keys.conversation_locator(conversation_id), target.customer_id)
+    await redis.delete(source.conversation(conversation_id), source.messages(conversation_id),
+                       source.delivery(conversation_id))
+
+
+async def _fold_into(redis, target: keys.CustomerKeys, live_id: str, entries, delivery, moving_fields,
+                     *, now: datetime, author: str) -> None:
+    """Rebuild the survivor's live timeline with the moving messages, in time order."""
+    stream, conversation_key = target.messages(live_id), target.conversation(live_id)
+    note = {
+        "id": ids.message_id(), "direction": "event", "author": "gateway", "kind": "merged",
+        "text": f"{author} linked another identity of this customer; "
+                f"{len(entries)} messages of conversation {moving_fields['id']} were merged in",
+        "created_at": str(codec.to_ms(now)), "meta": json.dumps({"from_conversation": moving_fields["id"]}),
+    }
+    async with redis.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                await pipe.watch(stream, conversation_key)
+                current = await pipe.xrange(stream)
+                already = {entry.get("id") for _, entry in current}
+                incoming = [entry for _, entry in entries if entry.get("id") not in already]
+                combined = sorted([entry for _, entry in current] + incoming, key=lambda e: int(e["created_at"]))
+                combined.append(note)
+                pipe.multi()
+                pipe.delete(stream)
+                for entry_id, entry in zip(_ascending_ids(combined), combined, strict=True):
+                    pipe.xadd(stream, entry, id=entry_id)
+                if delivery:
+                    pipe.hset(target.delivery(live_id), mapping=delivery)
+                inbound = sum(1 for entry in incoming if entry.get("direction") == "inbound")
+                pipe.hincrby(conversation_key, "message_count", inbound)
+                pipe.hset(conversation_key, "updated_at", str(codec.to_ms(now)))
+                for name in ("address:email", "address:sms", "address:slack", "address:webchat"):
+                    if moving_fields.get(name):
+                        pipe.hsetnx(conversation_key, name, moving_fields[name])
+                await pipe.execute()
+                return
+            except WatchError:
+                continue
+
+
+def _ascending_ids(entries) -> list[str]:
+    """Explicit stream ids from creation times, strictly increasing as streams require."""
+    result, last_ms, seq = [], -1, 0
+    for entry in entries:
+        millis = int(entry["created_at"])
+        if millis <= last_ms:
+            millis, seq = last_ms, seq + 1
+        else:
+            seq = 0
+        result.append(f"{millis}-{seq}")
+        last_ms = millis
+    return result
+
+
+async def _insert_in_history(redis, target: keys.CustomerKeys, conversation_id: str, created_ms: int) -> None:
+    history = await redis.lrange(target.conversations, 0, -1)
+    if conversation_id in history:
+        return
+    created = {}
+    for other in history:
+        created[other] = int(await redis.hget(target.conversation(other), "created_at") or 0)
+    created[conversation_id] = created_ms
+    ordered = sorted(created, key=created.__getitem__)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(target.conversations)
+        pipe.rpush(target.conversations, *ordered)
+        await pipe.execute()

@@ -1,0 +1,96 @@
+-- Ingest one inbound message, atomically, inside one customer's slot.
+--
+-- Dedupe on the provider's message id, create the customer if new, append to
+-- the live conversation (or reopen the last one within the window, or open a
+-- new one), mark the message seen. Every key touched shares the customer's
+-- hash tag, so this is valid on Redis Cluster.
+--
+-- KEYS: 1 customer hash, 2 identities set, 3 conversations list,
+--       4 seen hash, 5 seen_at zset
+-- ARGV: 1 key tag ("gw:{c:ID}"), 2 customer id, 3 dedupe key,
+--       4 id for a new conversation, 5 message id, 6 now (ms),
+--       7 reopen window (ms), 8 dedupe retention (ms), 9 customer name,
+--       10 channel, 11 subject, 12 number of identity keys (n),
+--       13 .. 12+n identity keys, then message stream field/value pairs.
+-- Returns {outcome, conversation id, message id}; outcome is one of
+-- opened, reopened, appended, duplicate, or {"moved", customer id} when the
+-- customer was merged into another one (the caller retries there).
+
+local tag = ARGV[1]
+local merged = redis.call('HGET', KEYS[1], 'merged_into')
+if merged then
+  return {'moved', merged, ''}
+end
+
+local seen = redis.call('HGET', KEYS[4], ARGV[3])
+if seen then
+  local space = string.find(seen, ' ', 1, true)
+  return {'duplicate', string.sub(seen, 1, space - 1), string.sub(seen, space + 1)}
+end
+
+local now = tonumber(ARGV[6])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'id', ARGV[2], 'name', ARGV[9], 'created_at', now, 'attributes', '{}')
+elseif ARGV[9] ~= '' and (redis.call('HGET', KEYS[1], 'name') or '') == '' then
+  redis.call('HSET', KEYS[1], 'name', ARGV[9])
+end
+
+local n = tonumber(ARGV[12])
+for i = 13, 12 + n do
+  redis.call('SADD', KEYS[2], ARGV[i])
+end
+
+local outcome = nil
+local conversation = redis.call('HGET', KEYS[1], 'live')
+local conversation_key = nil
+if conversation then
+  conversation_key = tag .. ':conv:' .. conversation
+  local status = redis.call('HGET', conversation_key, 'status')
+  if status == 'open' or status == 'pending' then
+    outcome = 'appended'
+  elseif status == 'resolved' then
+    local resolved_at = tonumber(redis.call('HGET', conversation_key, 'resolved_at') or '0') or 0
+    if now - resolved_at <= tonumber(ARGV[7]) then
+      outcome = 'reopened'
+      redis.call('HSET', conversation_key, 'resolved_at', '')
+      redis.call('HINCRBY', conversation_key, 'reopen_count', 1)
+    end
+  end
+end
+
+if not outcome then
+  outcome = 'opened'
+  conversation = ARGV[4]
+  conversation_key = tag .. ':conv:' .. conversation
+  redis.call('HSET', conversation_key,
+    'id', conversation, 'customer_id', ARGV[2], 'status', 'open', 'queue', '',
+    'tier', 1, 'priority', 'normal', 'tags', '[]', 'created_at', now,
+    'message_count', 0, 'reopen_count', 0, 'subject', ARGV[11])
+  redis.call('RPUSH', KEYS[3], conversation)
+  redis.call('HSET', KEYS[1], 'live', conversation)
+end
+
+local fields = {}
+for i = 13 + n, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
+
+-- The customer wrote: the conversation waits on an agent again.
+-- Remember the address per channel: replies go back where the customer wrote from.
+redis.call('HSET', conversation_key, 'status', 'open', 'updated_at', now,
+  'last_inbound_at', now, 'last_inbound_channel', ARGV[10], 'address:' .. ARGV[10], ARGV[13])
+redis.call('HINCRBY', conversation_key, 'message_count', 1)
+redis.call('HINCRBY', KEYS[1], 'message_count', 1)
+
+redis.call('HSET', KEYS[4], ARGV[3], conversation .. ' ' .. ARGV[5])
+redis.call('ZADD', KEYS[5], now, ARGV[3])
+
+-- Forget markers past the retention, a bounded number per call.
+local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[8]), 'LIMIT', 0, 50)
+if #expired > 0 then
+  redis.call('HDEL', KEYS[4], unpack(expired))
+  redis.call('ZREM', KEYS[5], unpack(expired))
+end
+
+return {outcome, conversation, ARGV[5]}

@@ -1,0 +1,362 @@
+"""The Redis store of customers, conversations and messages.
+
+Reads, the atomic ingest step, and optimistic read-modify-write of one
+conversation (WATCH/MULTI on keys of one customer's slot). Business decisions
+live in ``service.py``; this module only knows the layout (``keys.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from channels.base import InboundMessage
+from conversations import codec, ids, keys
+from conversations.errors import NotFound
+from conversations.models import (
+    Conversation,
+    ConversationId,
+    Customer,
+    CustomerId,
+    DeliveryStatus,
+    Direction,
+    Identity,
+    Message,
+    MessageId,
+)
+
+log = logging.getLogger("gateway.store")
+
+INGEST_SCRIPT = resources.files("conversations").joinpath("scripts/ingest.lua").read_text()
+DEDUPE_RETENTION = timedelta(days=30)  # Slack retries for minutes, email servers for days.
+MAX_MOVED_HOPS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcome: str  # opened, reopened, appended, duplicate
+    customer_id: CustomerId
+    conversation_id: ConversationId
+    message_id: MessageId
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome == "duplicate"
+
+    @property
+    def started(self) -> bool:
+        """The message opened or reopened the conversation: time to route it."""
+        return self.outcome in ("opened", "reopened")
+
+
+@dataclass(slots=True)
+class Change:
+    """What one mutation writes: conversation fields, new timeline entries, delivery states."""
+
+    fields: dict[str, str | int] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    delivery: dict[str, str] = field(default_factory=dict)
+    delete_fields: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.messages or self.delivery or self.delete_fields)
+
+
+Mutation = Callable[[Conversation], Change | Awaitable[Change]]
+
+
+class ConversationStore:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        reopen_window: timedelta = timedelta(days=7),
+        dedupe_retention: timedelta = DEDUPE_RETENTION,
+    ) -> None:
+        self.redis = redis
+        self.reopen_window = reopen_window
+        self.dedupe_retention = dedupe_retention
+        self._ingest = redis.register_script(INGEST_SCRIPT)
+
+    # -- identities and customers -------------------------------------------------
+
+    async def customer_for(self, identity: Identity) -> CustomerId | None:
+        value = await self.redis.get(keys.identity(identity.key))
+        return CustomerId(value) if value else None
+
+    async def customer_for_key(self, identity_key: str) -> CustomerId | None:
+        value = await self.redis.get(keys.identity(identity_key))
+        return CustomerId(value) if value else None
+
+    async def claim_identity(self, identity: Identity) -> CustomerId:
+        """The customer an identity belongs to, giving it a new customer id if unknown.
+
+        ``SET NX`` makes concurrent first messages from one address agree on one id.
+        """
+        key = keys.identity(identity.key)
+        existing = await self.redis.get(key)
+        if existing:
+            return CustomerId(existing)
+        candidate = ids.customer_id()
+        if await self.redis.set(key, candidate, nx=True):
+            return CustomerId(candidate)
+        return CustomerId(await self.redis.get(key))
+
+    async def claim_identity_for(self, identity: Identity, customer_id: str) -> CustomerId:
+        """Give an unknown identity to ``customer_id``; returns whoever owns it now."""
+        key = keys.identity(identity.key)
+        if await self.redis.set(key, customer_id, nx=True):
+            return CustomerId(customer_id)
+        return CustomerId(await self.redis.get(key))
+
+    async def add_identity(self, customer_id: str, identity: Identity) -> None:
+        await self.redis.sadd(keys.CustomerKeys(customer_id).identities, identity.key)
+
+    async def customer(self, customer_id: str) -> Customer:
+        ck = keys.CustomerKeys(customer_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(ck.customer)
+            pipe.smembers(ck.identities)
+            fields, identities = await pipe.execute()
+        if not fields:
+            raise NotFound(f"no customer {customer_id}")
+        return codec.customer_from_hash(fields, identities)
+
+    async def current_customer(self, customer_id: str) -> Customer:
+        """The customer, following merges to the one that survived."""
+        customer = await self.customer(customer_id)
+        for _ in range(MAX_MOVED_HOPS):
+            if not customer.merged_into:
+                return customer
+            customer = await self.customer(customer.merged_into)
+        return customer
+
+    async def update_customer(self, customer_id: str, *, name: str | None, attributes: dict[str, str] | None) -> None:
+        ck = keys.CustomerKeys(customer_id)
+        if not await self.redis.exists(ck.customer):
+            raise NotFound(f"no customer {customer_id}")
+        mapping: dict[str, str] = {}
+        if name is not None:
+            mapping["name"] = name
+        if attributes is not None:
+            mapping["attributes"] = json.dumps(attributes, sort_keys=True)
+        if mapping:
+            await self.redis.hset(ck.customer, mapping=mapping)
+
+    async def live_conversation_id(self, customer_id: str) -> ConversationId | None:
+        """The customer's latest conversation (live, or resolved and still reopenable)."""
+        value = await self.redis.hget(keys.CustomerKeys(customer_id).customer, "live")
+        return ConversationId(value) if value else None
+
+    async def customer_conversation_ids(self, customer_id: str) -> list[ConversationId]:
+        return [ConversationId(c) for c in await self.redis.lrange(keys.CustomerKeys(customer_id).conversations, 0, -1)]
+
+    # -- ingest ----------------------------------------------------------------------
+
+    async def ingest(self, message: InboundMessage, *, now: datetime | None = None) -> IngestResult:
+        """Store one inbound message exactly once; see ``scripts/ingest.lua``."""
+        now = now or datetime.now(UTC)
+        customer_id = await self.claim_identity(message.identity)
+        message_id = ids.message_id()
+        stored = Message(
+            id=MessageId(message_id),
+            conversation_id=ConversationId(""),
+            direction=Direction.INBOUND,
+            channel=message.channel,
+            author=message.name or message.identity.address,
+            text=message.text,
+            created_at=now,
+            provider_id=message.provider_id,
+            attachments=message.attachments,
+            meta=_inbound_meta(message),
+        )
+        stream_fields = [part for pair in codec.message_fields(stored).items() for part in pair]
+        identities = [message.identity.key]
+        for _ in range(MAX_MOVED_HOPS):
+            ck = keys.CustomerKeys(customer_id)
+            outcome, conversation_id, stored_id = await self._ingest(
+                keys=[ck.customer, ck.identities, ck.conversations, ck.seen, ck.seen_at],
+                args=[
+                    ck.tag, customer_id, message.dedupe_key, ids.conversation_id(), message_id,
+                    codec.to_ms(now), int(self.reopen_window.total_seconds() * 1000),
+                    int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
+                    message.channel.value, message.subject or "", len(identities), *identities,
+                    *stream_fields,
+                ],
+            )
+            if outcome != "moved":
+                break
+            customer_id = CustomerId(conversation_id)  # the script returns the survivor's id
+        else:
+            raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
+        result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id))
+        if not result.duplicate:
+            await self._index(result.customer_id, result.conversation_id, now)
+            await self.publish(result.conversation_id, [replace(stored, conversation_id=result.conversation_id)])
+        return result
+
+    async def _index(self, customer_id: str, conversation_id: str, now: datetime) -> None:
+        # Outside the script: these keys are not in the customer's slot. Both
+        # writes are idempotent and repeated on every ingest, so a crash in
+        # between heals with the customer's next message.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.conversation_locator(conversation_id), customer_id)
+            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)})
+            await pipe.execute()
+
+    # -- reads ----------------------------------------------------------------------
+
+    async def locate(self, conversation_id: str) -> CustomerId:
+        customer_id = await self.redis.get(keys.conversation_locator(conversation_id))
+        if not customer_id:
+            raise NotFound(f"no conversation {conversation_id}")
+        return CustomerId(customer_id)
+
+    async def conversation(self, conversation_id: str) -> Conversation:
+        ck = keys.CustomerKeys(await self.locate(conversation_id))
+        fields = await self.redis.hgetall(ck.conversation(conversation_id))
+        if not fields:
+            raise NotFound(f"no conversation {conversation_id}")
+        return codec.conversation_from_hash(fields)
+
+    async def conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
+        found = []
+        for conversation_id in conversation_ids:
+            try:
+                found.append(await self.conversation(conversation_id))
+            except NotFound:
+                continue
+        return found
+
+    async def messages(self, conversation_id: str) -> list[Message]:
+        """The whole timeline in accepted order, with current delivery states."""
+        ck = keys.CustomerKeys(await self.locate(conversation_id))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xrange(ck.messages(conversation_id))
+            pipe.hgetall(ck.delivery(conversation_id))
+            entries, delivery = await pipe.execute()
+        return [codec.message_from_fields(conversation_id, fields, delivery) for _, fields in entries]
+
+    async def message(self, conversation_id: str, message_id: str) -> Message:
+        """One message; searched newest first, since callers want recent ones."""
+        ck = keys.CustomerKeys(await self.locate(conversation_id))
+        stream = ck.messages(conversation_id)
+        upper = "+"
+        while True:
+            entries = await self.redis.xrevrange(stream, max=upper, count=100)
+            for entry_id, fields in entries:
+                if fields.get("id") == message_id:
+                    delivery = await self.redis.hgetall(ck.delivery(conversation_id))
+                    return codec.message_from_fields(conversation_id, fields, delivery)
+            if len(entries) < 100:
+                raise NotFound(f"no message {message_id} in {conversation_id}")
+            upper = "(" + entries[-1][0]
+
+    async def recent_conversation_ids(self, *, limit: int, offset: int = 0) -> list[str]:
+        return await self.redis.zrevrange(keys.CONVERSATIONS_INDEX, offset, offset + limit - 1)
+
+    # -- writes ---------------------------------------------------------------------
+
+    async def mutate(self, conversation_id: str, mutation: Mutation) -> tuple[Conversation, Change]:
+        """Apply ``mutation`` to the current state atomically; retried on a concurrent write.
+
+        Returns the conversation as it was before, and the change written.
+        """
+        customer_id = await self.locate(conversation_id)
+        ck = keys.CustomerKeys(customer_id)
+        conversation_key = ck.conversation(conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(conversation_key)
+                    fields = await pipe.hgetall(conversation_key)
+                    if not fields:
+                        raise NotFound(f"no conversation {conversation_id}")
+                    before = codec.conversation_from_hash(fields)
+                    change = mutation(before)
+                    if not isinstance(change, Change):
+                        change = await change
+                    if not change:
+                        await pipe.reset()
+                        return before, change
+                    pipe.multi()
+                    _write(pipe, ck, conversation_id, change)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+        await self.redis.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: _now_ms(change, before)})
+        await self.publish(conversation_id, change.messages)
+        return before, change
+
+    async def set_delivery(
+        self,
+        conversation_id: str,
+        message_id: str,
+        status: DeliveryStatus,
+        *,
+        error: str | None = None,
+        provider_id: str | None = None,
+    ) -> None:
+        ck = keys.CustomerKeys(await self.locate(conversation_id))
+        await self.redis.hset(
+            ck.delivery(conversation_id), message_id, codec.delivery_state(status, error, provider_id)
+        )
+        await self.redis.publish(
+            keys.conversation_events(conversation_id),
+            json.dumps({"type": "delivery", "message_id": message_id, "status": status.value, "error": error}),
+        )
+
+    async def remember_provider_id(self, channel: str, provider_id: str, conversation_id: str, message_id: str) -> None:
+        await self.redis.set(keys.provider_message(channel, provider_id), f"{conversation_id} {message_id}")
+
+    async def find_by_provider_id(self, channel: str, provider_id: str) -> tuple[ConversationId, MessageId] | None:
+        value = await self.redis.get(keys.provider_message(channel, provider_id))
+        if not value:
+            return None
+        conversation_id, _, message_id = value.partition(" ")
+        return ConversationId(conversation_id), MessageId(message_id)
+
+    async def publish(self, conversation_id: str, messages: Iterable[Message]) -> None:
+        """Tell every process (web chat sockets) about new messages of a conversation."""
+        channel = keys.conversation_events(conversation_id)
+        for message in messages:
+            payload = {"type": "message", "message": codec.message_json(message)}
+            await self.redis.publish(channel, json.dumps(payload))
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+
+def _write(pipe, ck: keys.CustomerKeys, conversation_id: str, change: Change) -> None:
+    if change.fields:
+        pipe.hset(ck.conversation(conversation_id), mapping={k: str(v) for k, v in change.fields.items()})
+    if change.delete_fields:
+        pipe.hdel(ck.conversation(conversation_id), *change.delete_fields)
+    for message in change.messages:
+        pipe.xadd(ck.messages(conversation_id), codec.message_fields(message))
+    if change.delivery:
+        pipe.hset(ck.delivery(conversation_id), mapping=change.delivery)
+
+
+def _now_ms(change: Change, before: Conversation) -> int:
+    updated = change.fields.get("updated_at")
+    return int(updated) if updated else codec.to_ms(before.updated_at)
+
+
+def _inbound_meta(message: InboundMessage) -> dict[str, str]:
+    meta = dict(message.meta)
+    if message.subject:
+        meta["subject"] = message.subject
+    if message.full_text and message.full_text != message.text:
+        meta["full_text"] = message.full_text
+    if message.automatic:
+        meta["automatic"] = "1"
+    return meta

@@ -1,0 +1,240 @@
+"""The admin REST API under /api: read conversations, act on them as an agent, manage customers."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from conversations import codec
+from conversations.addresses import normalize
+from conversations.errors import InvalidRequest, NotFound
+from conversations.models import Channel, Status
+
+routes = web.RouteTableDef()
+MAX_PAGE = 200
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageBody(Body):
+    text: str = Field(min_length=1, max_length=32_000)
+    author: str = Field("admin", min_length=1, max_length=200)
+    kind: Literal["reply", "note"] = "reply"
+    channel: Channel | None = None
+
+
+class TransferBody(Body):
+    queue: str = Field(min_length=1)
+    author: str = "admin"
+    reason: str | None = None
+
+
+class EscalateBody(Body):
+    reason: str | None = None
+    author: str = "admin"
+
+
+class AssignBody(Body):
+    agent: str | None = Field(None, max_length=200)
+    author: str = "admin"
+
+
+class ActorBody(Body):
+    author: str = "admin"
+
+
+class CustomerBody(Body):
+    name: str | None = Field(None, max_length=200)
+    attributes: dict[str, str] | None = None
+
+
+class IdentityBody(Body):
+    channel: Channel
+    address: str = Field(min_length=1, max_length=320)
+    author: str = "admin"
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    if not request.can_read_body:
+        return model.model_validate({})
+    try:
+        data = await request.json()
+    except ValueError:
+        raise InvalidRequest("the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return model.model_validate(data)
+
+
+@web.middleware
+async def admin_auth(request: web.Request, handler):
+    """Bearer token on everything under /api."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    token = request.app["runtime"].settings.admin_token
+    if token is None:
+        raise web.HTTPUnauthorized(text="the admin API is disabled: set GATEWAY_ADMIN_TOKEN")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise web.HTTPUnauthorized(text="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return await handler(request)
+
+
+def _runtime(request: web.Request):
+    return request.app["runtime"]
+
+
+async def conversation_view(runtime, conversation_id: str) -> dict[str, object]:
+    store = runtime.store
+    conversation = await store.conversation(conversation_id)
+    customer = await store.customer(conversation.customer_id)
+    history = [c for c in await store.conversations(await store.customer_conversation_ids(customer.id))
+               if c.id != conversation.id]
+    return {
+        "conversation": codec.conversation_json(conversation),
+        "customer": codec.customer_json(customer),
+        "messages": [codec.message_json(m) for m in await store.messages(conversation_id)],
+        "routing": {"queue": conversation.queue or None, "tier": conversation.tier,
+                    "priority": conversation.priority.value, "tags": list(conversation.tags),
+                    "sla_policy": conversation.sla_policy, "rule": conversation.rule},
+        "history": [codec.conversation_json(c) for c in history],
+    }
+
+
+@routes.get("/api/conversations")
+async def list_conversations(request: web.Request) -> web.Response:
+    query = request.query
+    queue, status, channel = query.get("queue"), query.get("status"), query.get("channel")
+    if status and status not in {s.value for s in Status}:
+        raise InvalidRequest(f"status must be one of {', '.join(s.value for s in Status)}")
+    if channel and channel not in {c.value for c in Channel}:
+        raise InvalidRequest(f"channel must be one of {', '.join(c.value for c in Channel)}")
+    try:
+        limit = min(int(query.get("limit", 50)), MAX_PAGE)
+        offset = max(int(query.get("offset", 0)), 0)
+    except ValueError:
+        raise InvalidRequest("limit and offset must be integers") from None
+    store = _runtime(request).store
+    found, cursor = [], 0
+    # Newest activity first; filters apply to a bounded scan of the index.
+    while len(found) < offset + limit:
+        batch = await store.recent_conversation_ids(limit=MAX_PAGE, offset=cursor)
+        if not batch:
+            break
+        cursor += len(batch)
+        for conversation in await store.conversations(batch):
+            if queue and conversation.queue != queue:
+                continue
+            if status and conversation.status.value != status:
+                continue
+            if channel and (conversation.last_inbound_channel is None or conversation.last_inbound_channel.value != channel):
+                continue
+            if conversation.extra.get("merged_into_conversation") and not status:
+                continue
+            found.append(codec.conversation_json(conversation))
+    return web.json_response({"conversations": found[offset:offset + limit]})
+
+
+@routes.get("/api/conversations/{id}")
+async def get_conversation(request: web.Request) -> web.Response:
+    return web.json_response(await conversation_view(_runtime(request), request.match_info["id"]))
+
+
+@routes.post("/api/conversations/{id}/messages")
+async def post_message(request: web.Request) -> web.Response:
+    body = await read_body(request, MessageBody)
+    service, conversation_id = _runtime(request).service, request.match_info["id"]
+    if body.kind == "note":
+        message = await service.note(conversation_id, body.text, body.author)
+    else:
+        message = await service.reply(conversation_id, body.text, body.author, channel=body.channel)
+    return web.json_response({"message": codec.message_json(message)}, status=201)
+
+
+@routes.post("/api/conversations/{id}/transfer")
+async def transfer(request: web.Request) -> web.Response:
+    body = await read_body(request, TransferBody)
+    conversation = await _runtime(request).service.transfer(request.match_info["id"], body.queue, body.author,
+                                                            body.reason)
+    return web.json_response({"conversation": codec.conversation_json(conversation)})
+
+
+@routes.post("/api/conversations/{id}/escalate")
+async def escalate(request: web.Request) -> web.Response:
+    body = await read_body(request, EscalateBody)
+    conversation = await _runtime(request).service.escalate(request.match_info["id"], body.author, body.reason)
+    return web.json_response({"conversation": codec.conversation_json(conversation)})
+
+
+@routes.post("/api/conversations/{id}/assign")
+async def assign(request: web.Request) -> web.Response:
+    body = await read_body(request, AssignBody)
+    conversation = await _runtime(request).service.assign(request.match_info["id"], body.agent, body.author)
+    return web.json_response({"conversation": codec.conversation_json(conversation)})
+
+
+@routes.post("/api/conversations/{id}/resolve")
+async def resolve(request: web.Request) -> web.Response:
+    body = await read_body(request, ActorBody)
+    conversation = await _runtime(request).service.resolve(request.match_info["id"], body.author)
+    return web.json_response({"conversation": codec.conversation_json(conversation)})
+
+
+@routes.post("/api/conversations/{id}/reopen")
+async def reopen(request: web.Request) -> web.Response:
+    body = await read_body(request, ActorBody)
+    conversation = await _runtime(request).service.reopen(request.match_info["id"], body.author)
+    return web.json_response({"conversation": codec.conversation_json(conversation)})
+
+
+@routes.post("/api/conversations/{id}/reroute")
+async def reroute(request: web.Request) -> web.Response:
+    await read_body(request, ActorBody)
+    runtime = _runtime(request)
+    await runtime.service.route(request.match_info["id"], force=True)
+    return web.json_response(await conversation_view(runtime, request.match_info["id"]))
+
+
+@routes.get("/api/customers/{id}")
+async def get_customer(request: web.Request) -> web.Response:
+    store = _runtime(request).store
+    customer = await store.current_customer(request.match_info["id"])
+    conversations = await store.conversations(await store.customer_conversation_ids(customer.id))
+    return web.json_response({"customer": codec.customer_json(customer),
+                              "conversations": [codec.conversation_json(c) for c in conversations]})
+
+
+@routes.patch("/api/customers/{id}")
+async def update_customer(request: web.Request) -> web.Response:
+    body = await read_body(request, CustomerBody)
+    store = _runtime(request).store
+    customer = await store.current_customer(request.match_info["id"])
+    await store.update_customer(customer.id, name=body.name, attributes=body.attributes)
+    return web.json_response({"customer": codec.customer_json(await store.customer(customer.id))})
+
+
+@routes.post("/api/customers/{id}/identities")
+async def link_identity(request: web.Request) -> web.Response:
+    body = await read_body(request, IdentityBody)
+    runtime = _runtime(request)
+    identity = normalize(body.channel, body.address, default_region=runtime.settings.twilio.default_region)
+    customer = await runtime.service.link_identity(request.match_info["id"], identity, author=body.author)
+    return web.json_response({"customer": codec.customer_json(customer)})
+
+
+@routes.get("/api/rules")
+async def rules_status(request: web.Request) -> web.Response:
+    return web.json_response(_runtime(request).rules.status())
+
+
+@routes.route("*", "/api/{tail:.*}")
+async def unknown(request: web.Request) -> web.Response:
+    raise NotFound(f"no API endpoint {request.method} {request.path}")

@@ -1,0 +1,116 @@
+"""The ``gateway`` command: serve, demo, worker, rules."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+
+from aiohttp import web
+
+from gateway.settings import SettingsError, load_settings
+
+log = logging.getLogger("gateway")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _logging(settings.log_level)
+    if not settings.redis_url:
+        raise SettingsError("GATEWAY_REDIS_URL: required by `gateway serve`; use `gateway demo` for the embedded default")
+    from gateway.app import create_app
+
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {}
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = load_settings(**overrides)
+    _logging(settings.log_level)
+    if settings.admin_token is None:
+        settings = settings.model_copy(update={"admin_token": _secret(secrets.token_urlsafe(16))})
+    if settings.secret_key is None:
+        settings = settings.model_copy(update={"secret_key": _secret(secrets.token_urlsafe(32))})
+    from gateway.app import create_app
+
+    if settings.redis_url:
+        log.info("demo on Redis at %s", settings.redis_url)
+        app = create_app(settings)
+    else:
+        from gateway.embedded import start_embedded
+
+        embedded, workers = start_embedded(settings)
+        log.warning("running on the EMBEDDED DEFAULT: in-process Redis and job workers; nothing is persisted. "
+                    "Set GATEWAY_REDIS_URL for real use.")
+        app = create_app(settings, redis=embedded.async_client(), sync_redis=embedded.sync_client())
+
+        async def run_workers(app: web.Application):
+            workers.start()
+            yield
+            workers.stop()
+
+        app.cleanup_ctx.append(run_workers)
+    app["demo"] = True
+    token = settings.admin_token.get_secret_value()
+    print(f"Gateway demo on {settings.base_url}/  (admin API token: {token})", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _logging(settings.log_level)
+    if not settings.redis_url:
+        raise SettingsError("GATEWAY_REDIS_URL: required by `gateway worker` (the demo runs its workers in-process)")
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from workers import defaults
+
+    connection = Redis.from_url(settings.redis_url)
+    names = args.queues or list(defaults.JOB_QUEUES)
+    queues = [Queue(name, connection=connection) for name in names]
+    Worker(queues, connection=connection).work(with_scheduler=True, logging_level=settings.log_level.upper())
+    return 0
+
+
+def _secret(value: str):
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Omnichannel message routing gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the web process (needs GATEWAY_REDIS_URL)").set_defaults(func=serve)
+    demo_parser = sub.add_parser("demo", help="everything in one process, on the embedded default")
+    demo_parser.add_argument("--port", type=int, default=None)
+    demo_parser.set_defaults(func=demo)
+    worker_parser = sub.add_parser("worker", help="run an RQ worker with the scheduler")
+    worker_parser.add_argument("queues", nargs="*", help="job queues (default: outbound service support)")
+    worker_parser.set_defaults(func=worker)
+    try:
+        from router import cli as rules_cli
+    except ImportError:  # the router package is optional until it lands
+        rules_cli = None
+    if rules_cli is not None and hasattr(rules_cli, "register"):
+        rules_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        sys.exit(args.func(args))
+    except SettingsError as error:
+        print(f"gateway: {error}", file=sys.stderr)
+        sys.exit(2)

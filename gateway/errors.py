@@ -1,0 +1,46 @@
+"""One middleware maps every error to a status code and a JSON reason."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from channels.base import InvalidPayload, InvalidSignature
+from conversations.errors import DomainError
+
+log = logging.getLogger("gateway.http")
+
+
+def error_response(status: int, reason: str, **extra: object) -> web.Response:
+    return web.json_response({"error": reason, **extra}, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400 or error.content_type == "application/json":
+            raise
+        reason = error.text if error.text and not error.text.startswith(str(error.status)) else error.reason
+        return error_response(error.status, reason)
+    except DomainError as error:
+        return error_response(error.status, str(error))
+    except InvalidSignature as error:
+        return error_response(401, str(error) or "invalid signature")
+    except InvalidPayload as error:
+        return error_response(400, str(error))
+    except ValidationError as error:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()]
+        return error_response(400, "; ".join(problems))
+    except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as error:
+        # Nothing was stored: tell the provider to retry.
+        log.error("storage unavailable: %s", error)
+        return error_response(503, "storage unavailable, retry later")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error")

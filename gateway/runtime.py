@@ -1,0 +1,73 @@
+"""The composition root: one place that wires settings, Redis, the store, rules, jobs and channels."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from channels.base import Sender
+from channels.registry import build_senders
+from conversations.events import EventBus
+from conversations.models import Channel
+from conversations.service import ConversationService
+from conversations.store import ConversationStore
+from gateway.interim_rules import InterimLiveRules
+from gateway.settings import Settings
+from workers.dispatch import job_dispatcher
+from workers.queues import JobQueues
+
+log = logging.getLogger("gateway")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    sync_redis: SyncRedis
+    store: ConversationStore
+    service: ConversationService
+    rules: Any  # router.LiveRules (or the interim stand-in)
+    jobs: JobQueues
+    senders: dict[Channel, Sender]
+    events: EventBus
+    secret_key: bytes
+    hub: Any = None  # channels.webchat.hub.Hub, in web processes
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                await close()
+
+
+def secret_key_bytes(settings: Settings) -> bytes:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    # Without a configured key, derive one from the admin token so restarts keep
+    # tokens valid; the demo sets a random one (see gateway.embedded).
+    seed = settings.admin_token.get_secret_value() if settings.admin_token else "insecure-development-key"
+    return hashlib.sha256(b"gateway-secret:" + seed.encode()).digest()
+
+
+def load_live_rules(settings: Settings):
+    return InterimLiveRules()
+
+
+async def build_runtime(settings: Settings, redis: Redis, sync_redis: SyncRedis, *, role: str,
+                        rules: Any = None) -> Runtime:
+    store = ConversationStore(redis, reopen_window=settings.reopen_window)
+    live_rules = rules or load_live_rules(settings)
+    events = EventBus()
+    jobs = JobQueues(sync_redis)
+    service = ConversationService(store, lambda: live_rules.current, events)
+    events.subscribe(job_dispatcher(jobs))
+    return Runtime(
+        settings=settings, redis=redis, sync_redis=sync_redis, store=store, service=service, rules=live_rules,
+        jobs=jobs, senders=build_senders(settings, redis), events=events, secret_key=secret_key_bytes(settings),
+    )

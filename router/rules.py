@@ -1,0 +1,199 @@
+"""``RuleSet``: one compiled, validated rule file, and the routing decision.
+
+Semantics, in the order the file is written:
+
+1. Rules are tried top to bottom. The first rule that matches starts the
+   decision with every field its ``then`` names.
+2. If that rule says ``continue: true``, later rules are tried too; a later
+   match adds its tags and fills fields no earlier match named (it never
+   changes a field already decided). The first matching rule *without*
+   ``continue`` ends the evaluation.
+3. If no matching rule chose a queue, ``default`` decides: its queue, and its
+   values for every field the matching rules left open (its tags are added).
+   Otherwise open fields take tier 1, priority normal, no auto-reply. The SLA
+   policy falls back to the queue's policy; a tier the queue does not have is
+   lowered to the nearest tier it has.
+
+So "VIP" or "urgent" rules that only set priority or tier go first with
+``continue: true``, and the topic rules that pick the queue come after them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from channels.base import InboundMessage
+from conversations.models import Conversation, Customer, Priority
+from router.calendar import Calendar
+from router.conditions import Condition, Facts
+from router.config import EscalationPath, EscalationStep, QueueConfig, SlaPolicy
+from router.decision import DEFAULT_RULE, Decision, TraceStep
+from router.index import CandidateIndex
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    name: str
+    condition: Condition
+    queue: str | None = None
+    tier: int | None = None
+    priority: Priority | None = None
+    tags: tuple[str, ...] = ()
+    sla_policy: str | None = None
+    auto_reply: str | None = None
+    continue_: bool = False
+
+
+class RuleSet:
+    """A rule file ready to route: immutable, shared by every request.
+
+    Attributes:
+        version: first 12 hex digits of the SHA-256 of the file's bytes.
+        path: where it was loaded from (``None`` for text or the built-in default).
+    """
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        path: str | None,
+        queues: dict[str, QueueConfig],
+        sla_policies: dict[str, SlaPolicy],
+        calendars: dict[str, Calendar],
+        escalation: dict[str, EscalationPath],
+        rules: tuple[CompiledRule, ...],
+        default: CompiledRule,
+    ) -> None:
+        self.version = version
+        self.path = path
+        self.queues = queues
+        self.sla_policies = sla_policies
+        self.calendars = calendars
+        self.escalation = escalation
+        self.rules = rules
+        self.default = default
+        self._index = CandidateIndex([rule.condition for rule in rules])
+
+    def __repr__(self) -> str:
+        return f"<RuleSet {self.version} {len(self.rules)} rules from {self.path or 'text'}>"
+
+    @property
+    def rule_names(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in self.rules)
+
+    def decide(
+        self,
+        conversation: Conversation | None,
+        message: InboundMessage,
+        customer: Customer | None,
+        now: datetime,
+    ) -> Decision:
+        """Route one message; ``now`` is tz-aware and drives time conditions."""
+        return self._evaluate(Facts(conversation, message, customer, now), trace=None)
+
+    def explain(
+        self,
+        conversation: Conversation | None,
+        message: InboundMessage,
+        customer: Customer | None,
+        now: datetime,
+    ) -> Decision:
+        """Like :meth:`decide`, with ``trace`` listing every rule tried and why.
+
+        Explaining tests every rule in order (not only the index's candidates),
+        so the trace also shows the rules that were skipped as impossible.
+        """
+        trace: list[TraceStep] = []
+        return self._evaluate(Facts(conversation, message, customer, now), trace=trace)
+
+    def _evaluate(self, facts: Facts, trace: list[TraceStep] | None) -> Decision:
+        queue = tier = priority = sla_policy = auto_reply = None
+        decided_by: str | None = None
+        tags: list[str] = []
+        matched: list[str] = []
+        rules = self.rules
+        positions = range(len(rules)) if trace is not None else self._index.candidates(facts)
+        for position in positions:
+            rule = rules[position]
+            if trace is None:
+                if not rule.condition.test(facts):
+                    continue
+            else:
+                ok, reason = rule.condition.explain(facts)
+                trace.append(TraceStep(rule.name, ok, reason))
+                if not ok:
+                    continue
+            matched.append(rule.name)
+            if queue is None and rule.queue is not None:
+                queue, decided_by = rule.queue, rule.name
+            if tier is None:
+                tier = rule.tier
+            if priority is None:
+                priority = rule.priority
+            if sla_policy is None:
+                sla_policy = rule.sla_policy
+            if auto_reply is None:
+                auto_reply = rule.auto_reply
+            tags.extend(rule.tags)
+            if not rule.continue_:
+                break
+        if queue is None:
+            # Nothing chose a queue: the default decision fills every field
+            # the matching rules (if any) left open.
+            default = self.default
+            queue = default.queue
+            tier = tier if tier is not None else default.tier
+            priority = priority or default.priority
+            sla_policy = sla_policy or default.sla_policy
+            auto_reply = auto_reply if auto_reply is not None else default.auto_reply
+            tags.extend(default.tags)
+            if trace is not None:
+                trace.append(TraceStep(DEFAULT_RULE, True, "no rule chose a queue"))
+        config = self.queues[queue]
+        return Decision(
+            queue=queue,
+            tier=config.clamp_tier(tier if tier is not None else 1),
+            priority=priority or Priority.NORMAL,
+            tags=tuple(dict.fromkeys(tags)),
+            sla_policy=sla_policy or config.sla_policy,
+            rule=decided_by or DEFAULT_RULE,
+            auto_reply=auto_reply,
+            trace=tuple(trace or ()),
+            matched=tuple(matched),
+        )
+
+    def slack_channel(self, queue: str, tier: int) -> str | None:
+        """The tier's own Slack channel, else the queue's; ``None`` for an unknown queue."""
+        config = self.queues.get(queue)
+        return config.channel_for(tier) if config is not None else None
+
+    def alert_channel(self, queue: str) -> str | None:
+        config = self.queues.get(queue)
+        return config.alert_channel if config is not None else None
+
+    def sla_policy_for(self, queue: str, explicit: str | None) -> SlaPolicy | None:
+        """The policy a conversation in ``queue`` runs on: ``explicit`` if it exists, else the queue's."""
+        if explicit is not None and explicit in self.sla_policies:
+            return self.sla_policies[explicit]
+        config = self.queues.get(queue)
+        if config is None or config.sla_policy is None:
+            return None
+        return self.sla_policies.get(config.sla_policy)
+
+    def calendar_for(self, policy: SlaPolicy | None) -> Calendar | None:
+        """The business-hours calendar of ``policy`` (``None`` = 24/7)."""
+        if policy is None or policy.calendar is None:
+            return None
+        return self.calendars.get(policy.calendar)
+
+    def escalation_step(self, queue: str, tier: int, trigger: str) -> EscalationStep | None:
+        """Where ``trigger`` moves a conversation at ``queue``/``tier``; ``None`` = stay (alert)."""
+        path = self.escalation.get(queue)
+        return path.step_for(tier, trigger) if path is not None else None
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.rules)} rules, {len(self.queues)} queues, {len(self.sla_policies)} SLA policies, "
+            f"{len(self.calendars)} calendars; version {self.version}"
+        )

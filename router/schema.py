@@ -1,0 +1,405 @@
+"""The rule file's shape, as pydantic models (``extra="forbid"`` everywhere).
+
+These models only say what a well-formed file looks like, key by key; whether
+the names it uses refer to something (a rule's queue, a policy's calendar) is
+checked across the whole file in ``router/checks.py``, and the runtime objects
+are built in ``router/compile.py``. ``gateway rules schema`` prints the JSON
+Schema generated from here, so descriptions double as editor hints.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holidays_lib
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from conversations.models import Channel, Priority
+from router.durations import DURATION_HELP, parse_duration
+from router.text import check_regex, check_word
+
+T = TypeVar("T")
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+Tier = Annotated[int, Field(ge=1, le=3, description="tier 1 (first line) to 3")]
+CLOCKS = ("first_response", "next_response", "resolution")
+Clock = Literal["first_response", "next_response", "resolution"]
+Trigger = Literal[
+    "first_response.warning",
+    "first_response.breach",
+    "next_response.warning",
+    "next_response.breach",
+    "resolution.warning",
+    "resolution.breach",
+    "agent",
+]
+DayKey = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "weekdays", "weekend", "daily"]
+
+
+def _listify(value: Any) -> Any:
+    # "channel: email" and "channel: [email, sms]" both mean a list.
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def one_or_many(item: Any) -> Any:
+    """A list type that also accepts a single item, and says so in the schema."""
+    return Annotated[
+        list[item],
+        BeforeValidator(_listify, json_schema_input_type=item | list[item]),
+    ]
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"expected {DURATION_HELP}; a bare number has no unit")
+    parsed = parse_duration(value)
+    if parsed <= timedelta(0):
+        raise ValueError(f"{value!r} must be longer than zero")
+    return parsed
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\s*(\d+w)?\s*(\d+d)?\s*(\d+h)?\s*(\d+m)?\s*(\d+s)?\s*$",
+         "description": DURATION_HELP, "examples": ["30s", "15m", "4h", "2d", "1h30m"]}
+    ),
+]
+
+
+def _fraction(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage such as 80%") from None
+    return value
+
+
+Fraction = Annotated[
+    float,
+    BeforeValidator(_fraction, json_schema_input_type=float | str),
+    Field(gt=0, lt=1, description="a fraction of the target (0.8) or a percentage ('80%')"),
+]
+
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    match = _RANGE.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a time range such as 09:00-17:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if m1 > 59 or m2 > 59 or start >= 24 * 60 or end > 24 * 60:
+        raise ValueError(f"{text!r}: times run from 00:00 to 24:00")
+    if end <= start:
+        raise ValueError(f"{text!r} ends before it starts; split a night shift across two days")
+    return start, end
+
+
+def _day_hours(value: Any) -> tuple[tuple[int, int], ...]:
+    if value is None or value is False or value == "closed":
+        return ()
+    if value in ("24h", "open"):
+        return ((0, 24 * 60),)
+    items = value if isinstance(value, list) else [value]
+    ranges = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError("expected 'HH:MM-HH:MM', a list of them, 'closed' or '24h'")
+        ranges.append(_parse_range(item))
+    ranges.sort()
+    for (_, end), (start, _) in zip(ranges, ranges[1:]):
+        if start < end:
+            raise ValueError("opening hours of one day overlap")
+    return tuple(ranges)
+
+
+DayHours = Annotated[
+    tuple[tuple[int, int], ...],
+    BeforeValidator(_day_hours, json_schema_input_type=str | list[str] | None),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+         "description": "'09:00-17:00', a list of ranges, 'closed' or '24h'"}
+    ),
+]
+
+
+def _attr_values(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, bool):
+            out.append("true" if item else "false")  # matches how attributes are stored
+        elif isinstance(item, str | int | float):
+            out.append(str(item))
+        else:
+            raise ValueError("expected a value or a list of values")
+    return out
+
+
+AttrValues = Annotated[
+    list[str],
+    BeforeValidator(_attr_values, json_schema_input_type=str | int | bool | list[str | int | bool]),
+]
+
+
+class Model(BaseModel):
+    # frozen: the compiled rules are shared by every request; populate_by_name
+    # lets code build models with the Python names of aliased keys.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TierConfig(Model):
+    description: str | None = None
+    slack_channel: str | None = Field(None, description="overrides the queue's channel for this tier")
+
+
+def _tiers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return value
+
+
+class QueueModel(Model):
+    description: str | None = None
+    slack_channel: str | None = Field(None, description="where its conversations are posted, e.g. '#support'")
+    alert_channel: str | None = Field(None, description="where the last tier's SLA alerts go")
+    sla_policy: Name | None = Field(None, description="policy used when a rule names none")
+    tiers: Annotated[dict[Tier, TierConfig], BeforeValidator(_tiers)] = Field(
+        default_factory=lambda: {1: TierConfig(), 2: TierConfig(), 3: TierConfig()},
+        description="the tiers this queue has (default 1, 2 and 3)",
+    )
+
+
+class SlaPolicyModel(Model):
+    description: str | None = None
+    first_response: Duration | None = None
+    next_response: Duration | None = None
+    resolution: Duration | None = None
+    calendar: Name | None = Field(None, description="count only business hours of this calendar; unset = 24/7")
+    pause_while_pending: bool = Field(True, description="stop the clocks while waiting on the customer")
+    warning_at: Fraction = 0.8
+
+    @model_validator(mode="after")
+    def _has_target(self) -> SlaPolicyModel:
+        if not (self.first_response or self.next_response or self.resolution):
+            raise ValueError("set at least one of first_response, next_response, resolution")
+        return self
+
+
+class HolidaysModel(Model):
+    country: str | None = Field(None, description="ISO code whose public holidays are closed, e.g. DE")
+    subdivision: str | None = Field(None, description="state or province for country holidays, e.g. BY")
+    dates: list[date] = Field(default_factory=list, description="company holidays, YYYY-MM-DD")
+
+    @model_validator(mode="after")
+    def _known_country(self) -> HolidaysModel:
+        if self.country is None:
+            if self.subdivision is not None:
+                raise ValueError("subdivision needs a country")
+            return self
+        supported = holidays_lib.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(f"unknown holiday country {self.country!r} (use an ISO code such as DE, US, ES)")
+        if self.subdivision is not None and self.subdivision not in supported[self.country]:
+            raise ValueError(f"{self.country} has no subdivision {self.subdivision!r}")
+        return self
+
+
+class CalendarModel(Model):
+    description: str | None = None
+    timezone: str = Field(description="IANA zone, e.g. Europe/Berlin")
+    hours: dict[DayKey, DayHours] = Field(
+        description="open hours per day: mon..sun, or weekdays / weekend / daily (specific days win)"
+    )
+    holidays: HolidaysModel | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (expected an IANA name such as Europe/Berlin)") from None
+        return value
+
+
+class EscalationStepModel(Model):
+    from_tier: Tier
+    to_tier: Tier
+    to_queue: Name | None = Field(None, description="hand over to another queue (service <-> support)")
+    on: one_or_many(Trigger) = Field(description="what triggers this step")
+    priority: Priority | None = Field(None, description="raise the priority to at least this")
+    sla_policy: Name | None = Field(None, description="switch policy; default: the target queue's policy")
+    restart: list[Clock] = Field(
+        default_factory=lambda: ["first_response"], description="clocks that start over after the step"
+    )
+
+
+class EscalationModel(Model):
+    steps: list[EscalationStepModel] = Field(default_factory=list)
+
+
+class TextMatch(Model):
+    words: one_or_many(str) | None = Field(
+        None, description="any of these words or phrases, whole words; 'refund*' also matches refunds"
+    )
+    regex: str | None = Field(None, description="an RE2 regular expression, searched anywhere")
+    case_sensitive: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"words": value} if isinstance(value, list) else value
+
+    @field_validator("words")
+    @classmethod
+    def _words(cls, value: list[str] | None) -> list[str] | None:
+        for word in value or ():
+            check_word(word)
+        return value
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_regex(value)
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> TextMatch:
+        if not self.words and self.regex is None:
+            raise ValueError("give words, a regex, or both (either may match)")
+        return self
+
+
+class Range(Model):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class ConversationMatch(Model):
+    new: bool | None = Field(None, description="the conversation has just opened (never reopened)")
+    reopened: bool | None = Field(None, description="the conversation was resolved and reopened")
+    messages: int | Range | None = Field(None, description="number of messages: exact, or {min, max}")
+    queue: one_or_many(Name) | None = Field(None, description="its current queue is one of these")
+    tier: one_or_many(Tier) | None = None
+    tags: one_or_many(str) | None = Field(None, description="it carries any of these tags")
+
+
+class TimeMatch(Model):
+    inside: Name | None = Field(None, description="inside this calendar's open hours")
+    outside: Name | None = Field(None, description="outside this calendar's open hours")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TimeMatch:
+        if (self.inside is None) == (self.outside is None):
+            raise ValueError("give exactly one of inside, outside")
+        return self
+
+
+class When(Model):
+    """Every key given must hold; use any/not for alternatives."""
+
+    channel: one_or_many(Channel) | None = None
+    text: TextMatch | None = None
+    subject: TextMatch | None = Field(None, description="the email subject")
+    content: TextMatch | None = Field(None, description="the subject or the text")
+    customer: dict[str, AttrValues] | None = Field(
+        None, description="customer attributes: value or list of values, compared case-insensitively"
+    )
+    conversation: ConversationMatch | None = None
+    time: TimeMatch | None = None
+    all: list[When] | None = Field(None, min_length=1)
+    any: list[When] | None = Field(None, min_length=1)
+    not_: When | None = Field(None, alias="not")
+
+
+class Then(Model):
+    queue: Name | None = None
+    tier: Tier | None = None
+    priority: Priority | None = None
+    tags: one_or_many(str) = Field(default_factory=list, description="tags to add")
+    sla_policy: Name | None = None
+    auto_reply: str | None = Field(None, description="sent to the customer once, on a new conversation")
+    continue_: bool = Field(False, alias="continue", description="let later rules add tags and fill unset fields")
+
+    @model_validator(mode="after")
+    def _sets_something(self) -> Then:
+        fields = (self.queue, self.tier, self.priority, self.sla_policy, self.auto_reply)
+        if all(f is None for f in fields) and not self.tags:
+            raise ValueError("then sets nothing: give queue, tier, priority, tags, sla_policy or auto_reply")
+        return self
+
+
+class RuleModel(Model):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    description: str | None = None
+    when: When | None = Field(None, description="omit to match everything")
+    then: Then
+
+
+class DefaultModel(Model):
+    queue: Name
+    tier: Tier = 1
+    priority: Priority = Priority.NORMAL
+    tags: one_or_many(str) = Field(default_factory=list)
+    sla_policy: Name | None = None
+    auto_reply: str | None = None
+
+
+class RuleFile(Model):
+    """A routing rule file: queues, SLA policies, calendars, escalation, rules and the default."""
+
+    model_config = ConfigDict(title="Gateway routing rules")
+
+    queues: dict[Name, QueueModel] = Field(min_length=1)
+    sla_policies: dict[Name, SlaPolicyModel] = Field(default_factory=dict)
+    calendars: dict[Name, CalendarModel] = Field(default_factory=dict)
+    escalation: dict[Name, EscalationModel] = Field(default_factory=dict, description="per queue")
+    rules: list[RuleModel] = Field(default_factory=list, description="tried in order; first match decides")
+    default: DefaultModel
+
+
+def json_schema() -> dict[str, Any]:
+    schema = RuleFile.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+_DAY_GROUPS = {
+    "daily": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+    "weekdays": ("mon", "tue", "wed", "thu", "fri"),
+    "weekend": ("sat", "sun"),
+}
+
+
+def weekly_hours(calendar: CalendarModel) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Open intervals for Monday..Sunday: groups first, then single days override."""
+    week: dict[str, tuple[tuple[int, int], ...]] = {day: () for day in _DAY_GROUPS["daily"]}
+    for group in ("daily", "weekdays", "weekend"):
+        if group in calendar.hours:
+            for day in _DAY_GROUPS[group]:
+                week[day] = calendar.hours[group]  # type: ignore[index]
+    for day in _DAY_GROUPS["daily"]:
+        if day in calendar.hours:
+            week[day] = calendar.hours[day]  # type: ignore[index]
+    return tuple(week[day] for day in _DAY_GROUPS["daily"])

@@ -1,0 +1,194 @@
+"""YAML → plain data, keeping every node so errors can point at line and column.
+
+``yaml.safe_load`` throws the positions away. Here the file is composed into
+nodes first, plain data is built from them, and :meth:`Document.position`
+walks a pydantic error location (``("rules", 3, "then", "queue")``) back down
+the node tree to the exact key or value.
+
+The loader also reads scalars the YAML 1.2 way: only ``true``/``false`` are
+booleans (``country: NO`` stays Norway, ``on:`` stays a key) and ``9:30``
+is text, not the base-60 number 570 that YAML 1.1 makes of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema booleans and numbers."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(_INT, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+
+_HINTS = {
+    "mapping values are not allowed here": "check the indentation, or quote a value that contains ': '",
+    "found character '\\t' that cannot start any token": "YAML indents with spaces, not tabs",
+    "expected <block end>, but found": "check the indentation of this line against the lines above",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem found while reading YAML, before any schema is applied."""
+
+    line: int  # 1-based
+    column: int
+    message: str
+
+
+class YamlProblems(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+@dataclass(slots=True)
+class Document:
+    """Plain data read from YAML, with the node tree it came from."""
+
+    data: Any
+    root: Node | None
+
+    def position(self, loc: tuple[str | int, ...], *, at_key: bool = False) -> tuple[int, int]:
+        """1-based line and column of the value (or key) that ``loc`` names.
+
+        Location parts that do not name a key or index (pydantic adds union
+        member names, and missing keys do not exist in the file) are skipped,
+        so the answer is the deepest node that does exist.
+        """
+        if self.root is None:
+            return 1, 1
+        node: Node = self.root
+        key: Node | None = None
+        for part in loc:
+            if part == "[key]" and key is not None:
+                return _mark(key)
+            if isinstance(node, MappingNode):
+                found = None
+                for key_node, value_node in node.value:
+                    if isinstance(key_node, ScalarNode) and key_node.value == str(part):
+                        found = key_node, value_node  # the last one wins, as in the data
+                if found is not None:
+                    key, node = found
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                key, node = None, node.value[part]
+        if at_key and key is not None:
+            return _mark(key)
+        return _mark(node)
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def parse(text: str) -> Document:
+    """Read one YAML document; every syntax and duplicate-key problem at once.
+
+    Raises:
+        YamlProblems: syntax errors (one: the parser cannot go on after it)
+            or duplicate keys (all of them).
+    """
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        raise YamlProblems([_syntax_problem(error)]) from None
+    except yaml.YAMLError as error:
+        raise YamlProblems([Problem(1, 1, f"YAML syntax: {error}")]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        return Document(None, None)
+    problems: list[Problem] = []
+    data = _Builder(loader, problems).build(root)
+    if problems:
+        raise YamlProblems(problems)
+    return Document(data, root)
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = error.problem or "invalid YAML"
+    message = f"YAML syntax: {problem}"
+    if error.context:
+        message += f" ({error.context})"
+    for start, hint in _HINTS.items():
+        if problem.startswith(start):
+            message += f"; {hint}"
+            break
+    return Problem(line, column, message)
+
+
+class _Builder:
+    """Builds plain data from nodes, noting duplicate keys instead of dropping them."""
+
+    def __init__(self, loader: _Loader, problems: list[Problem]) -> None:
+        self.loader = loader
+        self.problems = problems
+        self._active: set[int] = set()
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            try:
+                return self.loader.construct_object(node, deep=True)
+            except yaml.YAMLError as error:
+                self._note(node, f"cannot read value: {getattr(error, 'problem', error)}")
+                return None
+        if id(node) in self._active:  # an alias that contains itself
+            self._note(node, "recursive alias")
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(item) for item in node.value]
+            if isinstance(node, MappingNode):
+                return self._mapping(node)
+            self._note(node, f"unsupported YAML node {node.tag}")
+            return None
+        finally:
+            self._active.discard(id(node))
+
+    def _mapping(self, node: MappingNode) -> dict[Any, Any]:
+        seen: dict[str, Node] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                first = seen.setdefault(key_node.value, key_node)
+                if first is not key_node:
+                    self._note(key_node, f"duplicate key {key_node.value!r} (first on line {first.start_mark.line + 1})")
+        try:
+            self.loader.flatten_mapping(node)  # resolves "<<: *anchor" merges
+        except yaml.MarkedYAMLError as error:
+            self.problems.append(_syntax_problem(error))
+            return {}
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self._note(key_node, "a key must be plain text")
+                continue
+            result[self.build(key_node)] = self.build(value_node)
+        return result
+
+    def _note(self, node: Node, message: str) -> None:
+        line, column = _mark(node)
+        self.problems.append(Problem(line, column, message))

@@ -1,0 +1,128 @@
+"""Fixtures shared by all tests.
+
+``redis_server``: a real redis-server (integration tests); under CI=true a
+missing server fails the run instead of skipping. ``gateway``: the aiohttp app
+on fakeredis or the real server, with ``drain()`` to run queued jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from rq import Queue
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from tests.support import IN_CI, RedisServer
+from workers import context, defaults
+from workers.embedded import ThreadWorker
+
+ADMIN_TOKEN = "test-admin-token"
+IDENTITY_SECRET = "test-identity-secret"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    try:
+        server = RedisServer()
+    except FileNotFoundError as error:
+        if IN_CI:
+            pytest.fail(f"CI needs a real redis-server: {error}")
+        pytest.skip(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "admin_token": ADMIN_TOKEN,
+        "secret_key": "test-secret-key",
+        "webchat": {"identity_secret": IDENTITY_SECRET},
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass
+class Backend:
+    """Redis clients for one test: fakeredis (one shared server) or a real redis-server."""
+
+    settings: Settings
+    fake_server: Any = None
+
+    def async_client(self) -> Redis:
+        if self.fake_server is not None:
+            return fakeredis.FakeAsyncRedis(server=self.fake_server, decode_responses=True)
+        return Redis.from_url(self.settings.redis_url, decode_responses=True)
+
+    def sync_client(self) -> SyncRedis:
+        if self.fake_server is not None:
+            return fakeredis.FakeRedis(server=self.fake_server)
+        return SyncRedis.from_url(self.settings.redis_url)
+
+    def configure_jobs(self) -> None:
+        context.configure(self.settings, self.async_client, self.sync_client)
+
+    def drain(self, queues: tuple[str, ...] = defaults.JOB_QUEUES) -> bool:
+        """Run every queued job (and due scheduled ones) in this thread, like a burst worker."""
+        connection = self.sync_client()
+        worker = ThreadWorker([Queue(name, connection=connection) for name in queues], connection=connection)
+        return worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+
+    async def drain_async(self, queues: tuple[str, ...] = defaults.JOB_QUEUES) -> bool:
+        return await asyncio.to_thread(self.drain, queues)
+
+
+@pytest.fixture
+def fake_backend() -> Backend:
+    backend = Backend(make_settings(), fakeredis.FakeServer())
+    backend.configure_jobs()
+    yield backend
+    context.configure(None)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def real_backend(redis_url) -> Backend:
+    backend = Backend(make_settings(redis_url=redis_url))
+    backend.configure_jobs()
+    yield backend
+    context.configure(None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["fake", "real"])
+def backend(request) -> Backend:
+    """Runs a test on fakeredis and on a real redis-server (one contract, two stores)."""
+    return request.getfixturevalue(f"{request.param}_backend")
+
+
+async def start_client(aiohttp_client, backend: Backend, **app_options: Any):
+    app = create_app(backend.settings, redis=backend.async_client(), sync_redis=backend.sync_client(), **app_options)
+    client = await aiohttp_client(app)
+    return client
+
+
+@pytest.fixture
+async def gateway(aiohttp_client, fake_backend):
+    """A test client of the whole app on fakeredis; ``gateway.app['runtime']`` is the runtime."""
+    client = await start_client(aiohttp_client, fake_backend)
+    client.backend = fake_backend
+    return client
+
+
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}

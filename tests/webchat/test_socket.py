@@ -1,0 +1,169 @@
+"""The web chat protocol over a real WebSocket, with the admin API as the agent."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import WSMsgType
+
+from channels.webchat.tokens import identifier_hash, issue_token
+from tests.conftest import IDENTITY_SECRET, admin_headers, start_client
+
+
+async def receive(ws, kind: str, timeout: float = 5.0) -> dict:
+    """The next frame of ``kind``, skipping others."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await ws.receive_json()
+            if frame["type"] == kind:
+                return frame
+
+
+async def hello(client, **fields) -> tuple[object, dict]:
+    ws = await client.ws_connect("/webchat/ws")
+    await ws.send_json({"type": "hello", **fields})
+    return ws, await receive(ws, "welcome")
+
+
+async def say(ws, client_id: str, text: str) -> dict:
+    await ws.send_json({"type": "message", "client_id": client_id, "text": text})
+    return await receive(ws, "ack")
+
+
+async def test_first_message_opens_a_conversation_the_admin_api_shows(gateway):
+    ws, welcome = await hello(gateway, name="Ada")
+    assert welcome["conversation_id"] is None and welcome["messages"] == []
+    ack = await say(ws, "c-1", "Hello, I need help with my invoice")
+    response = await gateway.get(f"/api/conversations/{ack['conversation_id']}", headers=admin_headers())
+    view = await response.json()
+    assert response.status == 200
+    inbound = [m for m in view["messages"] if m["direction"] == "inbound"]
+    assert [m["text"] for m in inbound] == ["Hello, I need help with my invoice"]
+    assert inbound[0]["id"] == ack["message_id"]
+    assert view["customer"]["name"] == "Ada"
+    assert view["conversation"]["queue"] == "service"
+
+
+async def test_same_client_id_twice_stores_one_message(gateway):
+    ws, _ = await hello(gateway)
+    first = await say(ws, "c-1", "hi")
+    second = await say(ws, "c-1", "hi")
+    assert second["message_id"] == first["message_id"] and second["duplicate"] is True
+    messages = await gateway.app["runtime"].store.messages(first["conversation_id"])
+    assert [m.text for m in messages if m.direction == "inbound"] == ["hi"]
+
+
+async def test_reply_reaches_only_the_visitor_it_is_for(aiohttp_client, backend):
+    client = await start_client(aiohttp_client, backend)
+    ada, _ = await hello(client, name="Ada")
+    bob, _ = await hello(client, name="Bob")
+    ada_ack = await say(ada, "a-1", "Ada here")
+    bob_ack = await say(bob, "b-1", "Bob here")
+    assert ada_ack["conversation_id"] != bob_ack["conversation_id"]
+
+    response = await client.post(f"/api/conversations/{ada_ack['conversation_id']}/messages",
+                                 json={"text": "Hi Ada, on it", "author": "Grace"}, headers=admin_headers())
+    assert response.status == 201
+    await backend.drain_async()
+
+    frame = await receive(ada, "message")
+    assert frame["message"]["text"] == "Hi Ada, on it" and frame["message"]["author"] == "Grace"
+    assert frame["message"]["direction"] == "outbound"
+    with pytest.raises(TimeoutError):
+        await receive(bob, "message", timeout=0.3)
+    store = client.app["runtime"].store
+    reply = [m for m in await store.messages(ada_ack["conversation_id"]) if m.direction == "outbound"][0]
+    assert reply.delivery == "delivered"
+
+
+async def test_note_never_reaches_the_visitor(gateway):
+    ws, _ = await hello(gateway)
+    ack = await say(ws, "c-1", "hello")
+    await gateway.post(f"/api/conversations/{ack['conversation_id']}/messages",
+                       json={"text": "internal: VIP, be nice", "kind": "note"}, headers=admin_headers())
+    await gateway.post(f"/api/conversations/{ack['conversation_id']}/messages",
+                       json={"text": "public answer"}, headers=admin_headers())
+    await gateway.backend.drain_async()
+    frame = await receive(ws, "message")
+    assert frame["message"]["text"] == "public answer"
+
+
+async def test_reload_with_token_continues_the_conversation(gateway):
+    ws, welcome = await hello(gateway)
+    ack = await say(ws, "c-1", "first visit")
+    await ws.close()
+    again, welcome2 = await hello(gateway, visitor_token=welcome["visitor_token"])
+    assert welcome2["conversation_id"] == ack["conversation_id"]
+    assert [m["text"] for m in welcome2["messages"]] == ["first visit"]
+
+
+async def test_forged_token_is_refused_and_stores_nothing(gateway):
+    ws = await gateway.ws_connect("/webchat/ws")
+    forged = issue_token(b"not-the-gateway-key", "someone-else")
+    await ws.send_json({"type": "hello", "visitor_token": forged})
+    error = await receive(ws, "error")
+    assert error["code"] == "invalid_token"
+    await ws.send_json({"type": "message", "client_id": "x", "text": "let me in"})
+    assert (await receive(ws, "error"))["code"] == "hello_required"
+    assert await gateway.app["runtime"].store.recent_conversation_ids(limit=10) == []
+
+
+async def test_tampered_token_of_another_visitor_is_refused(gateway):
+    ws, welcome = await hello(gateway)
+    await say(ws, "c-1", "mine")
+    version, visitor_id, signature = welcome["visitor_token"].split(".")
+    attacker = await gateway.ws_connect("/webchat/ws")
+    await attacker.send_json({"type": "hello", "visitor_token": f"{version}.{visitor_id}x.{signature}"})
+    assert (await receive(attacker, "error"))["code"] == "invalid_token"
+
+
+async def test_verified_identifier_links_to_the_email_customer(gateway):
+    runtime = gateway.app["runtime"]
+    digest = identifier_hash(IDENTITY_SECRET.encode(), "ada@example.com")
+    ws, _ = await hello(gateway, identifier="ada@example.com", identifier_hash=digest)
+    ack = await say(ws, "c-1", "hello from the site")
+    customer_id = await runtime.store.customer_for_key("email:ada@example.com")
+    assert customer_id == (await runtime.store.conversation(ack["conversation_id"])).customer_id
+
+
+async def test_unverified_identifier_is_refused(gateway):
+    ws = await gateway.ws_connect("/webchat/ws")
+    await ws.send_json({"type": "hello", "identifier": "ada@example.com", "identifier_hash": "00" * 32})
+    assert (await receive(ws, "error"))["code"] == "identity_unverified"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "bad_frame"),
+        ('{"type": "launch"}', "unknown_type"),
+        ('{"type": "message", "client_id": "a"}', "bad_frame"),
+        ('{"type": "message", "client_id": "a", "text": "' + "x" * 4001 + '"}', "message_too_long"),
+    ],
+)
+async def test_bad_frames_get_a_clear_error(gateway, frame, code):
+    ws, _ = await hello(gateway)
+    await ws.send_str(frame)
+    assert (await receive(ws, "error"))["code"] == code
+
+
+async def test_flooding_a_socket_is_rate_limited(gateway):
+    ws, _ = await hello(gateway)
+    for n in range(30):
+        await ws.send_json({"type": "ping"})
+    codes = []
+    async with asyncio.timeout(5):
+        while len(codes) < 30:
+            frame = await ws.receive_json()
+            codes.append(frame.get("code", frame["type"]))
+    assert "rate_limited" in codes and "pong" in codes
+
+
+async def test_oversized_frame_closes_with_1009(gateway):
+    ws, _ = await hello(gateway)
+    await ws.send_str("x" * (gateway.app["runtime"].settings.webchat.max_frame_bytes + 10))
+    async with asyncio.timeout(5):
+        while (msg := await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+            pass
+    assert ws.close_code == 1009

@@ -1,0 +1,1 @@
+"""RQ jobs: outbound delivery, queue notifications (Slack sync), SLA timers and escalation."""

@@ -1,0 +1,43 @@
+"""Enqueueing jobs from async code: RQ is synchronous, so calls go to a thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from redis import Redis as SyncRedis
+from rq import Queue, Retry
+from rq.job import Job
+
+from workers import defaults
+
+
+class JobQueues:
+    def __init__(self, connection: SyncRedis) -> None:
+        self.connection = connection
+        self._queues: dict[str, Queue] = {}
+
+    def queue(self, name: str) -> Queue:
+        if name not in self._queues:
+            self._queues[name] = Queue(name, connection=self.connection, default_timeout=defaults.JOB_TIMEOUT)
+        return self._queues[name]
+
+    def enqueue_now(
+        self,
+        queue: str,
+        func: Callable[..., Any],
+        *args: Any,
+        job_id: str | None = None,
+        retry: Retry | None = None,
+        at: datetime | None = None,
+    ) -> Job:
+        options = {"job_id": job_id, "retry": retry, "result_ttl": defaults.RESULT_TTL,
+                   "failure_ttl": defaults.FAILURE_TTL}
+        if at is not None:
+            return self.queue(queue).enqueue_at(at, func, *args, **options)
+        return self.queue(queue).enqueue(func, *args, **options)
+
+    async def enqueue(self, queue: str, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
+        return await asyncio.to_thread(self.enqueue_now, queue, func, *args, **options)
