@@ -26,6 +26,8 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     MERGED = "merged"
     DELIVERY = "delivery"  # an outbound message's delivery status changed
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
 
 
 @dataclass(frozen=True, slots=True)

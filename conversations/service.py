@@ -343,6 +343,23 @@ class ConversationService:
         ))
         return await self.store.customer(keep.id)
 
+    async def record_delivery(
+        self,
+        conversation_id: str,
+        message_id: str,
+        status: DeliveryStatus,
+        *,
+        error: str | None = None,
+        provider_id: str | None = None,
+    ) -> None:
+        """A provider (or the outbound job) says where an outbound message is; agents see it."""
+        await self.store.set_delivery(conversation_id, message_id, status, error=error, provider_id=provider_id)
+        conversation = await self.store.conversation(conversation_id)
+        await self.events.emit(ConversationEvent(
+            EventKind.DELIVERY, conversation_id, conversation.customer_id, message_id,
+            {"status": status.value, "error": error or "", "provider_id": provider_id or ""},
+        ))
+
     # -- helpers ---------------------------------------------------------------------
 
     @staticmethod

@@ -37,6 +37,9 @@ log = logging.getLogger("gateway.store")
 INGEST_SCRIPT = resources.files("conversations").joinpath("scripts/ingest.lua").read_text()
 DEDUPE_RETENTION = timedelta(days=30)  # Slack retries for minutes, email servers for days.
 MAX_MOVED_HOPS = 5
+# InboundMessage.meta key: the conversation a channel's threading says this message answers
+# (email In-Reply-To). It only reopens that conversation if it is this customer's latest one.
+THREAD_HINT = "thread_conversation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +190,8 @@ class ConversationStore:
                     ck.tag, customer_id, message.dedupe_key, ids.conversation_id(), message_id,
                     codec.to_ms(now), int(self.reopen_window.total_seconds() * 1000),
                     int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
-                    message.channel.value, message.subject or "", len(identities), *identities,
+                    message.channel.value, message.subject or "", message.meta.get(THREAD_HINT, ""),
+                    len(identities), *identities,
                     *stream_fields,
                 ],
             )
@@ -313,6 +317,11 @@ class ConversationStore:
             keys.conversation_events(conversation_id),
             json.dumps({"type": "delivery", "message_id": message_id, "status": status.value, "error": error}),
         )
+
+    async def set_conversation_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
+        """Channel facts kept on the conversation (Slack thread ts, email reply token); no event."""
+        ck = keys.CustomerKeys(await self.locate(conversation_id))
+        await self.redis.hset(ck.conversation(conversation_id), mapping=fields)
 
     async def remember_provider_id(self, channel: str, provider_id: str, conversation_id: str, message_id: str) -> None:
         await self.redis.set(keys.provider_message(channel, provider_id), f"{conversation_id} {message_id}")

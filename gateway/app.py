@@ -9,7 +9,7 @@ from aiohttp import web
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from channels.webchat import handler as webchat
+from channels import registry
 from channels.webchat.hub import Hub
 from gateway import api, health
 from gateway.errors import errors_middleware
@@ -51,7 +51,7 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
     app.router.add_routes(api.routes)
-    webchat.setup_routes(app)
+    registry.setup_web(app)
     app.router.add_get("/", index)
     return app
 

@@ -18,7 +18,7 @@ from conversations.service import ConversationService
 from conversations.store import ConversationStore
 from gateway.interim_rules import InterimLiveRules
 from gateway.settings import Settings
-from workers.dispatch import job_dispatcher
+from workers.dispatch import listeners
 from workers.queues import JobQueues
 
 log = logging.getLogger("gateway")
@@ -66,7 +66,8 @@ async def build_runtime(settings: Settings, redis: Redis, sync_redis: SyncRedis,
     events = EventBus()
     jobs = JobQueues(sync_redis)
     service = ConversationService(store, lambda: live_rules.current, events)
-    events.subscribe(job_dispatcher(jobs))
+    for listener in listeners(jobs):
+        events.subscribe(listener)
     return Runtime(
         settings=settings, redis=redis, sync_redis=sync_redis, store=store, service=service, rules=live_rules,
         jobs=jobs, senders=build_senders(settings, redis), events=events, secret_key=secret_key_bytes(settings),

@@ -1,4 +1,8 @@
-"""Turn domain events into jobs: the one place that decides which job runs when."""
+"""Turn domain events into jobs: the one place that decides which job runs when.
+
+Each listener below subscribes to the service's events; adding a job means
+adding its listener to ``listeners``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from workers import defaults, outbound
 from workers.queues import JobQueues
 
 
-def job_dispatcher(jobs: JobQueues) -> Listener:
+def outbound_listener(jobs: JobQueues) -> Listener:
     async def on_event(event: ConversationEvent) -> None:
         if event.kind == EventKind.REPLIED and event.message_id:
             await jobs.enqueue(
@@ -19,3 +23,7 @@ def job_dispatcher(jobs: JobQueues) -> Listener:
             )
 
     return on_event
+
+
+def listeners(jobs: JobQueues) -> list[Listener]:
+    return [outbound_listener(jobs)]

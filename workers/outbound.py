@@ -29,7 +29,7 @@ async def deliver_async(runtime, conversation_id: str, message_id: str) -> str:
         return f"already {message.delivery.value}"
     sender = runtime.senders.get(message.channel)
     if sender is None:
-        await store.set_delivery(conversation_id, message_id, DeliveryStatus.FAILED,
+        await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.FAILED,
                                  error=f"the {message.channel.value} channel is not configured")
         return "no sender"
     conversation = await store.conversation(conversation_id)
@@ -39,21 +39,21 @@ async def deliver_async(runtime, conversation_id: str, message_id: str) -> str:
         subject=conversation.subject, automatic=message.meta.get("automatic") == "1",
         meta={**conversation.extra, **message.meta},
     )
-    await store.set_delivery(conversation_id, message_id, DeliveryStatus.SENDING)
+    await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.SENDING)
     try:
         result = await sender.send(outbound)
     except PermanentSendError as error:
-        await store.set_delivery(conversation_id, message_id, DeliveryStatus.FAILED, error=str(error))
+        await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.FAILED, error=str(error))
         log.warning("delivery of %s failed for good: %s", message_id, error)
         return "failed"
     except TransientSendError as error:
         job = get_current_job()
         last_try = job is None or not job.retries_left
         status = DeliveryStatus.FAILED if last_try else DeliveryStatus.QUEUED
-        await store.set_delivery(conversation_id, message_id, status, error=str(error))
+        await runtime.service.record_delivery(conversation_id, message_id, status, error=str(error))
         raise
     status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
-    await store.set_delivery(conversation_id, message_id, status, provider_id=result.provider_id)
+    await runtime.service.record_delivery(conversation_id, message_id, status, provider_id=result.provider_id)
     if result.provider_id:
         await store.remember_provider_id(message.channel.value, result.provider_id, conversation_id, message_id)
     return status.value

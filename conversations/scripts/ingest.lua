@@ -10,8 +10,9 @@
 -- ARGV: 1 key tag ("gw:{c:ID}"), 2 customer id, 3 dedupe key,
 --       4 id for a new conversation, 5 message id, 6 now (ms),
 --       7 reopen window (ms), 8 dedupe retention (ms), 9 customer name,
---       10 channel, 11 subject, 12 number of identity keys (n),
---       13 .. 12+n identity keys, then message stream field/value pairs.
+--       10 channel, 11 subject, 12 thread hint (a conversation id the
+--       channel's threading points at, or ""), 13 number of identity keys
+--       (n), 14 .. 13+n identity keys, then message stream field/value pairs.
 -- Returns {outcome, conversation id, message id}; outcome is one of
 -- opened, reopened, appended, duplicate, or {"moved", customer id} when the
 -- customer was merged into another one (the caller retries there).
@@ -35,8 +36,8 @@ elseif ARGV[9] ~= '' and (redis.call('HGET', KEYS[1], 'name') or '') == '' then
   redis.call('HSET', KEYS[1], 'name', ARGV[9])
 end
 
-local n = tonumber(ARGV[12])
-for i = 13, 12 + n do
+local n = tonumber(ARGV[13])
+for i = 14, 13 + n do
   redis.call('SADD', KEYS[2], ARGV[i])
 end
 
@@ -50,7 +51,8 @@ if conversation then
     outcome = 'appended'
   elseif status == 'resolved' then
     local resolved_at = tonumber(redis.call('HGET', conversation_key, 'resolved_at') or '0') or 0
-    if now - resolved_at <= tonumber(ARGV[7]) then
+    -- Within the window, or past it when the customer answered that very thread.
+    if now - resolved_at <= tonumber(ARGV[7]) or ARGV[12] == conversation then
       outcome = 'reopened'
       redis.call('HSET', conversation_key, 'resolved_at', '')
       redis.call('HINCRBY', conversation_key, 'reopen_count', 1)
@@ -71,7 +73,7 @@ if not outcome then
 end
 
 local fields = {}
-for i = 13 + n, #ARGV do
+for i = 14 + n, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
@@ -79,7 +81,7 @@ redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
 -- The customer wrote: the conversation waits on an agent again.
 -- Remember the address per channel: replies go back where the customer wrote from.
 redis.call('HSET', conversation_key, 'status', 'open', 'updated_at', now,
-  'last_inbound_at', now, 'last_inbound_channel', ARGV[10], 'address:' .. ARGV[10], ARGV[13])
+  'last_inbound_at', now, 'last_inbound_channel', ARGV[10], 'address:' .. ARGV[10], ARGV[14])
 redis.call('HINCRBY', conversation_key, 'message_count', 1)
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 
