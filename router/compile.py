@@ -177,14 +177,14 @@ def _conversation(match: ConversationMatch) -> list[Condition]:
     if match.new is not None:
         want = match.new
         parts.append(ConversationFact(
-            f"new is {want}",
+            f"new={want}",
             lambda c: _is_new(c) == want,
             lambda c: "is new" if _is_new(c) else "is not new",
         ))
     if match.reopened is not None:
         want = match.reopened
         parts.append(ConversationFact(
-            f"reopened is {want}",
+            f"reopened={want}",
             lambda c: (c is not None and c.reopen_count > 0) == want,
             lambda c: f"reopened {c.reopen_count if c else 0} times",
         ))

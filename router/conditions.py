@@ -174,7 +174,7 @@ class ConversationFact:
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         ok = self._predicate(facts.conversation)
-        return ok, f"{self.label} (conversation {self._describe(facts.conversation)})"
+        return ok, f"conversation {self._describe(facts.conversation)} (wanted {self.label})"
 
 
 class InsideHours:

@@ -1,0 +1,213 @@
+"""``LiveRules``: the rule set in force, reloaded when the file changes.
+
+The last good ``RuleSet`` stays in force until a new file loads without
+errors; a broken edit is recorded (``status()``, the log) and changes
+nothing. Swapping ``current`` is a single reference assignment, so readers
+on other threads or tasks always see one whole rule set, never a mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from router.default import DEFAULT_RULES_NAME, default_ruleset
+from router.errors import RuleFileError, RulesError
+from router.loader import load_rules_bytes, version_of
+from router.rules import RuleSet
+
+log = logging.getLogger("gateway.router")
+
+ENV_PATH = "GATEWAY_RULES_PATH"
+DEFAULT_PATH = Path("routing.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    """What ``stat`` says about the file; a change means "read it again"."""
+
+    mtime_ns: int
+    size: int
+    inode: int
+
+
+def rules_path_from_env() -> tuple[Path, bool]:
+    """The configured rule file and whether it was named explicitly."""
+    value = os.environ.get(ENV_PATH)
+    return (Path(value), True) if value else (DEFAULT_PATH, False)
+
+
+class LiveRules:
+    """Holds the rule set in force for one process.
+
+    ``LiveRules(path)`` loads ``path`` and raises ``RulesError`` if it is
+    missing or broken; :meth:`open` is the startup helper that falls back
+    to the built-in rules when no file was configured.
+    """
+
+    def __init__(self, path: str | Path, *, rules: RuleSet | None = None) -> None:
+        self.path = Path(path)
+        self._stamp: _Stamp | None = None
+        self._error: RulesError | None = None
+        self._error_at: datetime | None = None
+        if rules is None:
+            stamp = self._stat()
+            data = self._read()
+            rules = load_rules_bytes(data, str(self.path))
+            self._stamp = stamp
+        self._current = rules
+        self._loaded_at = datetime.now(timezone.utc)
+
+    @classmethod
+    def default(cls, path: str | Path | None = None) -> LiveRules:
+        """The built-in rules; ``path`` (if given) is watched for a file to appear."""
+        return cls(path if path is not None else DEFAULT_PATH, rules=default_ruleset())
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, explicit: bool | None = None) -> LiveRules:
+        """Start-up: load the configured file, or the built-in rules if there is none.
+
+        Args:
+            path: the rule file; default ``$GATEWAY_RULES_PATH`` or ``routing.yaml``.
+            explicit: whether the operator named the file (default: whether
+                ``GATEWAY_RULES_PATH`` is set). A named file must exist.
+
+        Raises:
+            RulesError: the file exists but is broken, or was named and is missing.
+        """
+        env_path, env_explicit = rules_path_from_env()
+        chosen = Path(path) if path is not None else env_path
+        named = env_explicit if explicit is None else explicit
+        if not chosen.exists() and not named:
+            log.info("no rule file at %s; using the built-in rules", chosen)
+            return cls.default(chosen)
+        return cls(chosen)
+
+    @property
+    def current(self) -> RuleSet:
+        return self._current
+
+    @property
+    def error(self) -> RulesError | None:
+        return self._error
+
+    def reload(self) -> bool:
+        """Load the file now; True if a new version took effect.
+
+        On any error the rules in force stay, and the error is kept for
+        ``status()`` and logged.
+        """
+        try:
+            stamp = self._stat()
+            data = self._read()
+        except RulesError as error:
+            if self._current.path == DEFAULT_RULES_NAME and not self.path.exists():
+                return False  # still no file: the built-in rules are not an error
+            self._fail(error, None)
+            return False
+        return self._apply(data, stamp)
+
+    def reload_if_changed(self) -> bool:
+        """Cheap check for the watch loop: stat first, hash only if it changed."""
+        try:
+            stamp = self._stat()
+        except RulesError as error:
+            if self._current.path == DEFAULT_RULES_NAME:
+                return False
+            if self._error is None or self._stamp is not None:
+                self._fail(error, None)  # the file went away: say so once
+            return False
+        if stamp == self._stamp:
+            return False
+        try:
+            data = self._read()
+        except RulesError as error:
+            self._fail(error, stamp)
+            return False
+        return self._apply(data, stamp)
+
+    def _apply(self, data: bytes, stamp: _Stamp) -> bool:
+        if version_of(data) == self._current.version:
+            # Touched, or an edit undone: nothing to swap, and no error left.
+            self._stamp = stamp
+            self._clear_error()
+            return False
+        try:
+            rules = load_rules_bytes(data, str(self.path))
+        except RulesError as error:
+            self._fail(error, stamp)
+            return False
+        self._current = rules
+        self._stamp = stamp
+        self._loaded_at = datetime.now(timezone.utc)
+        self._clear_error()
+        log.info("rules %s loaded from %s: %s", rules.version, self.path, rules.summary())
+        return True
+
+    def _fail(self, error: RulesError, stamp: _Stamp | None) -> None:
+        # Remember the stamp of the broken file so the watch loop does not
+        # parse (and log) the same broken file every few seconds.
+        self._stamp = stamp
+        self._error = error
+        self._error_at = datetime.now(timezone.utc)
+        log.error(
+            "rule file %s refused; keeping rules %s in force:\n%s", self.path, self._current.version, error
+        )
+
+    def _clear_error(self) -> None:
+        self._error = None
+        self._error_at = None
+
+    def _stat(self) -> _Stamp:
+        try:
+            st = self.path.stat()
+        except OSError as error:
+            raise RulesError([RuleFileError(str(self.path), 1, 1, f"cannot read the rule file: {error.strerror}")]) from None
+        return _Stamp(st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as error:
+            raise RulesError([RuleFileError(str(self.path), 1, 1, f"cannot read the rule file: {error.strerror}")]) from None
+
+    def status(self) -> dict[str, Any]:
+        """JSON-ready state for ``GET /api/rules``."""
+        rules = self._current
+        error = self._error
+        return {
+            "path": str(self.path),
+            "version": rules.version,
+            "loaded_at": self._loaded_at.isoformat(),
+            "builtin": rules.path == DEFAULT_RULES_NAME,
+            "rules": len(rules.rules),
+            "queues": sorted(rules.queues),
+            "error": str(error) if error else None,
+            "errors": [e.as_dict() for e in error.errors] if error else [],
+            "error_at": self._error_at.isoformat() if self._error_at else None,
+        }
+
+    async def watch(self, interval: float = 2.0) -> None:
+        """Reload whenever the file changes; run as a task, cancel to stop."""
+        while True:
+            try:
+                # Compiling a large file takes milliseconds: keep it off the loop.
+                await asyncio.to_thread(self.reload_if_changed)
+            except Exception:  # a bug here must not stop hot reload for good
+                log.exception("checking rule file %s failed", self.path)
+            await asyncio.sleep(interval)
+
+    def install_sighup(self, loop: asyncio.AbstractEventLoop | None = None) -> bool:
+        """Reload on SIGHUP (``kill -HUP``); False where signals are unavailable."""
+        loop = loop or asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        except (NotImplementedError, AttributeError, RuntimeError):
+            return False
+        return True
