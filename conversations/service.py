@@ -92,8 +92,7 @@ class ConversationService:
             return result
         for identity in message.linked:
             if identity != message.identity:
-                await self.link_identity(result.customer_id, identity, author="verification")
-        conversation = await self.store.conversation(result.conversation_id)
+                await self._link_if_new(result.customer_id, identity)
         await self.events.emit(
             ConversationEvent(
                 EventKind.INGESTED, result.conversation_id, result.customer_id, result.message_id,
@@ -101,12 +100,17 @@ class ConversationService:
             )
         )
         if result.outcome == "reopened":
-            await self.events.emit(ConversationEvent(EventKind.REOPENED, conversation.id, conversation.customer_id))
-        if result.started or not conversation.routed:
+            await self.events.emit(ConversationEvent(EventKind.REOPENED, result.conversation_id, result.customer_id))
+        if result.started or not result.queue:
             decision = await self.route(result.conversation_id, message)
             if decision and decision.auto_reply and result.started and not message.automatic:
                 await self.reply(result.conversation_id, decision.auto_reply, author="auto-reply", automatic=True)
         return result
+
+    async def _link_if_new(self, customer_id: str, identity: Identity) -> None:
+        """Link a proven identity, once: later messages find it already theirs without a merge."""
+        if await self.store.customer_for(identity) != customer_id:
+            await self.link_identity(customer_id, identity, author="verification")
 
     # -- routing ---------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ class IngestResult:
     customer_id: CustomerId
     conversation_id: ConversationId
     message_id: MessageId
+    queue: str = ""  # the conversation's queue after the message; "" while unrouted
 
     @property
     def duplicate(self) -> bool:
@@ -184,7 +185,7 @@ class ConversationStore:
         identities = [message.identity.key]
         for _ in range(MAX_MOVED_HOPS):
             ck = keys.CustomerKeys(customer_id)
-            outcome, conversation_id, stored_id = await self._ingest(
+            outcome, conversation_id, stored_id, queue = await self._ingest(
                 keys=[ck.customer, ck.identities, ck.conversations, ck.seen, ck.seen_at],
                 args=[
                     ck.tag, customer_id, message.dedupe_key, ids.conversation_id(), message_id,
@@ -200,20 +201,18 @@ class ConversationStore:
             customer_id = CustomerId(conversation_id)  # the script returns the survivor's id
         else:
             raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
-        result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id))
+        result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id), queue)
         if not result.duplicate:
-            await self._index(result.customer_id, result.conversation_id, now)
-            await self.publish(result.conversation_id, [replace(stored, conversation_id=result.conversation_id)])
+            # Outside the script: these keys are not in the customer's slot. The
+            # writes are idempotent and repeated on every ingest, so a crash in
+            # between heals with the customer's next message.
+            stored = replace(stored, conversation_id=result.conversation_id)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(keys.conversation_locator(conversation_id), customer_id)
+                pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)})
+                pipe.publish(keys.conversation_events(conversation_id), _event_json(stored))
+                await pipe.execute()
         return result
-
-    async def _index(self, customer_id: str, conversation_id: str, now: datetime) -> None:
-        # Outside the script: these keys are not in the customer's slot. Both
-        # writes are idempotent and repeated on every ingest, so a crash in
-        # between heals with the customer's next message.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.conversation_locator(conversation_id), customer_id)
-            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)})
-            await pipe.execute()
 
     # -- reads ----------------------------------------------------------------------
 
@@ -337,8 +336,7 @@ class ConversationStore:
         """Tell every process (web chat sockets) about new messages of a conversation."""
         channel = keys.conversation_events(conversation_id)
         for message in messages:
-            payload = {"type": "message", "message": codec.message_json(message)}
-            await self.redis.publish(channel, json.dumps(payload))
+            await self.redis.publish(channel, _event_json(message))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -358,6 +356,10 @@ def _write(pipe, ck: keys.CustomerKeys, conversation_id: str, change: Change) ->
 def _now_ms(change: Change, before: Conversation) -> int:
     updated = change.fields.get("updated_at")
     return int(updated) if updated else codec.to_ms(before.updated_at)
+
+
+def _event_json(message: Message) -> str:
+    return json.dumps({"type": "message", "message": codec.message_json(message)})
 
 
 def _inbound_meta(message: InboundMessage) -> dict[str, str]:

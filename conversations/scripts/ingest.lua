@@ -13,20 +13,20 @@
 --       10 channel, 11 subject, 12 thread hint (a conversation id the
 --       channel's threading points at, or ""), 13 number of identity keys
 --       (n), 14 .. 13+n identity keys, then message stream field/value pairs.
--- Returns {outcome, conversation id, message id}; outcome is one of
+-- Returns {outcome, conversation id, message id, queue}; outcome is one of
 -- opened, reopened, appended, duplicate, or {"moved", customer id} when the
 -- customer was merged into another one (the caller retries there).
 
 local tag = ARGV[1]
 local merged = redis.call('HGET', KEYS[1], 'merged_into')
 if merged then
-  return {'moved', merged, ''}
+  return {'moved', merged, '', ''}
 end
 
 local seen = redis.call('HGET', KEYS[4], ARGV[3])
 if seen then
   local space = string.find(seen, ' ', 1, true)
-  return {'duplicate', string.sub(seen, 1, space - 1), string.sub(seen, space + 1)}
+  return {'duplicate', string.sub(seen, 1, space - 1), string.sub(seen, space + 1), ''}
 end
 
 local now = tonumber(ARGV[6])
@@ -95,4 +95,4 @@ if #expired > 0 then
   redis.call('ZREM', KEYS[5], unpack(expired))
 end
 
-return {outcome, conversation, ARGV[5]}
+return {outcome, conversation, ARGV[5], redis.call('HGET', conversation_key, 'queue') or ''}
