@@ -12,6 +12,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.base import Sender
+from channels.sms import outbound as sms_outbound
+from channels.sms import web as sms_web
 from channels.webchat import handler as webchat_handler
 from channels.webchat.sender import WebchatSender
 from conversations.models import Channel
@@ -20,11 +22,13 @@ from gateway.settings import Settings
 # Each returns a Sender, or None when the channel is not configured.
 SENDER_FACTORIES: list[Callable[[Settings, Redis], Sender | None]] = [
     lambda settings, redis: WebchatSender(redis),
+    sms_outbound.from_settings,
 ]
 
 # Each adds the channel's routes (and, if it needs one, a cleanup_ctx for a listener) to the app.
 WEB_SETUPS: list[Callable[[web.Application], None]] = [
     webchat_handler.setup_routes,
+    sms_web.setup_routes,
 ]
 
 

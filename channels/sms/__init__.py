@@ -1,0 +1,1 @@
+"""SMS through Twilio: signed webhooks in (``web``), the official client out (``outbound``)."""
