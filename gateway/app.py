@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 
@@ -39,7 +40,13 @@ def create_app(
         runtime.hub = Hub(async_client)
         await runtime.hub.start()
         app["runtime"] = runtime
+        watcher = None
+        if hasattr(runtime.rules, "watch"):
+            runtime.rules.install_sighup()
+            watcher = asyncio.create_task(runtime.rules.watch(settings.rules_reload_seconds), name="rules-watch")
         yield
+        if watcher is not None:
+            watcher.cancel()
         for ws in list(app["websockets"]):
             await ws.close(code=1001, message=b"server shutting down")
         await runtime.hub.close()

@@ -6,12 +6,14 @@ import argparse
 import logging
 import secrets
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
 from gateway.settings import SettingsError, load_settings
 
 log = logging.getLogger("gateway")
+EXAMPLE_RULES = Path("examples/routing.yaml")
 
 
 def _logging(level: str) -> None:
@@ -34,11 +36,16 @@ def demo(args: argparse.Namespace) -> int:
     if args.port is not None:
         overrides["port"] = args.port
     settings = load_settings(**overrides)
+    if "rules_path" not in settings.model_fields_set and not settings.rules_path.exists() and EXAMPLE_RULES.exists():
+        # A newcomer sees real routing: the shipped example rules, not the catch-all default.
+        settings = load_settings(**overrides, rules_path=EXAMPLE_RULES)
     _logging(settings.log_level)
+    generated = {}
     if settings.admin_token is None:
-        settings = settings.model_copy(update={"admin_token": _secret(secrets.token_urlsafe(16))})
+        generated["admin_token"] = _secret(secrets.token_urlsafe(16))
     if settings.secret_key is None:
-        settings = settings.model_copy(update={"secret_key": _secret(secrets.token_urlsafe(32))})
+        generated["secret_key"] = _secret(secrets.token_urlsafe(32))
+    settings = settings.model_copy(update=generated)
     from gateway.app import create_app
 
     if settings.redis_url:
@@ -60,7 +67,8 @@ def demo(args: argparse.Namespace) -> int:
         app.cleanup_ctx.append(run_workers)
     app["demo"] = True
     token = settings.admin_token.get_secret_value()
-    print(f"Gateway demo on {settings.base_url}/  (admin API token: {token})", flush=True)
+    print(f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; rules: {settings.rules_path})",
+          flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None)
     return 0
 

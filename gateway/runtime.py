@@ -16,7 +16,7 @@ from conversations.events import EventBus
 from conversations.models import Channel
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
-from gateway.interim_rules import InterimLiveRules
+from router import LiveRules
 from gateway.settings import Settings
 from workers.dispatch import listeners
 from workers.queues import JobQueues
@@ -31,7 +31,7 @@ class Runtime:
     sync_redis: SyncRedis
     store: ConversationStore
     service: ConversationService
-    rules: Any  # router.LiveRules (or the interim stand-in)
+    rules: Any  # router.LiveRules, or a stand-in with .current and .status()
     jobs: JobQueues
     senders: dict[Channel, Sender]
     events: EventBus
@@ -55,8 +55,13 @@ def secret_key_bytes(settings: Settings) -> bytes:
     return hashlib.sha256(b"gateway-secret:" + seed.encode()).digest()
 
 
-def load_live_rules(settings: Settings):
-    return InterimLiveRules()
+def load_live_rules(settings: Settings) -> LiveRules:
+    """The configured rule file; the built-in rules when none was named and none exists.
+
+    Raises:
+        router.RulesError: the file is broken, or was named and is missing.
+    """
+    return LiveRules.open(settings.rules_path, explicit="rules_path" in settings.model_fields_set)
 
 
 async def build_runtime(settings: Settings, redis: Redis, sync_redis: SyncRedis, *, role: str,

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     # The URL providers call us at (Twilio signs it); defaults to http://host:port.
     public_url: str | None = None
     rules_path: Path = Path("routing.yaml")
+    rules_reload_seconds: float = Field(2.0, gt=0)  # how often processes look for an edited rule file
     admin_token: SecretStr | None = None
     # Signs web chat visitor tokens and reply addresses; must be shared by all web processes.
     secret_key: SecretStr | None = None

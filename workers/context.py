@@ -36,10 +36,12 @@ def configure(
     new_settings: Settings,
     factory: Callable[[], Redis] | None = None,
     sync_factory: Callable[[], SyncRedis] | None = None,
+    rules: Any = None,
 ) -> None:
-    """Used by the web process in embedded mode and by tests."""
-    global _settings, redis_factory, sync_redis_factory
+    """Used by the web process in embedded mode and by tests (``rules``: a LiveRules to share)."""
+    global _settings, redis_factory, sync_redis_factory, _rules
     _settings = new_settings
+    _rules = rules
     redis_factory = factory
     sync_redis_factory = sync_factory
 
@@ -63,12 +65,27 @@ def make_sync_redis() -> SyncRedis:
     return SyncRedis.from_url(settings().redis_url or "redis://localhost:6379/0")
 
 
+_rules: Any = None
+
+
+def live_rules() -> Any:
+    """One LiveRules per worker process, checked for an edited file before each job (a stat call)."""
+    global _rules
+    from gateway.runtime import load_live_rules
+
+    if _rules is None:
+        _rules = load_live_rules(settings())
+    else:
+        _rules.reload_if_changed()
+    return _rules
+
+
 @asynccontextmanager
 async def session():
     from gateway.runtime import build_runtime  # the composition root; imported late to avoid a cycle
 
     redis = make_redis()
-    runtime = await build_runtime(settings(), redis, make_sync_redis(), role="worker")
+    runtime = await build_runtime(settings(), redis, make_sync_redis(), role="worker", rules=live_rules())
     try:
         yield runtime
     finally:
