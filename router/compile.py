@@ -32,16 +32,17 @@ from router.schema import (
     When,
     weekly_hours,
 )
-from router.text import RegexMatcher, WordMatcher
+from router.text import RegexBank, RegexMatcher, WordMatcher
 
 
 def build_ruleset(model: RuleFile, *, version: str, path: str | None) -> RuleSet:
     calendars = {name: _calendar(name, c) for name, c in model.calendars.items()}
+    bank = RegexBank()
     queues = {name: _queue(name, q) for name, q in model.queues.items()}
     rules = tuple(
         CompiledRule(
             name=rule.name,
-            condition=_when(rule.when, calendars),
+            condition=_when(rule.when, calendars, bank),
             queue=rule.then.queue,
             tier=rule.then.tier,
             priority=rule.then.priority,
@@ -52,6 +53,7 @@ def build_ruleset(model: RuleFile, *, version: str, path: str | None) -> RuleSet
         )
         for rule in model.rules
     )
+    bank.compile()
     default = CompiledRule(
         name="default",
         condition=Always(),
@@ -72,6 +74,7 @@ def build_ruleset(model: RuleFile, *, version: str, path: str | None) -> RuleSet
         escalation={name: _escalation(name, model.escalation.get(name), queues[name]) for name in queues},
         rules=rules,
         default=default,
+        bank=bank if bank.ready else None,
     )
 
 
@@ -135,7 +138,7 @@ def _escalation(queue: str, model: EscalationModel | None, config: QueueConfig) 
     )
 
 
-def _when(when: When | None, calendars: dict[str, Calendar]) -> Condition:
+def _when(when: When | None, calendars: dict[str, Calendar], bank: RegexBank) -> Condition:
     if when is None:
         return Always()
     parts: list[Condition] = []
@@ -144,7 +147,7 @@ def _when(when: When | None, calendars: dict[str, Calendar]) -> Condition:
     for field in ("text", "subject", "content"):
         match: TextMatch | None = getattr(when, field)
         if match is not None:
-            parts.append(_text(field, match))
+            parts.append(_text(field, match, bank))
     for name, values in (when.customer or {}).items():
         parts.append(AttributeIn(name, values))
     if when.conversation is not None:
@@ -153,22 +156,22 @@ def _when(when: When | None, calendars: dict[str, Calendar]) -> Condition:
         inside = when.time.inside is not None
         parts.append(InsideHours(calendars[when.time.inside or when.time.outside or ""], inside))
     if when.all:
-        parts.append(AllOf([_when(w, calendars) for w in when.all]))
+        parts.append(AllOf([_when(w, calendars, bank) for w in when.all]))
     if when.any:
-        parts.append(AnyOf([_when(w, calendars) for w in when.any]))
+        parts.append(AnyOf([_when(w, calendars, bank) for w in when.any]))
     if when.not_ is not None:
-        parts.append(Not(_when(when.not_, calendars)))
+        parts.append(Not(_when(when.not_, calendars, bank)))
     if not parts:
         return Always()
     return parts[0] if len(parts) == 1 else AllOf(parts)
 
 
-def _text(field: str, match: TextMatch) -> TextHas:
+def _text(field: str, match: TextMatch, bank: RegexBank) -> TextHas:
     matchers: list[WordMatcher | RegexMatcher] = []
     if match.words:
         matchers.append(WordMatcher(match.words, match.case_sensitive))
     if match.regex is not None:
-        matchers.append(RegexMatcher(match.regex, match.case_sensitive))
+        matchers.append(RegexMatcher(match.regex, match.case_sensitive, bank))
     return TextHas(field, matchers)
 
 

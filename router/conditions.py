@@ -26,10 +26,11 @@ class Facts:
     def __init__(
         self,
         conversation: Conversation | None,
-        message: InboundMessage,
+        message: InboundMessage | None,
         customer: Customer | None,
         now: datetime,
     ) -> None:
+        # message is None when an agent asks to reroute without a new message.
         self.message = message
         self.conversation = conversation
         self.customer = customer
@@ -40,10 +41,18 @@ class Facts:
         self._attrs: dict[str, str] | None = None
         self._open: dict[str, bool] = {}
 
+    @property
+    def text(self) -> str:
+        return self.message.text if self.message is not None else ""
+
+    @property
+    def channel(self) -> Channel | None:
+        return self.message.channel if self.message is not None else None
+
     def view(self, field: str) -> TextView:
         if field == "text":
             if self._text is None:
-                self._text = TextView(self.message.text)
+                self._text = TextView(self.text)
             return self._text
         if field == "subject":
             if self._subject is None:
@@ -52,12 +61,12 @@ class Facts:
         if self._content is None:
             subject = self.subject
             # A line break keeps a phrase from spanning subject and body.
-            self._content = TextView(f"{subject}\n{self.message.text}" if subject else self.message.text)
+            self._content = TextView(f"{subject}\n{self.text}" if subject else self.text)
         return self._content
 
     @property
     def subject(self) -> str | None:
-        if self.message.subject:
+        if self.message is not None and self.message.subject:
             return self.message.subject
         return self.conversation.subject if self.conversation is not None else None
 
@@ -106,11 +115,12 @@ class ChannelIs:
         self._names = sorted(c.value for c in self.channels)
 
     def test(self, facts: Facts) -> bool:
-        return facts.message.channel in self.channels
+        return facts.channel in self.channels
 
     def explain(self, facts: Facts) -> tuple[bool, str]:
         ok = self.test(facts)
-        return ok, f"channel {facts.message.channel.value} {'is' if ok else 'is not'} {_listing(self._names)}"
+        channel = facts.channel.value if facts.channel is not None else "(no message)"
+        return ok, f"channel {channel} {'is' if ok else 'is not'} {_listing(self._names)}"
 
 
 class TextHas:

@@ -1,12 +1,14 @@
-"""Skip rules that cannot match: an inverted index from words to rules.
+"""Skip rules that cannot match: an inverted index from words (and regexes) to rules.
 
 Most rules require one of a few words ("refund", "invoice", ...). Such a rule
 cannot match a message that contains none of them, so at load each rule's
-required words (its *gate*) go into a word → rules index, and a decision only
-evaluates the rules gated by words the message actually has, plus the rules
-without a gate, still in file order. With hundreds of rules this turns a scan
-of every rule into a handful of dictionary lookups; the full conditions are
-still tested on every candidate, so the index can only skip, never decide.
+*gate* (the words, or the regexes, one of which must match) goes into an
+index, and a decision only evaluates the rules whose gate the message
+passes, plus the rules without a gate, still in file order. Regex gates use
+the rule set's ``RegexBank``, which finds every matching regex in one pass.
+With hundreds of rules a scan of every rule becomes a handful of dictionary
+lookups. The full conditions are still tested on every candidate: the index
+can only skip rules, never decide.
 """
 
 from __future__ import annotations
@@ -14,62 +16,68 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from router.conditions import AllOf, AnyOf, Condition, Facts, TextHas
-from router.text import WordMatcher
+from router.text import RegexBank, WordMatcher
 
-Gate = tuple[str, bool, frozenset[str]]  # field, case_sensitive, words (one must occur)
+FOLDED, EXACT, REGEX = "folded", "exact", "regex"
+# One alternative: (field, mode, keys). A rule is a candidate if, for some
+# alternative, the field's text has one of the keys: a word (folded or
+# exact case) or, in REGEX mode, the bank index of a regex that matches.
+Alternative = tuple[str, str, frozenset[str | int]]
+Gate = tuple[Alternative, ...]
 
 
 def gate_of(condition: Condition) -> Gate | None:
-    """The words one of which the text must contain for ``condition`` to hold."""
+    """The alternatives one of which must pass for ``condition`` to hold; None = no gate."""
     if isinstance(condition, TextHas):
-        if not all(isinstance(m, WordMatcher) for m in condition.matchers):
-            return None  # a regex can match without any particular word
-        case = {m.case_sensitive for m in condition.matchers}  # type: ignore[union-attr]
-        if len(case) != 1:
-            return None
-        words: set[str] = set()
+        alternatives: list[Alternative] = []
         for matcher in condition.matchers:
-            tokens = matcher.gate_tokens()  # type: ignore[union-attr]
-            if tokens is None:
-                return None
-            words |= tokens
-        return condition.field, case.pop(), frozenset(words)
+            if isinstance(matcher, WordMatcher):
+                tokens = matcher.gate_tokens()
+                if tokens is None:
+                    return None
+                mode = EXACT if matcher.case_sensitive else FOLDED
+                alternatives.append((condition.field, mode, frozenset(tokens)))
+            else:
+                if matcher.bank is None:
+                    return None
+                alternatives.append((condition.field, REGEX, frozenset({matcher.bank_index})))
+        return tuple(alternatives) or None
     if isinstance(condition, AllOf):
-        # Any one part that is gated gates the whole conjunction; the
-        # narrowest gate skips the most.
+        # Any one gated part gates the whole conjunction; the narrowest
+        # gate skips the most.
         gates = [g for g in (gate_of(p) for p in condition.parts) if g is not None]
-        return min(gates, key=lambda g: len(g[2]), default=None)
+        return min(gates, key=lambda g: sum(len(a[2]) for a in g), default=None)
     if isinstance(condition, AnyOf):
-        gates = [gate_of(p) for p in condition.parts]
-        if not gates or any(g is None for g in gates):
-            return None
-        keys = {(g[0], g[1]) for g in gates if g is not None}
-        if len(keys) != 1:
-            return None
-        field, case = keys.pop()
-        return field, case, frozenset().union(*(g[2] for g in gates if g is not None))
+        alternatives = []
+        for part in condition.parts:
+            gate = gate_of(part)
+            if gate is None:
+                return None  # one ungated branch can match anything
+            alternatives.extend(gate)
+        return tuple(alternatives) or None
     return None
 
 
 class CandidateIndex:
     """Which rules (by position) are worth testing for a given message."""
 
-    def __init__(self, conditions: Sequence[Condition]) -> None:
+    def __init__(self, conditions: Sequence[Condition], bank: RegexBank | None = None) -> None:
         self.size = len(conditions)
+        self._bank = bank
         always: list[int] = []
-        index: dict[tuple[str, bool], dict[str, list[int]]] = {}
+        index: dict[tuple[str, str], dict[str | int, list[int]]] = {}
         for position, condition in enumerate(conditions):
             gate = gate_of(condition)
-            if gate is None:
+            if gate is None or (bank is None and any(a[1] == REGEX for a in gate)):
                 always.append(position)
                 continue
-            field, case, words = gate
-            by_word = index.setdefault((field, case), {})
-            for word in words:
-                by_word.setdefault(word, []).append(position)
+            for field, mode, keys in gate:
+                by_key = index.setdefault((field, mode), {})
+                for key in keys:
+                    by_key.setdefault(key, []).append(position)
         self._always = frozenset(always)
         self._all = tuple(range(self.size))
-        self._index = {key: {w: tuple(p) for w, p in words.items()} for key, words in index.items()}
+        self._index = {k: {key: tuple(p) for key, p in by_key.items()} for k, by_key in index.items()}
 
     @property
     def gated(self) -> int:
@@ -79,17 +87,21 @@ class CandidateIndex:
         if not self._index:
             return self._all
         found = set(self._always)
-        for (field, case), by_word in self._index.items():
-            tokens, _ = facts.view(field).words(case)
-            # Walk the smaller side: a long message against few words, or
-            # a short message against many.
-            if len(tokens) <= len(by_word):
-                for token in tokens:
-                    positions = by_word.get(token)
+        for (field, mode), by_key in self._index.items():
+            view = facts.view(field)
+            if mode == REGEX:
+                present: frozenset = self._bank.hits(view)  # type: ignore[union-attr]
+            else:
+                present = view.words(mode == EXACT)[0]
+            # Walk the smaller side: a long message against few keys, or a
+            # short message against many.
+            if len(present) <= len(by_key):
+                for key in present:
+                    positions = by_key.get(key)
                     if positions:
                         found.update(positions)
             else:
-                for word, positions in by_word.items():
-                    if word in tokens:
+                for key, positions in by_key.items():
+                    if key in present:
                         found.update(positions)
         return sorted(found)

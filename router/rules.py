@@ -30,6 +30,7 @@ from router.conditions import Condition, Facts
 from router.config import EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.decision import DEFAULT_RULE, Decision, TraceStep
 from router.index import CandidateIndex
+from router.text import RegexBank
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class RuleSet:
         escalation: dict[str, EscalationPath],
         rules: tuple[CompiledRule, ...],
         default: CompiledRule,
+        bank: RegexBank | None = None,
     ) -> None:
         self.version = version
         self.path = path
@@ -73,7 +75,7 @@ class RuleSet:
         self.escalation = escalation
         self.rules = rules
         self.default = default
-        self._index = CandidateIndex([rule.condition for rule in rules])
+        self._index = CandidateIndex([rule.condition for rule in rules], bank)
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.version} {len(self.rules)} rules from {self.path or 'text'}>"
@@ -85,17 +87,21 @@ class RuleSet:
     def decide(
         self,
         conversation: Conversation | None,
-        message: InboundMessage,
+        message: InboundMessage | None,
         customer: Customer | None,
         now: datetime,
     ) -> Decision:
-        """Route one message; ``now`` is tz-aware and drives time conditions."""
+        """Route one message; ``now`` is tz-aware and drives time conditions.
+
+        ``message`` may be ``None`` for a reroute without a new message: text
+        and channel conditions then do not match.
+        """
         return self._evaluate(Facts(conversation, message, customer, now), trace=None)
 
     def explain(
         self,
         conversation: Conversation | None,
-        message: InboundMessage,
+        message: InboundMessage | None,
         customer: Customer | None,
         now: datetime,
     ) -> Decision:

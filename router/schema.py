@@ -378,6 +378,15 @@ class RuleFile(Model):
     rules: list[RuleModel] = Field(default_factory=list, description="tried in order; first match decides")
     default: DefaultModel
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, value: Any) -> Any:
+        # "rules:" with every rule commented out is an empty list, not an error.
+        if isinstance(value, dict):
+            optional = ("sla_policies", "calendars", "escalation", "rules")
+            return {k: v for k, v in value.items() if not (k in optional and v is None)}
+        return value
+
 
 def json_schema() -> dict[str, Any]:
     schema = RuleFile.model_json_schema(by_alias=True)

@@ -1,0 +1,137 @@
+"""Routing benchmark: a generated 500-rule file, loaded once, then decisions timed.
+
+    python benchmarks/routing.py [--rules 500] [--decisions 20000]
+
+Prints the load (validate + compile) time and, for a mix of messages (some
+matching early rules, some late, some none), decisions per second and
+microseconds per decision. A benchmark, not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from channels.base import InboundMessage  # noqa: E402
+from conversations.models import Channel, Customer, CustomerId, Identity  # noqa: E402
+from router.loader import load_rules_text  # noqa: E402
+
+CHANNELS = [c.value for c in Channel]
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "da", "fu", "gi", "ha", "je"]
+
+
+def word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+
+
+def generate(count: int, seed: int = 7) -> tuple[str, list[list[str]]]:
+    """A rule file with ``count`` rules; returns the YAML and each rule's words."""
+    rng = random.Random(seed)
+    lines = [
+        "queues:",
+        "  service: {slack_channel: '#service', sla_policy: std}",
+        "  support: {slack_channel: '#support', sla_policy: std}",
+        "sla_policies:",
+        "  std: {first_response: 1h, resolution: 2d, calendar: office}",
+        "calendars:",
+        "  office: {timezone: Europe/Berlin, hours: {weekdays: '09:00-17:00'}}",
+        "rules:",
+    ]
+    vocab: list[list[str]] = []
+    for i in range(count):
+        words = [word(rng) for _ in range(rng.randint(3, 8))]
+        vocab.append(words)
+        quoted = ", ".join(f'"{w}"' for w in words + [f"{words[0]} {words[1]}"])
+        queue = "service" if i % 2 else "support"
+        lines.append(f"  - name: rule-{i}")
+        lines.append("    when:")
+        kind = i % 10
+        if kind == 0:  # a regex rule: RE2 on every candidate message
+            lines.append(f"      text: {{regex: '{words[0]}[0-9]+|order #?[0-9]{{6}}-{i}'}}")
+        elif kind == 1:
+            lines.append(f"      text: {{words: [{quoted}]}}")
+            lines.append(f"      channel: [{rng.choice(CHANNELS)}, {rng.choice(CHANNELS)}]")
+        elif kind == 2:
+            lines.append(f"      content: {{words: [{quoted}]}}")
+            lines.append(f"      customer: {{plan: [{rng.choice(['pro', 'basic', 'enterprise'])}]}}")
+        elif kind == 3:
+            lines.append("      any:")
+            lines.append(f"        - text: [{quoted}]")
+            lines.append(f"        - subject: [{words[0]}]")
+        elif kind == 4:
+            lines.append(f"      text: [{quoted}]")
+            lines.append("      not: {time: {outside: office}}")
+        else:
+            lines.append(f"      text: [{quoted}]")
+        lines.append(f"    then: {{queue: {queue}, tier: {1 + i % 3}, tags: [t{i}]"
+                     + (", continue: true}" if i % 25 == 0 else "}"))
+    lines.append("default: {queue: service}")
+    return "\n".join(lines) + "\n", vocab
+
+
+def messages(vocab: list[list[str]], count: int, seed: int = 11) -> list[InboundMessage]:
+    rng = random.Random(seed)
+    now = datetime.now(timezone.utc)
+    filler = ("hello there I have a question about my account and the thing "
+              "that happened yesterday when I tried again please help").split()
+    out = []
+    for i in range(count):
+        words = rng.sample(filler, rng.randint(6, 20))
+        if i % 3:  # two in three messages mention some rule's word
+            words.insert(rng.randrange(len(words) + 1), rng.choice(rng.choice(vocab)))
+        channel = Channel(rng.choice(CHANNELS))
+        out.append(InboundMessage(channel=channel, identity=Identity(channel, f"c{i}"), provider_id=str(i),
+                                  text=" ".join(words), received_at=now, subject="Re: question"))
+    return out
+
+
+def timed(fn, *args) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", type=int, default=500)
+    parser.add_argument("--decisions", type=int, default=20_000)
+    args = parser.parse_args()
+
+    text, vocab = generate(args.rules)
+    start = time.perf_counter()
+    rules = load_rules_text(text, "<benchmark>")
+    load_ms = (time.perf_counter() - start) * 1000
+    sample = messages(vocab, args.decisions)
+    customer = Customer(CustomerId("c"), "C", {"plan": "pro"}, (), datetime.now(timezone.utc))
+    now = datetime(2026, 3, 25, 10, 0, tzinfo=timezone.utc)
+
+    def run(batch: list[InboundMessage]) -> None:
+        decide = rules.decide
+        for message in batch:
+            decide(None, message, customer, now)
+
+    run(sample[:500])  # warm caches (holiday tables, RE2 DFAs)
+    elapsed = timed(run, sample)
+    no_match = [m for m in sample if rules.decide(None, m, customer, now).rule == "default"]
+    elapsed_none = timed(run, no_match) if no_match else 0.0
+    explained = sample[:300]
+    elapsed_explain = timed(lambda: [rules.explain(None, m, customer, now) for m in explained])
+
+    print(f"rule file: {args.rules} rules, {len(text) / 1024:.0f} KiB of YAML; "
+          f"load + validate + compile: {load_ms:.0f} ms")
+    print(f"decide:  {len(sample) / elapsed:,.0f} decisions/s, {elapsed / len(sample) * 1e6:.1f} µs per decision "
+          f"({len(sample)} mixed messages)")
+    if no_match:
+        print(f"         {elapsed_none / len(no_match) * 1e6:.1f} µs per decision when no rule matches "
+              f"({len(no_match)} messages fall to the default)")
+    print(f"explain: {elapsed_explain / len(explained) * 1e6:.0f} µs per decision (tests every rule, builds the trace)")
+
+
+if __name__ == "__main__":
+    main()
