@@ -167,3 +167,16 @@ async def test_oversized_frame_closes_with_1009(gateway):
         while (msg := await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
             pass
     assert ws.close_code == 1009
+
+
+async def test_reply_through_one_process_reaches_a_socket_held_by_another(aiohttp_client, real_backend):
+    """Two web processes on one Redis: the visitor is on A, the agent answers through B."""
+    process_a = await start_client(aiohttp_client, real_backend)
+    process_b = await start_client(aiohttp_client, real_backend)
+    ws, _ = await hello(process_a, name="Ada")
+    ack = await say(ws, "a-1", "hello from process A")
+    response = await process_b.post(f"/api/conversations/{ack['conversation_id']}/messages",
+                                    json={"text": "answered via B", "author": "Grace"}, headers=admin_headers())
+    assert response.status == 201
+    await real_backend.drain_async()
+    assert (await receive(ws, "message"))["message"]["text"] == "answered via B"

@@ -1,0 +1,60 @@
+"""The widget in a real browser: one script tag, a message out, an agent reply in, history after reload."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import admin_headers
+from tests.support import IN_CI, wait_until
+
+CHROMIUM = next((path for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if shutil.which(path)), None)
+
+
+@pytest.fixture
+async def browser():
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        async_playwright = None
+    if CHROMIUM is None or async_playwright is None:
+        if IN_CI:
+            pytest.fail("CI needs Debian's chromium and pip's playwright for the browser test")
+        pytest.skip("chromium or playwright is not installed")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        yield browser
+        await browser.close()
+
+
+async def test_visitor_chats_through_the_widget(gateway, browser):
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.goto(str(gateway.make_url("/")))
+        await page.click("#gw-chat-bubble")
+        await page.fill("#gw-chat-input", "Hi, where is my order?")
+        await page.press("#gw-chat-input", "Enter")
+        # Acknowledged: the pending mark goes away once the gateway stored it.
+        await page.wait_for_selector(".gw-msg.gw-in:not(.gw-pending)", timeout=5000)
+
+        store = gateway.app["runtime"].store
+        conversation_ids = await wait_until(lambda: store.recent_conversation_ids(limit=5), what="a conversation")
+        response = await gateway.post(f"/api/conversations/{conversation_ids[0]}/messages",
+                                      json={"text": "It ships today.", "author": "Grace"}, headers=admin_headers())
+        assert response.status == 201
+        await gateway.backend.drain_async()
+        reply = await page.wait_for_selector(".gw-msg.gw-out", timeout=5000)
+        assert "It ships today." in await reply.inner_text() and "Grace" in await reply.inner_text()
+
+        await page.reload()
+        await page.click("#gw-chat-bubble")
+        await page.wait_for_selector(".gw-msg.gw-out", timeout=5000)
+        texts = await page.locator(".gw-msg").all_inner_texts()
+        assert texts[0] == "Hi, where is my order?" and "It ships today." in texts[1]
+    finally:
+        await context.close()
