@@ -28,7 +28,8 @@ from router.decision import Decision
 from router.errors import RulesError
 from router.loader import validate_document
 from router.rules import RuleSet
-from router.schema import Model, Tier, one_or_many
+from router.fields import Tier, one_or_many
+from router.schema import Model
 
 _SAMPLE_ADDRESS = {
     Channel.EMAIL: "customer@example.com",

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -193,15 +194,20 @@ class LiveRules:
             "error_at": self._error_at.isoformat() if self._error_at else None,
         }
 
-    async def watch(self, interval: float = 2.0) -> None:
-        """Reload whenever the file changes; run as a task, cancel to stop."""
+    async def watch(
+        self, interval: float = 2.0, *, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    ) -> None:
+        """Reload whenever the file changes; run as a task, cancel to stop.
+
+        ``sleep`` is replaceable so tests can drive the loop without waiting.
+        """
         while True:
             try:
                 # Compiling a large file takes milliseconds: keep it off the loop.
                 await asyncio.to_thread(self.reload_if_changed)
             except Exception:  # a bug here must not stop hot reload for good
                 log.exception("checking rule file %s failed", self.path)
-            await asyncio.sleep(interval)
+            await sleep(interval)
 
     def install_sighup(self, loop: asyncio.AbstractEventLoop | None = None) -> bool:
         """Reload on SIGHUP (``kill -HUP``); False where signals are unavailable."""
