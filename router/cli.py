@@ -18,6 +18,7 @@ from router.calendar import add_business_time
 from router.cases import load_cases, run_cases, sample_inputs
 from router.config import CLOCKS
 from router.decision import Decision
+from router.default import default_ruleset
 from router.durations import format_duration
 from router.errors import RulesError
 from router.live import rules_path_from_env
@@ -74,7 +75,17 @@ def _when(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO time such as 2026-03-30T09:15+02:00") from None
 
 
-def _load(path: Path | None) -> RuleSet | None:
+def _load(path: Path | None, *, builtin_fallback: bool = False) -> RuleSet | None:
+    """The named rule file, else the configured one; errors printed, None returned.
+
+    With ``builtin_fallback``, no file named and none configured, the
+    built-in rules are used, as the gateway itself would.
+    """
+    if path is None and builtin_fallback:
+        configured, explicit = rules_path_from_env()
+        if not explicit and not configured.exists():
+            print(f"no {configured}; using the built-in rules", file=sys.stderr)
+            return default_ruleset()
     try:
         return load_rules(path or _default_path())
     except RulesError as error:
@@ -99,7 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    rules = _load(args.rules)
+    rules = _load(args.rules, builtin_fallback=True)
     if rules is None:
         return 1
     conversation, message, customer, now = sample_inputs(

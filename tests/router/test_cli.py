@@ -135,3 +135,14 @@ def test_register_adds_rules_to_a_foreign_parser() -> None:
     cli.register(sub)
     args = parser.parse_args(["rules", "check", "x.yaml"])
     assert args.func is cli.cmd_check and args.path == Path("x.yaml")
+
+
+def test_explain_without_any_file_uses_the_builtin_rules(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GATEWAY_RULES_PATH", raising=False)
+    code, out, err = run(capsys, "rules", "explain", "--channel", "sms", "--json", "hello")
+    assert code == 0 and "built-in" in err
+    assert json.loads(out)["queue"] == "service"
+    # check, on the other hand, insists on a file to check.
+    code, _, err = run(capsys, "rules", "check")
+    assert code == 1 and "cannot read" in err
