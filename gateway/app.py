@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from channels import registry
 from channels.webchat.hub import Hub
-from gateway import api, health
+from gateway import api, failures_api, health
 from gateway.errors import errors_middleware
 from gateway.runtime import build_runtime
 from gateway.settings import Settings
@@ -57,6 +57,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
+    failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
     app.router.add_routes(api.routes)
     registry.setup_web(app)
     app.router.add_get("/", index)

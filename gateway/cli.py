@@ -81,12 +81,40 @@ def worker(args: argparse.Namespace) -> int:
     from redis import Redis
     from rq import Queue, Worker
 
-    from workers import defaults
+    from workers import context, defaults
 
     connection = Redis.from_url(settings.redis_url)
     names = args.queues or list(defaults.JOB_QUEUES)
     queues = [Queue(name, connection=connection) for name in names]
-    Worker(queues, connection=connection).work(with_scheduler=True, logging_level=settings.log_level.upper())
+    context.live_rules()  # parsed once here, inherited by every forked job
+    sweeper = None if args.no_sweeper else _start_sweeper()
+    try:
+        Worker(queues, connection=connection, maintenance_interval=settings.worker.maintenance_interval_seconds).work(
+            with_scheduler=True, logging_level=settings.log_level.upper())
+    finally:
+        if sweeper is not None:
+            sweeper.terminate()
+            sweeper.wait(timeout=10)
+    return 0
+
+
+def _start_sweeper():
+    """The SLA sweeper as a child process: RQ forks per job, and forking beside a thread is unsafe."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "GATEWAY_SWEEPER_PARENT": str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "gateway.cli", "sweeper"], env=env)
+
+
+def sweeper(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _logging(settings.log_level)
+    if not settings.redis_url:
+        raise SettingsError("GATEWAY_REDIS_URL: required by `gateway sweeper`")
+    from workers import sweeper as sweeper_module
+
+    sweeper_module.main()
     return 0
 
 
@@ -105,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.set_defaults(func=demo)
     worker_parser = sub.add_parser("worker", help="run an RQ worker with the scheduler")
     worker_parser.add_argument("queues", nargs="*", help="job queues (default: outbound service support)")
+    worker_parser.add_argument("--no-sweeper", action="store_true", help="do not start the SLA/outbound sweeper")
     worker_parser.set_defaults(func=worker)
+    sub.add_parser("sweeper", help="run the SLA timer and outbound recovery sweeper").set_defaults(func=sweeper)
     try:
         from router import cli as rules_cli
     except ImportError:  # the router package is optional until it lands
@@ -122,3 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as error:
         print(f"gateway: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,11 +12,12 @@ from conversations.errors import Conflict
 from conversations.models import Channel, Direction, Identity, Status
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
-from gateway.interim_rules import InterimRules
+from router.default import default_ruleset
 
 ADA_SMS = Identity(Channel.SMS, "+15551230001")
 ADA_EMAIL = Identity(Channel.EMAIL, "ada@example.com")
 BOB_SMS = Identity(Channel.SMS, "+15551230002")
+RULES = default_ruleset()  # everything to service, tier 1; both queues exist
 
 
 class Clock:
@@ -40,7 +41,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def service(backend, clock):
     redis = backend.async_client()
-    yield ConversationService(ConversationStore(redis, reopen_window=timedelta(days=7)), InterimRules, clock=clock)
+    yield ConversationService(ConversationStore(redis, reopen_window=timedelta(days=7)), lambda: RULES, clock=clock)
     await redis.aclose()
 
 

@@ -1,0 +1,42 @@
+"""Admin API for dead letters: ``GET /api/failures``, ``POST /api/failures/{id}/retry``.
+
+``setup(app)`` adds the routes (before the API's catch-all) and points the
+SLA metrics collector at this process's Redis, so ``/metrics`` shows them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from conversations.errors import InvalidRequest
+from workers import failures, metrics
+
+routes = web.RouteTableDef()
+MAX_PAGE = 500
+
+
+@routes.get("/api/failures")
+async def list_failures(request: web.Request) -> web.Response:
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise InvalidRequest("limit must be a number") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
+    found = await failures.list_failures(request.app["runtime"], limit)
+    return web.json_response({"failures": found})
+
+
+@routes.post("/api/failures/{id}/retry")
+async def retry_failure(request: web.Request) -> web.Response:
+    return web.json_response(await failures.retry(request.app["runtime"], request.match_info["id"]))
+
+
+async def _expose_metrics(app: web.Application):
+    metrics.expose(app["runtime"].sync_redis)
+    yield
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(_expose_metrics)
