@@ -12,6 +12,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.base import Sender
+from channels.slack import app as slack_app
+from channels.slack.sender import SlackSender
 from channels.sms import outbound as sms_outbound
 from channels.sms import web as sms_web
 from channels.webchat import handler as webchat_handler
@@ -22,12 +24,14 @@ from gateway.settings import Settings
 # Each returns a Sender, or None when the channel is not configured.
 SENDER_FACTORIES: list[Callable[[Settings, Redis], Sender | None]] = [
     lambda settings, redis: WebchatSender(redis),
+    lambda settings, redis: SlackSender.from_settings(settings.slack),
     sms_outbound.from_settings,
 ]
 
 # Each adds the channel's routes (and, if it needs one, a cleanup_ctx for a listener) to the app.
 WEB_SETUPS: list[Callable[[web.Application], None]] = [
     webchat_handler.setup_routes,
+    slack_app.setup_routes,
     sms_web.setup_routes,
 ]
 

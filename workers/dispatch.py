@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rq import Retry
 
+from channels.slack import jobs as slack_jobs
 from conversations.events import ConversationEvent, EventKind, Listener
 from workers import defaults, outbound
 from workers.queues import JobQueues
@@ -26,4 +27,4 @@ def outbound_listener(jobs: JobQueues) -> Listener:
 
 
 def listeners(jobs: JobQueues) -> list[Listener]:
-    return [outbound_listener(jobs)]
+    return [outbound_listener(jobs), slack_jobs.listener(jobs)]

@@ -1,0 +1,113 @@
+"""What agents do from Slack, run inside jobs: replies, notes, claim, escalate, transfer, resolve.
+
+Each action is keyed (Slack message ts, action ts, trigger id) and runs at
+most once: sending a customer the same reply twice is worse than asking an
+agent to press a button again. Refusals (already resolved, last tier, ...)
+are told to the agent who acted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.slack import blocks
+from channels.slack.api import RateLimited, SlackApi, SlackError, make_client
+from channels.slack.state import SlackState
+from conversations.errors import DomainError
+from conversations.service import Escalation
+
+log = logging.getLogger("gateway.slack")
+
+
+def slack_api(runtime) -> SlackApi:
+    return SlackApi(make_client(runtime.settings.slack), runtime.redis)
+
+
+async def author_name(api: SlackApi, user: str) -> str:
+    return await api.user_name(user)
+
+
+async def agent_reply(runtime, conversation_id: str, channel: str, thread_ts: str, ts: str, user: str,
+                      text: str) -> str:
+    """A thread reply in a conversation's thread: the customer gets it on their channel."""
+    slack = SlackState(runtime.redis)
+    key = f"reply:{channel}:{ts}"
+    if not await slack.once(key):
+        return "already handled"
+    api = slack_api(runtime)
+    try:
+        author = await author_name(api, user)
+        await runtime.service.reply(conversation_id, text, author, meta={
+            blocks.AGENT_CHANNEL: channel, blocks.AGENT_THREAD: thread_ts, "agent_slack_ts": ts,
+            "agent_slack_user": user,
+        })
+    except DomainError as error:
+        await api.post(channel, f":x: Not sent to the customer: {error}", thread_ts=thread_ts)
+        return f"refused: {error}"
+    except Exception:
+        await slack.forget_once(key)  # nothing was stored: let the job's retry try again
+        raise
+    return "replied"
+
+
+async def agent_edited(runtime, conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:
+    """Tell the agent that an edit or delete of a sent reply does not reach the customer."""
+    slack = SlackState(runtime.redis)
+    if not await slack.was_handled(f"reply:{channel}:{ts}"):
+        return "not a reply of ours"
+    if not await slack.once(f"{kind}:{channel}:{ts}"):
+        return "already told"
+    await slack_api(runtime).post(channel, blocks.edit_notice(kind), thread_ts=thread_ts)
+    return "told"
+
+
+def escalation_target(rules, conversation) -> Escalation | None:
+    """The rule file's step for an agent's Escalate, when it has one; else one tier up."""
+    step_for = getattr(rules, "escalation_step", None)
+    step = step_for(conversation.queue, conversation.tier, "agent") if step_for else None
+    if step is None:
+        return None
+    return Escalation(tier=step.to_tier, queue=step.to_queue, priority=step.priority)
+
+
+async def agent_action(runtime, conversation_id: str, action: str, user: str, argument: str, reply_channel: str,
+                       once: str) -> str:
+    """A button or command: claim, escalate, transfer, resolve, note."""
+    slack = SlackState(runtime.redis)
+    if once and not await slack.once(once):
+        return "already handled"
+    api = slack_api(runtime)
+    service = runtime.service
+    try:
+        name = await author_name(api, user)
+        if action == "claim":
+            await service.assign(conversation_id, name, author=name)
+        elif action == "escalate":
+            conversation = await runtime.store.conversation(conversation_id)
+            target = escalation_target(runtime.rules.current, conversation)
+            await service.escalate(conversation_id, name, argument or None, target=target)
+        elif action == "transfer":
+            queue, _, reason = argument.partition(" ")
+            await service.transfer(conversation_id, queue, name, reason or None)
+        elif action == "resolve":
+            await service.resolve(conversation_id, name)
+        elif action == "note":
+            await service.note(conversation_id, argument, name)
+        else:
+            return f"unknown action {action}"
+    except DomainError as error:
+        if reply_channel:
+            await _tell(api, reply_channel, user, f":x: {action} refused: {error}")
+        return f"refused: {error}"
+    except (RateLimited, SlackError):
+        if once:
+            await slack.forget_once(once)  # users.info failed before anything changed
+        raise
+    return action
+
+
+async def _tell(api: SlackApi, channel: str, user: str, text: str) -> None:
+    try:
+        await api.ephemeral(channel, user, text)
+    except SlackError as error:
+        log.warning("could not tell %s in %s: %s", user, channel, error)

@@ -1,0 +1,137 @@
+"""The few Slack Web API calls the gateway makes, with errors sorted by what to do next.
+
+Rate limits are not slept on here: a 429 raises ``RateLimited`` with Slack's
+``Retry-After``, and the caller (a job) reschedules itself, so a worker is
+never blocked waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from gateway.settings import SlackSettings
+
+log = logging.getLogger("gateway.slack")
+
+USER_NAME_TTL = 24 * 3600  # display names change rarely; a day-old name is fine as an author
+# Errors that will not go away by retrying: configuration or permission problems.
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
+    "token_revoked", "missing_scope", "user_not_found", "cannot_dm_bot", "msg_too_long", "no_text",
+    "invalid_blocks", "message_not_found", "cant_update_message", "restricted_action", "team_access_not_granted",
+})
+
+
+class SlackError(Exception):
+    """A Web API call failed; ``permanent`` says whether retrying can help."""
+
+    def __init__(self, method: str, error: str, *, permanent: bool) -> None:
+        super().__init__(f"{method}: {error}")
+        self.method = method
+        self.error = error
+        self.permanent = permanent
+
+
+class RateLimited(SlackError):
+    def __init__(self, method: str, retry_after: float) -> None:
+        super().__init__(method, "ratelimited", permanent=False)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    channel: str  # Slack's channel id, even when the call named the channel "#support"
+    ts: str
+
+
+def make_client(settings: SlackSettings) -> AsyncWebClient:
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    options = {"base_url": settings.api_base_url} if settings.api_base_url else {}
+    # Connection errors are retried once in-process; rate limits never are (see module doc).
+    return AsyncWebClient(token=token, retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+                          timeout=10, **options)
+
+
+def configured(settings: SlackSettings) -> bool:
+    return settings.bot_token is not None and settings.signing_secret is not None
+
+
+class SlackApi:
+    def __init__(self, client: AsyncWebClient, redis: Redis | None = None) -> None:
+        self.client = client
+        self.redis = redis
+
+    async def _call(self, method: str, **kwargs):
+        # The typed client methods, so each call uses the encoding Slack documents for it.
+        call = getattr(self.client, method.replace(".", "_"))
+        try:
+            return await call(**kwargs)
+        except SlackApiError as error:
+            raise _sorted(method, error) from error
+
+    async def post(self, channel: str, text: str, *, thread_ts: str | None = None,
+                   blocks: list[dict] | None = None, metadata: dict | None = None) -> Posted:
+        args: dict = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        if blocks is not None:
+            args["blocks"] = blocks
+        if metadata is not None:
+            args["metadata"] = metadata
+        response = await self._call("chat.postMessage", **args)
+        return Posted(response["channel"], response["ts"])
+
+    async def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
+        await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def ephemeral(self, channel: str, user: str, text: str) -> None:
+        await self._call("chat.postEphemeral", channel=channel, user=user, text=text)
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            response = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
+        except SlackError as error:
+            if isinstance(error, RateLimited):
+                raise
+            return None  # a link is a convenience; the move itself must not fail for it
+        return response.get("permalink")
+
+    async def open_dm(self, user: str) -> str:
+        response = await self._call("conversations.open", users=user)
+        return response["channel"]["id"]
+
+    async def open_view(self, trigger_id: str, view: dict) -> None:
+        await self._call("views.open", trigger_id=trigger_id, view=view)
+
+    async def user_name(self, user: str) -> str:
+        """The user's display name (cached in Redis), falling back to the real name, then the id."""
+        key = f"gw:slack:user:{user}"
+        if self.redis is not None:
+            cached = await self.redis.get(key)
+            if cached:
+                return cached
+        response = await self._call("users.info", user=user)
+        profile = response["user"].get("profile", {})
+        name = (profile.get("display_name") or profile.get("real_name") or response["user"].get("real_name")
+                or response["user"].get("name") or user)
+        if self.redis is not None:
+            await self.redis.set(key, name, ex=USER_NAME_TTL)
+        return name
+
+
+def _sorted(method: str, error: SlackApiError) -> SlackError:
+    response = error.response
+    if response.status_code == 429:
+        retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)) or 1)
+        return RateLimited(method, retry_after)
+    code = response.get("error", "") if isinstance(response.data, dict) else ""
+    permanent = code in PERMANENT_ERRORS or (400 <= response.status_code < 500 and response.status_code != 408)
+    if response.status_code == 200 and code not in PERMANENT_ERRORS:
+        permanent = False  # e.g. "internal_error", "fatal_error", "request_timeout": worth another try
+    return SlackError(method, code or f"HTTP {response.status_code}", permanent=permanent)

@@ -1,0 +1,205 @@
+"""``POST /slack/events``: slack-bolt verifies, we classify and enqueue, Slack gets its 200 at once.
+
+Events, interactivity (buttons, shortcuts, modals) and the ``/gateway``
+command share the one URL. Bolt checks the signature and the 5-minute
+window (401 otherwise) and answers ``url_verification``. Our listeners only
+read Redis, write a marker, and enqueue jobs, so the answer is well inside
+Slack's 3 seconds; the exception is a customer's message, which is stored
+(ingested) before the 200, like every channel's, so an accepted message is
+never lost. Opening the note modal is the one Web API call made inline:
+Slack's ``trigger_id`` expires after 3 seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from channels.base import InvalidPayload
+from channels.slack import commands, events, jobs
+from channels.slack.api import SlackApi, SlackError, configured, make_client
+from channels.slack.state import SlackState
+from conversations.errors import NotFound
+
+log = logging.getLogger("gateway.slack")
+
+BOLT = web.AppKey("slack_bolt", AsyncApp)
+NOTE_MODAL = "gw_note_modal"
+BUTTON_ACTIONS = {"gw_claim": ("claim", ""), "gw_escalate": ("escalate", ""), "gw_resolve": ("resolve", ""),
+                  "gw_transfer_service": ("transfer", "service"), "gw_transfer_support": ("transfer", "support")}
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/slack/events", slack_events)
+    app.cleanup_ctx.append(_lifecycle)
+
+
+async def _lifecycle(app: web.Application):
+    runtime = app["runtime"]
+    if configured(runtime.settings.slack):
+        app[BOLT] = build_bolt_app(runtime)
+    yield
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    bolt = request.app.get(BOLT)
+    if bolt is None:
+        raise web.HTTPNotFound(text="Slack is not configured (GATEWAY_SLACK__BOT_TOKEN, __SIGNING_SECRET)")
+    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+
+def build_bolt_app(runtime) -> AsyncApp:
+    settings = runtime.settings.slack
+    client = make_client(settings)
+    bolt = AsyncApp(signing_secret=settings.signing_secret.get_secret_value(), client=client,
+                    process_before_response=True, logger=log)
+    slack = SlackState(runtime.redis)
+    api = SlackApi(client, runtime.redis)
+    customer_channels = frozenset(settings.customer_channels)
+
+    async def enqueue(conversation_id: str, func, *args: Any) -> None:
+        queue = await jobs.conversation_job_queue(runtime, conversation_id)
+        await runtime.jobs.enqueue(queue, func, conversation_id, *args, retry=jobs.retry())
+
+    @bolt.event("message")
+    async def on_message(body: dict, event: dict, context) -> None:
+        seen = events.classify(event, bot_user_id=context.bot_user_id, customer_channels=customer_channels)
+        if seen.kind == events.Kind.IGNORE:
+            return
+        event_id = body.get("event_id")
+        if event_id and not await slack.first_delivery(event_id):
+            return  # Slack's retry (X-Slack-Retry-Num) or a redelivery: handled the first time
+        try:
+            await _handle(seen, body, event)
+        except Exception:
+            if event_id:
+                await slack.forget_delivery(event_id)  # let Slack's retry try again
+            raise
+
+    async def _handle(seen: events.Classified, body: dict, event: dict) -> None:
+        if seen.kind == events.Kind.CUSTOMER:
+            try:
+                inbound = events.to_inbound(body, event)
+            except InvalidPayload as error:
+                log.info("ignored a Slack customer message: %s", error)
+                return
+            result = await runtime.service.ingest(inbound)
+            if not result.duplicate:
+                await runtime.store.set_conversation_fields(
+                    result.conversation_id, events.customer_thread(event, is_dm=event.get("channel_type") == "im"))
+            return
+        conversation_id = await slack.conversation_for_thread(seen.channel, seen.thread_ts)
+        if conversation_id is None:
+            return  # a thread that is not a conversation's: agents talking among themselves
+        if seen.kind == events.Kind.AGENT_REPLY:
+            await enqueue(conversation_id, jobs.agent_reply, seen.channel, seen.thread_ts, seen.ts, seen.user,
+                          events.plain_text(seen.text))
+        else:
+            await enqueue(conversation_id, jobs.agent_edited, seen.channel, seen.thread_ts, seen.ts, seen.kind.value)
+
+    @bolt.event("app_mention")
+    async def on_mention() -> None:
+        return  # the message event carries the same text; nothing more to do
+
+    @bolt.action(re.compile("^gw_(claim|escalate|resolve|transfer_service|transfer_support)$"))
+    async def on_button(ack, body: dict, action: dict) -> None:
+        await ack()
+        verb, argument = BUTTON_ACTIONS[action["action_id"]]
+        conversation_id = action.get("value", "")
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id", "")
+        once = f"action:{action.get('action_ts') or body.get('trigger_id')}"
+        try:
+            await enqueue(conversation_id, jobs.agent_action, verb, user, argument, channel, once)
+        except NotFound:
+            await api.ephemeral(channel, user, f"No conversation {conversation_id}; it may have been merged.")
+
+    @bolt.action("gw_note")
+    async def on_note_button(ack, body: dict, action: dict) -> None:
+        await ack()
+        await _open_note_modal(body["trigger_id"], action.get("value", ""))
+
+    @bolt.shortcut("gw_note")
+    async def on_note_shortcut(ack, body: dict) -> None:
+        await ack()
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id", "")
+        root = message.get("thread_ts") or message.get("ts") or ""
+        conversation_id = await slack.conversation_for_thread(channel, root)
+        if conversation_id is None:
+            await api.ephemeral(channel, body["user"]["id"], "That message is not in a conversation's thread.")
+            return
+        await _open_note_modal(body["trigger_id"], conversation_id)
+
+    async def _open_note_modal(trigger_id: str, conversation_id: str) -> None:
+        try:
+            await api.open_view(trigger_id, note_modal(conversation_id))
+        except SlackError as error:
+            log.warning("could not open the note modal: %s", error)
+
+    @bolt.view(NOTE_MODAL)
+    async def on_note_submitted(ack, body: dict, view: dict) -> None:
+        text = view["state"]["values"]["note"]["text"]["value"] or ""
+        if not text.strip():
+            await ack(response_action="errors", errors={"note": "Write the note first."})
+            return
+        await ack()
+        conversation_id = view.get("private_metadata", "")
+        await enqueue(conversation_id, jobs.agent_action, "note", body["user"]["id"], text, "",
+                      f"view:{view.get('id')}")
+
+    @bolt.command("/gateway")
+    async def on_command(ack, command: dict) -> None:
+        try:
+            parsed = commands.parse(command.get("text", ""))
+        except commands.CommandError as error:
+            await ack(response_type="ephemeral", text=str(error))
+            return
+        if parsed.verb == "help":
+            await ack(response_type="ephemeral", text=commands.USAGE)
+            return
+        if parsed.verb == "queue":
+            await ack(response_type="ephemeral", text=await _queue_listing(parsed.argument))
+            return
+        try:
+            await enqueue(parsed.conversation, jobs.agent_action, parsed.verb, command["user_id"], parsed.argument,
+                          command.get("channel_id", ""), f"command:{command.get('trigger_id')}")
+        except NotFound:
+            await ack(response_type="ephemeral", text=f"No conversation {parsed.conversation}.")
+            return
+        await ack(response_type="ephemeral", text=f"{parsed.verb.capitalize()}: on it ({parsed.conversation}).")
+
+    async def _queue_listing(queue: str) -> str:
+        # A bounded read (the 500 most recently active conversations): fast enough to answer inline.
+        ids = await runtime.store.recent_conversation_ids(limit=500)
+        conversations = await runtime.store.conversations(ids)
+        names: dict[str, str] = {}
+        for conversation in conversations:
+            if conversation.customer_id not in names:
+                try:
+                    names[conversation.customer_id] = (await runtime.store.customer(conversation.customer_id)).name
+                except NotFound:
+                    names[conversation.customer_id] = "customer"
+        return commands.queue_listing(conversations, names, queue)
+
+    return bolt
+
+
+def note_modal(conversation_id: str) -> dict:
+    return {
+        "type": "modal", "callback_id": NOTE_MODAL, "private_metadata": conversation_id,
+        "title": {"type": "plain_text", "text": "Internal note"},
+        "submit": {"type": "plain_text", "text": "Add note"},
+        "blocks": [
+            {"type": "input", "block_id": "note", "label": {"type": "plain_text", "text": "Note (agents only)"},
+             "element": {"type": "plain_text_input", "action_id": "text", "multiline": True}},
+            {"type": "context", "elements": [{"type": "mrkdwn",
+                                              "text": "Never sent to the customer. Conversation "
+                                                      f"`{conversation_id}`"}]},
+        ],
+    }

@@ -1,0 +1,176 @@
+"""Pure rendering: the parent message of a conversation and the lines of its thread.
+
+Customer text is escaped (``&``, ``<``, ``>``) so nobody can ping ``@channel``
+or forge links through the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from conversations.models import (
+    Channel,
+    Conversation,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    Message,
+    Status,
+)
+
+ICONS = {Channel.EMAIL: ":email:", Channel.SMS: ":iphone:", Channel.SLACK: ":slack:",
+         Channel.WEBCHAT: ":speech_balloon:"}
+EVENT_ICONS = {"sla_warning": ":warning:", "sla_breach": ":rotating_light:", "escalated": ":arrow_double_up:",
+               "transferred": ":arrow_right:", "assigned": ":raising_hand:", "resolved": ":white_check_mark:",
+               "reopened": ":leftwards_arrow_with_hook:", "routed": ":twisted_rightwards_arrows:"}
+SLA_FIELDS = (("sla_first_response_due", "First response"), ("sla_next_response_due", "Next response"),
+              ("sla_resolution_due", "Resolution"))
+MAX_MESSAGE_CHARS = 1500  # longer customer texts are cut, with a link to the whole message
+QUEUES = ("service", "support")
+OK = frozenset({DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ})
+FAILED = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED})
+
+# Agent replies typed in a Slack thread carry where they were typed, so the thread does not echo them.
+AGENT_CHANNEL = "agent_slack_channel"
+AGENT_THREAD = "agent_slack_thread"
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_date(ms: str) -> str:
+    """A deadline Slack shows in each reader's own timezone."""
+    seconds = int(ms) // 1000
+    return f"<!date^{seconds}^{{date_short_pretty}} {{time}}|{seconds}>"
+
+
+def parent_text(conversation: Conversation, customer: Customer) -> str:
+    """The notification text of the parent (what a push notification shows)."""
+    return (f"{customer.name or 'A customer'}: {conversation.queue} tier {conversation.tier}, "
+            f"{conversation.priority.value} priority")
+
+
+def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: Sequence[Conversation] = (),
+                    moved_to: tuple[str, str | None] | None = None) -> list[dict]:
+    """The parent message: who, where, why, the clocks, earlier conversations and the actions.
+
+    Args:
+        history: the customer's earlier conversations, newest first.
+        moved_to: (channel name, permalink) when the conversation moved on; the
+            buttons go away and the message points to the new thread.
+    """
+    icon = ICONS.get(conversation.last_inbound_channel, ":speech_balloon:") if conversation.last_inbound_channel \
+        else ":speech_balloon:"
+    identities = ", ".join(f"`{escape(i.key)}`" for i in customer.identities) or "none"
+    headline = f"{icon} *{escape(customer.name or 'Unknown customer')}*"
+    if conversation.subject:
+        headline += f": {escape(conversation.subject)}"
+    blocks: list[dict] = []
+    if moved_to is not None:
+        channel, link = moved_to
+        where = f"<{link}|{escape(channel)}>" if link else escape(channel)
+        blocks.append(_section(f":arrow_right: *Moved to {where}.* Continue there; replies here still reach "
+                               f"the customer."))
+    blocks.append(_section(headline))
+    facts = [
+        f"*Queue:* {conversation.queue or 'unrouted'} · tier {conversation.tier} · {conversation.priority.value}",
+        f"*Status:* {conversation.status.value}" + (f" · claimed by {escape(conversation.assignee)}"
+                                                     if conversation.assignee else " · unclaimed"),
+        f"*Identities:* {identities}",
+        f"*Routed by:* {escape(conversation.rule or 'no rule')}",
+    ]
+    if conversation.tags:
+        facts.append("*Tags:* " + " ".join(f"`{escape(t)}`" for t in conversation.tags))
+    deadlines = [f"{label} {slack_date(conversation.extra[f])}" for f, label in SLA_FIELDS
+                 if conversation.extra.get(f, "").isdigit()]
+    if deadlines:
+        facts.append("*SLA due:* " + " · ".join(deadlines))
+    blocks.append(_section("\n".join(facts)))
+    if history:
+        lines = [f"• {c.created_at:%Y-%m-%d} {c.queue or '-'} · {c.status.value} · {c.message_count} messages"
+                 + (f" · {escape(c.subject)}" if c.subject else "") for c in history[:3]]
+        more = f"\n…and {len(history) - 3} more" if len(history) > 3 else ""
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": "*Earlier conversations:*\n" + "\n".join(lines) + more}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Conversation `{conversation.id}`"}]})
+    if moved_to is None:
+        blocks.append({"type": "actions", "block_id": "gw_actions", "elements": _buttons(conversation)})
+    return blocks
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    button = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _buttons(conversation: Conversation) -> list[dict]:
+    cid = conversation.id
+    if conversation.status == Status.RESOLVED:
+        return [_button("Add note", "gw_note", cid)]
+    buttons = [_button("Claim", "gw_claim", cid, "primary"), _button("Escalate", "gw_escalate", cid)]
+    buttons += [_button(f"Transfer to {q}", f"gw_transfer_{q}", cid) for q in QUEUES if q != conversation.queue]
+    buttons += [_button("Resolve", "gw_resolve", cid), _button("Add note", "gw_note", cid)]
+    return buttons
+
+
+# -- thread lines ------------------------------------------------------------------------
+
+
+def message_line(message: Message, *, thread: tuple[str, str], full_url: str) -> str | None:
+    """One timeline entry as a line of the thread; ``None`` when the thread already shows it."""
+    if message.direction == Direction.INBOUND:
+        channel = message.channel.value if message.channel else "?"
+        text = message.text
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[:MAX_MESSAGE_CHARS].rstrip() + "…"
+            tail = f" <{full_url}|full message>"
+        else:
+            tail = ""
+        files = "".join(f"\n:paperclip: <{a.url}|{escape(a.name)}>" if a.url else f"\n:paperclip: {escape(a.name)}"
+                        for a in message.attachments)
+        return f"*{escape(message.author)}* ({channel}): {escape(text)}{tail}{files}"
+    if message.direction == Direction.OUTBOUND:
+        if (message.meta.get(AGENT_CHANNEL), message.meta.get(AGENT_THREAD)) == thread:
+            return None  # the agent typed it in this very thread
+        who = "Auto-reply" if message.meta.get("automatic") == "1" else f"*{escape(message.author)}* replied"
+        channel = message.channel.value if message.channel else "?"
+        return f":outbox_tray: {who} ({channel}): {escape(message.text)}"
+    if message.direction == Direction.NOTE:
+        return f":memo: *Note by {escape(message.author)}:* {escape(message.text)}"
+    return f"{EVENT_ICONS.get(message.kind or '', ':information_source:')} {escape(message.text)}"
+
+
+def delivery_notice(message: Message) -> tuple[str, str] | None:
+    """(marker, line) for an outbound message whose delivery settled; ``None`` while on its way."""
+    if message.direction != Direction.OUTBOUND or message.delivery is None:
+        return None
+    quote = escape(message.text if len(message.text) <= 60 else message.text[:60] + "…")
+    channel = message.channel.value if message.channel else "?"
+    if message.delivery in FAILED:
+        reason = escape(message.delivery_error or "no reason given")
+        return f"{message.id}:failed", f":x: Not delivered ({channel}): “{quote}”: {reason}"
+    if message.delivery in OK:
+        word = "Sent" if message.delivery == DeliveryStatus.SENT else "Delivered"
+        return f"{message.id}:ok", f":heavy_check_mark: {word} ({channel}): “{quote}”"
+    return None
+
+
+def moved_line(channel: str, link: str | None) -> str:
+    where = f"<{link}|{escape(channel)}>" if link else escape(channel)
+    return f":arrow_right: This conversation moved to {where} with its whole history. Continue there."
+
+
+def edit_notice(kind: str) -> str:
+    if kind == "agent_delete":
+        return (":warning: Deleting a reply here does not unsend it: the customer already has it. "
+                "Send a correction as a new reply if needed.")
+    return (":warning: Edits are not sent: the customer keeps the original reply. "
+            "Send the correction as a new reply.")

@@ -1,0 +1,92 @@
+"""``/gateway`` slash commands: pure parsing, and the queue listing.
+
+Slack does not allow slash commands inside threads (and never tells a
+command which thread it was typed near), so commands that act on one
+conversation name it: the parent message shows ``Conversation `cnv_…```.
+The buttons on the parent do the same without typing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from conversations.models import Conversation, Status
+
+QUEUES = ("service", "support")
+CONVERSATION_ID = re.compile(r"^cnv_[0-9a-z]{10,40}$")
+USAGE = """\
+`/gateway queue [service|support]`: open conversations, oldest SLA first
+`/gateway claim CONVERSATION`
+`/gateway escalate CONVERSATION [reason]`
+`/gateway transfer CONVERSATION service|support [reason]`
+`/gateway resolve CONVERSATION`
+`/gateway note CONVERSATION TEXT`: an internal note, never sent to the customer
+CONVERSATION is the id on the parent message (`cnv_…`). A plain reply in a conversation's thread is sent \
+to the customer."""
+ACTIONS = ("claim", "escalate", "transfer", "resolve", "note")
+
+
+class CommandError(ValueError):
+    """What the agent typed makes no sense; the message says how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    verb: str  # help, queue, or one of ACTIONS
+    conversation: str | None = None
+    argument: str = ""  # the queue, the reason, or the note
+
+
+def parse(text: str) -> Command:
+    words = text.strip().split(None, 2)
+    if not words or words[0].lower() in ("help", "?"):
+        return Command("help")
+    verb = words[0].lower()
+    if verb == "queue":
+        queue = words[1].lower() if len(words) > 1 else ""
+        if queue and queue not in QUEUES:
+            raise CommandError(f"unknown queue {queue!r}; use service or support")
+        return Command("queue", argument=queue)
+    if verb not in ACTIONS:
+        raise CommandError(f"unknown command {verb!r}.\n{USAGE}")
+    if len(words) < 2 or not CONVERSATION_ID.match(words[1]):
+        raise CommandError(f"`{verb}` needs the conversation id from the parent message (`cnv_…`): "
+                           f"Slack does not tell commands which thread they were typed in.")
+    rest = words[2].strip() if len(words) > 2 else ""
+    if verb == "transfer":
+        queue, _, reason = rest.partition(" ")
+        if queue.lower() not in QUEUES:
+            raise CommandError("`transfer` needs a queue: service or support")
+        return Command(verb, words[1], f"{queue.lower()} {reason.strip()}".strip())
+    if verb == "note" and not rest:
+        raise CommandError("`note` needs the text of the note")
+    return Command(verb, words[1], rest)
+
+
+def sla_due(conversation: Conversation) -> float:
+    """The earliest SLA deadline (ms), or infinity: conversations without clocks go last."""
+    dues = [int(v) for k, v in conversation.extra.items() if k.startswith("sla_") and k.endswith("_due")
+            and v.isdigit()]
+    return min(dues) if dues else math.inf
+
+
+def queue_listing(conversations: Sequence[Conversation], names: dict[str, str], queue: str, *,
+                  limit: int = 20) -> str:
+    """Open conversations of ``queue`` ("" = both), oldest SLA deadline first."""
+    open_ones = [c for c in conversations if c.status != Status.RESOLVED and c.queue
+                 and (not queue or c.queue == queue)]
+    open_ones.sort(key=lambda c: (sla_due(c), c.created_at))
+    if not open_ones:
+        return f"No open conversations in {queue or 'any queue'}."
+    lines = []
+    for c in open_ones[:limit]:
+        due = sla_due(c)
+        clock = f"due <!date^{int(due) // 1000}^{{date_short_pretty}} {{time}}|soon>" if due != math.inf else "no SLA"
+        who = f"claimed by {c.assignee}" if c.assignee else "unclaimed"
+        lines.append(f"• `{c.id}` {names.get(c.customer_id, 'customer')} · {c.queue} tier {c.tier} · "
+                     f"{c.priority.value} · {clock} · {who}")
+    more = f"\n…and {len(open_ones) - limit} more" if len(open_ones) > limit else ""
+    return f"*Open conversations in {queue or 'all queues'}* ({len(open_ones)}):\n" + "\n".join(lines) + more

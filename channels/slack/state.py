@@ -1,0 +1,146 @@
+"""What the gateway remembers about Slack, all under ``gw:slack:``.
+
+Keys (global, not in a customer's slot: Slack ids are looked up before the
+customer is known):
+
+- ``gw:slack:conv:{conversation}``: hash, the conversation's thread in the
+  queue channel: ``target`` (the rule file's channel name), ``channel`` (id),
+  ``ts`` (parent), ``cursor`` (timeline entries already shown in this thread),
+  ``parent_hash``, ``moving_from`` ("channel ts" of a thread still to mark as
+  moved), ``job_queue`` (where its jobs run), ``error`` (last permanent error).
+- ``gw:slack:conv:{conversation}:notices``: set, delivery notices shown in the
+  current thread (``<message id>:ok`` / ``<message id>:failed``).
+- ``gw:slack:conv:{conversation}:dirty`` / ``:queued``: strings, "something to
+  show" and "a sync job is waiting" (see ``console.sync``).
+- ``gw:slack:conv:{conversation}:lock``: the per-conversation posting lock.
+- ``gw:slack:conv:{conversation}:pause``: string with a TTL, set on a 429 for
+  Retry-After: no sync posts for the conversation until it expires.
+- ``gw:slack:thread:{channel}:{ts}``: string, the conversation a thread (current
+  or moved) belongs to.
+- ``gw:slack:event:{event_id}``: SET NX with a TTL, one Events API delivery.
+- ``gw:slack:once:{key}``: SET NX, an agent action (thread reply, button,
+  command) handled at most once.
+- ``gw:slack:user:{user}``: string, a cached display name (``api.user_name``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+PREFIX = "gw:slack"
+EVENT_TTL = 24 * 3600  # Slack retries for about 5 minutes; a day is generous and still bounded
+ONCE_TTL = 7 * 24 * 3600
+QUEUED_TTL = 60  # a lost "queued" marker heals within a minute
+LOCK_SECONDS = 120  # longer than a pass takes; a crashed holder frees it after this
+
+
+def conversation_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}"
+
+
+def notices_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}:notices"
+
+
+def dirty_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}:dirty"
+
+
+def queued_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}:queued"
+
+
+def pause_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}:pause"
+
+
+def lock_key(conversation_id: str) -> str:
+    return f"{PREFIX}:conv:{conversation_id}:lock"
+
+
+def thread_key(channel: str, ts: str) -> str:
+    return f"{PREFIX}:thread:{channel}:{ts}"
+
+
+def event_key(event_id: str) -> str:
+    return f"{PREFIX}:event:{event_id}"
+
+
+def once_key(key: str) -> str:
+    return f"{PREFIX}:once:{key}"
+
+
+@dataclass(slots=True)
+class ThreadState:
+    """Where a conversation's thread is, and how much of the timeline it shows."""
+
+    target: str = ""
+    channel: str = ""
+    ts: str = ""
+    cursor: int = 0
+    parent_hash: str = ""
+    moving_from: str = ""
+    job_queue: str = ""
+
+    @classmethod
+    def from_hash(cls, fields: dict[str, str]) -> ThreadState:
+        return cls(
+            target=fields.get("target", ""), channel=fields.get("channel", ""), ts=fields.get("ts", ""),
+            cursor=int(fields.get("cursor") or 0), parent_hash=fields.get("parent_hash", ""),
+            moving_from=fields.get("moving_from", ""), job_queue=fields.get("job_queue", ""),
+        )
+
+
+class SlackState:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def thread(self, conversation_id: str) -> ThreadState:
+        return ThreadState.from_hash(await self.redis.hgetall(conversation_key(conversation_id)))
+
+    async def save(self, conversation_id: str, **fields: str | int) -> None:
+        await self.redis.hset(conversation_key(conversation_id), mapping={k: str(v) for k, v in fields.items()})
+
+    async def new_thread(self, conversation_id: str, *, target: str, channel: str, ts: str, parent_hash: str,
+                         moving_from: str = "") -> None:
+        """A new parent was posted: the thread starts from the beginning of the timeline."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(conversation_key(conversation_id), mapping={
+                "target": target, "channel": channel, "ts": ts, "cursor": "0", "parent_hash": parent_hash,
+                "moving_from": moving_from,
+            })
+            pipe.delete(notices_key(conversation_id))
+            pipe.set(thread_key(channel, ts), conversation_id)
+            await pipe.execute()
+
+    async def advance(self, conversation_id: str, cursor: int, notices: tuple[str, ...]) -> None:
+        """A post went out: move the cursor past what it showed, in one step with its notices."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(conversation_key(conversation_id), "cursor", str(cursor))
+            if notices:
+                pipe.sadd(notices_key(conversation_id), *notices)
+            await pipe.execute()
+
+    async def notices(self, conversation_id: str) -> set[str]:
+        return set(await self.redis.smembers(notices_key(conversation_id)))
+
+    async def conversation_for_thread(self, channel: str, ts: str) -> str | None:
+        return await self.redis.get(thread_key(channel, ts))
+
+    async def first_delivery(self, event_id: str) -> bool:
+        """True once per Events API ``event_id``: Slack's retries and redeliveries return False."""
+        return bool(await self.redis.set(event_key(event_id), "1", nx=True, ex=EVENT_TTL))
+
+    async def forget_delivery(self, event_id: str) -> None:
+        await self.redis.delete(event_key(event_id))
+
+    async def once(self, key: str) -> bool:
+        return bool(await self.redis.set(once_key(key), "1", nx=True, ex=ONCE_TTL))
+
+    async def was_handled(self, key: str) -> bool:
+        return bool(await self.redis.exists(once_key(key)))
+
+    async def forget_once(self, key: str) -> None:
+        await self.redis.delete(once_key(key))

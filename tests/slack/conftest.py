@@ -1,0 +1,114 @@
+"""Fixtures for the Slack tests: the fake Web API, and the gateway configured to use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import fakeredis
+import pytest
+
+from tests.conftest import Backend, make_settings, start_client
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.signing import SIGNING_SECRET, event_body, form_body, interactive_body, signed_headers
+from workers import context
+
+RULES = """\
+queues:
+  service:
+    slack_channel: "#service"
+  support:
+    slack_channel: "#support"
+    tiers:
+      1: {}
+      2: {slack_channel: "#support-t2"}
+      3: {slack_channel: "#support-t3"}
+escalation:
+  support:
+    steps:
+      - {from_tier: 1, to_tier: 2, on: [agent]}
+      - {from_tier: 2, to_tier: 3, on: [agent], priority: high}
+rules:
+  - name: technical-problems
+    when:
+      content:
+        words: [error, errors, crash, broken]
+    then:
+      queue: support
+      tags: [bug]
+default:
+  queue: service
+"""
+CUSTOMER_CHANNEL = "CSHARED01"
+
+
+@pytest.fixture
+async def fake_slack(aiohttp_server):
+    fake = FakeSlack()
+    server = await aiohttp_server(fake.app())
+    fake.base_url = str(server.make_url("/api/"))
+    return fake
+
+
+def slack_settings(fake: FakeSlack, tmp_path, **overrides: Any):
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(RULES)
+    return make_settings(
+        rules_path=rules, public_url="https://gateway.example",
+        slack={"bot_token": "xoxb-test-token", "signing_secret": SIGNING_SECRET, "api_base_url": fake.base_url,
+               "customer_channels": [CUSTOMER_CHANNEL]},
+        **overrides,
+    )
+
+
+@dataclass
+class SlackGateway:
+    """The gateway's test client, its backend, and the fake Slack it talks to."""
+
+    client: Any
+    backend: Backend
+    fake: FakeSlack
+
+    @property
+    def runtime(self):
+        return self.client.app["runtime"]
+
+    async def drain(self) -> None:
+        await self.backend.drain_async()
+
+    async def event(self, event: dict, *, event_id: str, headers: dict[str, str] | None = None):
+        body = event_body(event, event_id=event_id)
+        return await self.client.post("/slack/events", data=body,
+                                      headers={**signed_headers(body), **(headers or {})})
+
+    async def command(self, text: str, *, user: str = "UAGENT", channel: str = "C0AGENTS", trigger: str = "t1"):
+        body = form_body({"command": "/gateway", "text": text, "user_id": user, "user_name": "grace",
+                          "channel_id": channel, "team_id": "T0GATEWAY", "trigger_id": trigger,
+                          "response_url": "https://hooks.slack.test/commands/1"})
+        return await self.client.post("/slack/events", data=body,
+                                      headers=signed_headers(body, content_type="application/x-www-form-urlencoded"))
+
+    async def interact(self, payload: dict):
+        body = interactive_body(payload)
+        return await self.client.post("/slack/events", data=body,
+                                      headers=signed_headers(body, content_type="application/x-www-form-urlencoded"))
+
+    async def press(self, action_id: str, conversation_id: str, *, user: str = "UAGENT", channel: str = "C0",
+                    action_ts: str = "1.1"):
+        return await self.interact({
+            "type": "block_actions", "team": {"id": "T0GATEWAY"}, "user": {"id": user, "team_id": "T0GATEWAY"},
+            "api_app_id": "AGATEWAY", "token": "legacy", "trigger_id": f"trigger-{action_ts}",
+            "channel": {"id": channel}, "container": {"type": "message"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "gw_actions",
+                         "value": conversation_id, "action_ts": action_ts}],
+        })
+
+
+@pytest.fixture
+async def slack_gateway(aiohttp_client, fake_slack, tmp_path):
+    settings = slack_settings(fake_slack, tmp_path)
+    backend = Backend(settings, fakeredis.FakeServer())
+    backend.configure_jobs()
+    client = await start_client(aiohttp_client, backend)
+    yield SlackGateway(client, backend, fake_slack)
+    context.configure(None)  # type: ignore[arg-type]
