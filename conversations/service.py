@@ -64,6 +64,13 @@ class Escalation:
     tier: int
     queue: str | None = None
     priority: Priority | None = None
+    sla_policy: str | None = None  # switch the conversation's SLA policy
+    restart: tuple[str, ...] = ()  # SLA clocks that start over (written as sla_<clock>_restarted_at)
+
+
+# Set by the SLA sweeper when a timer decides an escalation; ``escalate(once=...)`` consumes it,
+# so a crash between the two finishes the escalation once on the timer's re-fire.
+PENDING_ESCALATION = "escalation_pending"
 
 
 def utcnow() -> datetime:
@@ -238,13 +245,21 @@ class ConversationService:
         return await self.store.conversation(conversation_id)
 
     async def escalate(
-        self, conversation_id: str, author: str, reason: str | None = None, *, target: Escalation | None = None
+        self, conversation_id: str, author: str, reason: str | None = None, *, target: Escalation | None = None,
+        once: str | None = None,
     ) -> Conversation:
-        """Raise the tier (by one unless ``target`` says where); the last tier cannot go further."""
+        """Raise the tier: to ``target``, else the rule file's step for an agent, else by one.
+
+        ``once``: escalate only if the conversation's pending escalation is this key (and clear it),
+        so a timer that fires again after a crash cannot escalate twice.
+        """
         now = self.clock()
+        rules = self.rules()
 
         def apply(current: Conversation) -> Change:
-            goal = target or Escalation(tier=current.tier + 1)
+            if once is not None and current.extra.get(PENDING_ESCALATION) != once:
+                return Change()
+            goal = target or _agent_step(rules, current) or Escalation(tier=current.tier + 1)
             queue = goal.queue or current.queue
             if goal.tier not in TIERS:
                 raise Conflict(f"tier {current.tier} is the last tier; the conversation cannot escalate further")
@@ -253,14 +268,24 @@ class ConversationService:
             fields: dict[str, str | int] = {"tier": goal.tier, "queue": queue, "updated_at": codec.to_ms(now)}
             if goal.priority and goal.priority.rank > current.priority.rank:
                 fields["priority"] = goal.priority.value
+            policy = goal.sla_policy
+            if policy is None and queue != current.queue:
+                policy = getattr(rules.sla_policy_for(queue, None), "name", None)
+            if policy:
+                fields["sla_policy"] = policy
+            for clock in goal.restart:
+                fields[f"sla_{clock}_restarted_at"] = codec.to_ms(now)
             text = f"{author} escalated to {queue} tier {goal.tier}" + (f": {reason}" if reason else "")
-            return Change(fields=fields, messages=[self._event(
+            return Change(fields=fields, delete_fields=[PENDING_ESCALATION] if once is not None else [],
+                          messages=[self._event(
                 current, "escalated", text, now,
                 {"from_tier": str(current.tier), "to_tier": str(goal.tier), "from_queue": current.queue,
                  "to_queue": queue, "by": author, "reason": reason or ""})])
 
-        before, _ = await self.store.mutate(conversation_id, apply)
+        before, change = await self.store.mutate(conversation_id, apply)
         after = await self.store.conversation(conversation_id)
+        if not change:
+            return after
         await self.events.emit(ConversationEvent(
             EventKind.ESCALATED, conversation_id, before.customer_id,
             detail={"from_tier": str(before.tier), "to_tier": str(after.tier), "from_queue": before.queue,
@@ -370,6 +395,16 @@ class ConversationService:
     def _event(current: Conversation, kind: str, text: str, now: datetime, meta: dict[str, str]) -> Message:
         return Message(id=MessageId(ids.message_id()), conversation_id=current.id, direction=Direction.EVENT,
                        channel=None, author="gateway", text=text, created_at=now, kind=kind, meta=meta)
+
+
+def _agent_step(rules: Rules, current: Conversation) -> Escalation | None:
+    """The rule file's step for an agent's Escalate from the current tier, if the path has one."""
+    lookup = getattr(rules, "escalation_step", None)
+    step = lookup(current.queue, current.tier, "agent") if lookup is not None else None
+    if step is None:
+        return None
+    return Escalation(tier=step.to_tier, queue=step.to_queue, priority=step.priority,
+                      sla_policy=step.sla_policy, restart=tuple(step.restart))
 
 
 def _required(text: str, name: str) -> str:

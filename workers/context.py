@@ -23,6 +23,9 @@ T = TypeVar("T")
 _settings: Settings | None = None
 redis_factory: Callable[[], Redis] | None = None
 sync_redis_factory: Callable[[], SyncRedis] | None = None
+# The rule set in force for this process's jobs: loaded once (the forking worker loads it
+# before forking, so each job does not parse the file again), reloaded when the file changes.
+_rules: Any = None
 
 
 def settings() -> Settings:

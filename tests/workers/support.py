@@ -1,0 +1,81 @@
+"""Shared pieces of the worker tests: a rule file with a 1-minute SLA, a runtime on a driven clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import fakeredis
+
+from channels.base import InboundMessage
+from conversations.models import Channel, Identity
+from gateway.runtime import build_runtime
+from router import LiveRules, load_rules_text
+from tests.conftest import make_settings
+
+RULES_YAML = """\
+queues:
+  support:
+    slack_channel: "#support"
+    alert_channel: "#support-oncall"
+    sla_policy: fast
+  service:
+    slack_channel: "#service"
+    sla_policy: relaxed
+sla_policies:
+  fast:
+    first_response: 1m
+    next_response: 2m
+    resolution: 10m
+    warning_at: 80%
+  relaxed:
+    first_response: 1h
+    resolution: 1d
+escalation:
+  support:
+    steps:
+      - {from_tier: 1, to_tier: 2, on: [first_response.breach, agent], restart: [first_response]}
+      - {from_tier: 2, to_tier: 3, on: [first_response.breach, agent], priority: high, restart: [first_response]}
+default:
+  queue: support
+  tier: 1
+  priority: normal
+"""
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def live_rules(text: str = RULES_YAML) -> LiveRules:
+    return LiveRules("test-rules.yaml", rules=load_rules_text(text, "test-rules.yaml"))
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+async def fake_runtime(clock: Clock, rules: LiveRules | None = None, **settings: Any):
+    server = fakeredis.FakeServer()
+    redis = fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
+    sync = fakeredis.FakeRedis(server=server)
+    runtime = await build_runtime(make_settings(**settings), redis, sync, role="test", rules=rules or live_rules())
+    runtime.service.clock = clock
+    return runtime
+
+
+def sms(text: str, provider_id: str, at: datetime, phone: str = "+15550001000") -> InboundMessage:
+    return InboundMessage(channel=Channel.SMS, identity=Identity(Channel.SMS, phone), provider_id=provider_id,
+                          text=text, received_at=at)
+
+
+async def timeline_kinds(runtime, conversation_id: str) -> list[str]:
+    return [m.kind for m in await runtime.store.messages(conversation_id) if m.kind]

@@ -1,0 +1,200 @@
+"""The sweeper: fires due SLA timers and re-enqueues outbound deliveries nobody is doing.
+
+One loop per worker host (``gateway worker`` starts it as a child process,
+or run ``gateway sweeper``); a leader lock with a TTL keeps one active, and
+another takes over within the TTL when it dies.
+
+Claiming is one Lua step: due members of ``gw:timers`` get a lease (their
+score moves to now + lease) and are returned. A member is removed only
+after its firing succeeded; if the sweeper dies in between, the lease
+lapses and the timer fires again, which the fired marks make harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from conversations import keys
+from conversations.models import DeliveryStatus
+from workers import context, defaults, outbound, timers
+from workers.timers import TIMERS, TimerRef
+
+log = logging.getLogger("gateway.sweeper")
+
+LEADER = "gw:timers:sweeper"  # string: the active sweeper's token
+SCAN_MARK = "gw:outbound:scan_mark"  # ms: conversations active up to here were checked
+CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
+return due
+"""
+_RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
+          "elseif redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class Sweeper:
+    """Fires due timers and recovers stuck deliveries; ``clock`` is driven in tests."""
+
+    def __init__(self, runtime: Any, *, lease_seconds: float = 30.0, batch: int = 1000, concurrency: int = 64,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.runtime = runtime
+        self.redis = runtime.redis
+        self.lease_ms = int(lease_seconds * 1000)
+        self.batch = batch
+        self.concurrency = concurrency
+        self.clock = clock
+        self.token = secrets.token_hex(8)
+        self._claim = self.redis.register_script(CLAIM)
+
+    # -- timers ----------------------------------------------------------------------
+
+    async def claim(self, now: datetime) -> list[tuple[str, int]]:
+        raw = await self._claim(keys=[TIMERS], args=[_ms(now), _ms(now) + self.lease_ms, self.batch])
+        return [(raw[i], int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
+
+    async def sweep_timers(self) -> int:
+        """Fire every timer due now; returns how many fired."""
+        fired = 0
+        while True:
+            claimed = await self.claim(self.clock())
+            if not claimed:
+                return fired
+            by_conversation: OrderedDict[str, list[str]] = OrderedDict()
+            for member, _ in claimed:
+                by_conversation.setdefault(member.split("|", 1)[0], []).append(member)
+            gate = asyncio.Semaphore(self.concurrency)
+            results = await asyncio.gather(*(self._fire_group(gate, group) for group in by_conversation.values()))
+            fired += sum(results)
+            if len(claimed) < self.batch:
+                return fired
+
+    async def _fire_group(self, gate: asyncio.Semaphore, members: list[str]) -> int:
+        """One conversation's due timers, in due order (a warning before its breach)."""
+        fired = 0
+        # A re-fired member's score is its lapsed lease, not its deadline: order by kind, warnings first.
+        members = sorted(members, key=lambda m: ("|breach|" in m, m))
+        async with gate:
+            for member in members:
+                try:
+                    ref = TimerRef.parse(member)
+                except ValueError:
+                    log.warning("dropping malformed timer %r", member)
+                    await self.redis.zrem(TIMERS, member)
+                    continue
+                try:
+                    result = await timers.fire(self.runtime, ref, self.clock())
+                except Exception:  # leave it claimed: the lease lapses and it fires again
+                    log.exception("firing %s failed; it fires again after its lease", member)
+                    continue
+                await self.redis.zrem(TIMERS, member)
+                fired += result == "fired"
+        return fired
+
+    # -- outbound recovery -------------------------------------------------------------
+
+    async def recover_outbound(self) -> int:
+        """Re-enqueue conversations whose messages nobody delivers; returns how many."""
+        now_ms = _ms(self.clock())
+        stuck_ms = int(self.runtime.settings.worker.outbound_stuck_seconds * 1000)
+        await self._scan_recent(now_ms, stuck_ms)
+        recovered = 0
+        for conversation_id in await self.redis.zrangebyscore(outbound.PENDING, "-inf", now_ms - stuck_ms,
+                                                               start=0, num=500):
+            if await self.redis.exists(outbound.lock_key(conversation_id)):
+                await self.redis.zadd(outbound.PENDING, {conversation_id: now_ms})
+                continue
+            pending = await outbound.undelivered(self.runtime, conversation_id)
+            if not pending:
+                await self.redis.zrem(outbound.PENDING, conversation_id)
+                continue
+            not_before = int(await self.redis.hget(outbound.attempts_key(pending[0].id), "not_before") or 0)
+            await self.redis.zadd(outbound.PENDING, {conversation_id: max(now_ms, not_before)})
+            if not_before > now_ms:
+                continue  # a retry is scheduled for then
+            await self.runtime.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, pending[0].id,
+                                            job_id=f"deliver-recover-{conversation_id}-{now_ms}")
+            recovered += 1
+        return recovered
+
+    async def _scan_recent(self, now_ms: int, stuck_ms: int) -> None:
+        """Conversations active since the last scan with undelivered messages join the pending set.
+
+        Covers a crash between storing a reply and its listener marking the conversation pending.
+        """
+        upper = now_ms - stuck_ms
+        mark = int(await self.redis.get(SCAN_MARK) or upper - 3600_000)
+        if upper <= mark:
+            return
+        for conversation_id in await self.redis.zrangebyscore(keys.CONVERSATIONS_INDEX, mark, upper):
+            if await self._has_undelivered(conversation_id):
+                await self.redis.zadd(outbound.PENDING, {conversation_id: 0}, nx=True)
+        await self.redis.set(SCAN_MARK, upper)
+
+    async def _has_undelivered(self, conversation_id: str) -> bool:
+        customer_id = await self.redis.get(keys.conversation_locator(conversation_id))
+        if not customer_id:
+            return False
+        states = await self.redis.hvals(keys.CustomerKeys(customer_id).delivery(conversation_id))
+        return any(json.loads(s).get("status") in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING) for s in states)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def lead(self, ttl_ms: int) -> bool:
+        """Become or stay the active sweeper."""
+        return bool(await self.redis.eval(_RENEW, 1, LEADER, self.token, ttl_ms))
+
+    async def run(self, interval: float, stop: asyncio.Event, *, parent: int | None = None) -> None:
+        ttl_ms = int(max(interval * 5, 10) * 1000)
+        recover_every = max(interval, 5.0)
+        last_recovery = 0.0
+        while not stop.is_set():
+            if parent is not None and os.getppid() != parent:
+                log.warning("the worker that started this sweeper is gone; stopping")
+                return
+            try:
+                reload = getattr(self.runtime.rules, "reload_if_changed", None)
+                if reload is not None:
+                    await asyncio.to_thread(reload)
+                if await self.lead(ttl_ms):
+                    await self.sweep_timers()
+                    if time.monotonic() - last_recovery >= recover_every:
+                        await self.recover_outbound()
+                        last_recovery = time.monotonic()
+            except Exception:  # Redis blinked: keep going, the next pass catches up
+                log.exception("sweep failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+
+def main() -> None:
+    """``gateway sweeper`` (and the child process ``gateway worker`` starts)."""
+    settings = context.settings()
+    parent = int(os.environ["GATEWAY_SWEEPER_PARENT"]) if os.environ.get("GATEWAY_SWEEPER_PARENT") else None
+
+    async def body() -> None:
+        async with context.session() as runtime:
+            stop = asyncio.Event()
+            sweeper = Sweeper(runtime)
+            log.info("sweeper %s running every %ss", sweeper.token, settings.worker.sweep_interval_seconds)
+            await sweeper.run(settings.worker.sweep_interval_seconds, stop, parent=parent)
+
+    asyncio.run(body())

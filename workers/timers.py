@@ -1,0 +1,244 @@
+"""SLA timers as data: deadlines on the conversation, indexed in one sorted set.
+
+Layout:
+- conversation hash: ``sla_<clock>_due`` and ``sla_<clock>_warning_due`` (ms
+  epoch; the Slack side shows them), ``sla_generation`` (bumped whenever a
+  deadline changes) and ``sla_<clock>_<kind>_fired`` (the due ms that already
+  fired, so each deadline warns and breaches once).
+- ``gw:timers``: sorted set, member ``<conversation>|<clock>|<kind>|<generation>``,
+  score = due ms. The sweeper claims due members (see ``sweeper.py``).
+
+Arming writes the new members *before* the conversation's generation, so a
+deadline on a conversation always has its member; old members are removed
+afterwards, and any that survive a crash fire, find another generation and
+do nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conversations import codec
+from conversations.errors import NotFound
+from conversations.events import ConversationEvent, EventKind
+from conversations.models import Conversation
+from conversations.service import PENDING_ESCALATION, ConversationService
+from conversations.store import Change, ConversationStore
+from workers import context, escalation, metrics, sla
+from workers.sla import CLOCKS, KINDS, Deadline
+
+log = logging.getLogger("gateway.timers")
+
+TIMERS = "gw:timers"
+GENERATION = "sla_generation"
+# A deadline computed at fire time may sit a few ms after its (floored) score.
+EARLY_TOLERANCE = timedelta(seconds=1)
+SLA_EVENTS = {"warning": EventKind.SLA_WARNING, "breach": EventKind.SLA_BREACH}
+
+
+def due_field(clock: str, kind: str = "breach") -> str:
+    return f"sla_{clock}_due" if kind == "breach" else f"sla_{clock}_warning_due"
+
+
+def fired_field(clock: str, kind: str) -> str:
+    return f"sla_{clock}_{kind}_fired"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRef:
+    """One armed timer: which conversation, clock, warning or breach, and generation."""
+
+    conversation_id: str
+    clock: str
+    kind: str
+    generation: int
+
+    @property
+    def member(self) -> str:
+        return f"{self.conversation_id}|{self.clock}|{self.kind}|{self.generation}"
+
+    @property
+    def trigger(self) -> str:
+        return f"{self.clock}.{self.kind}"
+
+    @classmethod
+    def parse(cls, member: str | bytes) -> TimerRef:
+        text = member.decode() if isinstance(member, bytes) else member
+        conversation_id, clock, kind, generation = text.split("|")
+        return cls(conversation_id, clock, kind, int(generation))
+
+
+def members_of(conversation_id: str, generation: int) -> list[str]:
+    return [TimerRef(conversation_id, c, k, generation).member for c in CLOCKS for k in KINDS]
+
+
+# -- computing ------------------------------------------------------------------------
+
+
+def policy_for(rules: Any, conversation: Conversation) -> Any:
+    lookup = getattr(rules, "sla_policy_for", None)
+    if lookup is None or not conversation.queue:
+        return None
+    return lookup(conversation.queue, conversation.sla_policy)
+
+
+def deadlines_of(rules: Any, conversation: Conversation, timeline: list) -> dict[str, Deadline]:
+    """Running clocks of a live, routed conversation under its policy; empty if it has none."""
+    if not conversation.is_live:
+        return {}
+    policy = policy_for(rules, conversation)
+    if policy is None:
+        return {}
+    calendar = getattr(rules, "calendars", {}).get(policy.calendar) if policy.calendar else None
+    restarts = sla.restarts_from(conversation.extra, codec.from_ms)
+    return sla.plan(policy, sla.CalendarTime(calendar), timeline, conversation.created_at, restarts)
+
+
+def deadline_fields(deadlines: dict[str, Deadline]) -> dict[str, str]:
+    """Hash fields for every clock: ms epoch, or "" for a clock that is not running."""
+    fields: dict[str, str] = {}
+    for clock in CLOCKS:
+        deadline = deadlines.get(clock)
+        for kind in KINDS:
+            at = deadline.at(kind) if deadline else None
+            fields[due_field(clock, kind)] = str(codec.to_ms(at)) if at else ""
+    return fields
+
+
+# -- arming ---------------------------------------------------------------------------
+
+
+async def arm(store: ConversationStore, rules: Any, conversation_id: str) -> bool:
+    """Recompute the conversation's deadlines and index them; True if anything changed."""
+    old_generation: list[int] = []
+
+    async def apply(current: Conversation) -> Change:
+        old_generation[:] = []
+        timeline = await store.messages(conversation_id)
+        wanted = deadline_fields(deadlines_of(rules, current, timeline))
+        if all(current.extra.get(name, "") == value for name, value in wanted.items()):
+            return Change()
+        generation = int(current.extra.get(GENERATION) or 0) + 1
+        members = {}
+        for name, value in wanted.items():
+            if value:
+                clock, kind = _clock_kind(name)
+                members[TimerRef(conversation_id, clock, kind, generation).member] = int(value)
+        if members:
+            # Before the hash: a crash here leaves members that fire and find another generation.
+            await store.redis.zadd(TIMERS, members)
+        old_generation.append(generation - 1)
+        return Change(fields={**{k: v for k, v in wanted.items() if v}, GENERATION: generation},
+                      delete_fields=[k for k, v in wanted.items() if not v and k in current.extra])
+
+    try:
+        _, change = await store.mutate(conversation_id, apply)
+    except NotFound:
+        return False
+    if change and old_generation and old_generation[0] > 0:
+        await store.redis.zrem(TIMERS, *members_of(conversation_id, old_generation[0]))
+    return bool(change)
+
+
+def _clock_kind(field: str) -> tuple[str, str]:
+    body = field[len("sla_"):-len("_due")]
+    if body.endswith("_warning"):
+        return body[: -len("_warning")], "warning"
+    return body, "breach"
+
+
+# -- firing ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FireOutcome:
+    result: str = "stale"  # fired, stale, already, gone
+    at: datetime | None = None
+    alert_channel: str | None = None
+
+
+async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
+    """Fire one due timer if it still stands; safe to run any number of times.
+
+    Re-reads the conversation: a timer of an older generation, or whose
+    clock stopped or moved, does nothing (and reconciles the index). A
+    deadline that fired already does nothing. Otherwise, in one atomic
+    write: the fired mark, an event on the timeline, and a pending
+    escalation if the rule file's path takes one on this trigger.
+    """
+    store: ConversationStore = runtime.store
+    rules = runtime.rules.current
+    try:
+        conversation = await store.conversation(ref.conversation_id)
+    except NotFound:
+        return "gone"
+    if conversation.extra.get(GENERATION) != str(ref.generation):
+        await escalation.finish_pending(runtime, conversation)
+        return "stale"
+    outcome = FireOutcome()
+
+    async def apply(current: Conversation) -> Change:
+        outcome.result, outcome.alert_channel = "stale", None
+        if current.extra.get(GENERATION) != str(ref.generation):
+            return Change()
+        deadline = deadlines_of(rules, current, await store.messages(ref.conversation_id)).get(ref.clock)
+        at = deadline.at(ref.kind) if deadline else None
+        if at is None or at > now + EARLY_TOLERANCE:
+            return Change()
+        due_ms = codec.to_ms(at)
+        outcome.at = at
+        if current.extra.get(fired_field(ref.clock, ref.kind)) == str(due_ms):
+            outcome.result = "already"
+            return Change()
+        outcome.result = "fired"
+        label = ref.clock.replace("_", " ")
+        late = "warning" if ref.kind == "warning" else "breached"
+        text = f"SLA {label} {late}: due {codec.iso(at)} ({getattr(policy_for(rules, current), 'name', '')} policy)"
+        meta = {"clock": ref.clock, "due": str(due_ms), "queue": current.queue, "tier": str(current.tier)}
+        fields: dict[str, str | int] = {fired_field(ref.clock, ref.kind): due_ms}
+        messages = [ConversationService._event(current, f"sla_{ref.kind}", text, now, meta)]
+        step = escalation.step_for(rules, current, ref.trigger)
+        if step is not None:
+            fields[PENDING_ESCALATION] = f"{ref.trigger}@{due_ms}"
+        elif ref.kind == "breach" and escalation.at_last_tier(rules, current):
+            outcome.alert_channel = escalation.alert_channel(rules, current.queue) or ""
+            messages.append(ConversationService._event(
+                current, "sla_alert", f"SLA alert: {label} breached at the last tier ({current.queue} tier "
+                f"{current.tier}); nobody to escalate to", now, {**meta, "alert_channel": outcome.alert_channel}))
+        return Change(fields=fields, messages=messages)
+
+    before, change = await store.mutate(ref.conversation_id, apply)
+    if change:
+        detail = {"clock": ref.clock, "due": codec.iso(outcome.at) or "", "queue": before.queue,
+                  "tier": str(before.tier)}
+        if outcome.alert_channel is not None:
+            detail.update({"alert": "1", "alert_channel": outcome.alert_channel})
+        await runtime.events.emit(ConversationEvent(SLA_EVENTS[ref.kind], ref.conversation_id,
+                                                    before.customer_id, detail=detail))
+        lateness = (now - outcome.at).total_seconds() if outcome.at else 0.0
+        await metrics.record_fire(store.redis, ref.kind, before.queue, ref.clock, lateness)
+    elif outcome.result == "stale":
+        await arm(store, rules, ref.conversation_id)  # the index disagrees with the state: reconcile
+    await escalation.finish_pending(runtime, await store.conversation(ref.conversation_id))
+    return outcome.result
+
+
+# -- the arming job ---------------------------------------------------------------------
+
+
+def rearm(conversation_id: str, event_kind: str = "", author: str = "") -> bool:
+    """Job: recompute a conversation's deadlines after an event; safe to run twice."""
+    return context.run(lambda runtime: rearm_async(runtime, conversation_id, event_kind, author))
+
+
+async def rearm_async(runtime: Any, conversation_id: str, event_kind: str = "", author: str = "") -> bool:
+    if event_kind == EventKind.ESCALATED.value:
+        await metrics.record_escalation(runtime.redis, "sla" if author == escalation.SLA_AUTHOR else "agent")
+    return await arm(runtime.store, runtime.rules.current, conversation_id)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
