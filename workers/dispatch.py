@@ -6,17 +6,29 @@ adding its listener to ``listeners``.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from rq import Retry
 
 from channels.slack import jobs as slack_jobs
 from conversations.events import ConversationEvent, EventKind, Listener
-from workers import defaults, outbound
+from workers import defaults, outbound, timers
 from workers.queues import JobQueues
+
+# Events after which a conversation's SLA deadlines may have moved.
+ARMING_EVENTS = frozenset({
+    EventKind.ROUTED, EventKind.INGESTED, EventKind.REPLIED, EventKind.RESOLVED, EventKind.REOPENED,
+    EventKind.TRANSFERRED, EventKind.ESCALATED,
+})
 
 
 def outbound_listener(jobs: JobQueues) -> Listener:
     async def on_event(event: ConversationEvent) -> None:
         if event.kind == EventKind.REPLIED and event.message_id:
+            # Pending first: if the process dies before the enqueue, the sweeper still finds it.
+            now_ms = time.time_ns() // 1_000_000
+            await asyncio.to_thread(jobs.connection.zadd, outbound.PENDING, {event.conversation_id: now_ms})
             await jobs.enqueue(
                 defaults.OUTBOUND, outbound.deliver, event.conversation_id, event.message_id,
                 job_id=f"deliver-{event.message_id}",
@@ -26,5 +38,14 @@ def outbound_listener(jobs: JobQueues) -> Listener:
     return on_event
 
 
+def sla_listener(jobs: JobQueues) -> Listener:
+    async def on_event(event: ConversationEvent) -> None:
+        if event.kind in ARMING_EVENTS:
+            await jobs.enqueue(defaults.TIMERS, timers.rearm, event.conversation_id, event.kind.value,
+                               event.detail.get("by", ""), retry=Retry(max=3, interval=[1, 5, 30]))
+
+    return on_event
+
+
 def listeners(jobs: JobQueues) -> list[Listener]:
-    return [outbound_listener(jobs), slack_jobs.listener(jobs)]
+    return [outbound_listener(jobs), sla_listener(jobs), slack_jobs.listener(jobs)]
