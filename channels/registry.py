@@ -12,6 +12,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.base import Sender
+from channels.email import outbound as email_outbound
+from channels.email import web as email_web
 from channels.slack import app as slack_app
 from channels.slack.sender import SlackSender
 from channels.sms import outbound as sms_outbound
@@ -26,6 +28,7 @@ SENDER_FACTORIES: list[Callable[[Settings, Redis], Sender | None]] = [
     lambda settings, redis: WebchatSender(redis),
     lambda settings, redis: SlackSender.from_settings(settings.slack),
     sms_outbound.from_settings,
+    email_outbound.from_settings,
 ]
 
 # Each adds the channel's routes (and, if it needs one, a cleanup_ctx for a listener) to the app.
@@ -33,6 +36,7 @@ WEB_SETUPS: list[Callable[[web.Application], None]] = [
     webchat_handler.setup_routes,
     slack_app.setup_routes,
     sms_web.setup_routes,
+    email_web.setup,
 ]
 
 

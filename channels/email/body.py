@@ -1,0 +1,140 @@
+"""The customer's words out of a MIME message: pick the text part, decode any charset, strip quotes.
+
+Pure functions; nothing here raises on bad input: a problem becomes a note in
+``problems`` and the best readable text is returned.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from email.message import Message
+
+import html2text
+from mailparser_reply import EmailReplyParser
+
+# Labels mail clients write that Python does not know, or that mean a superset in practice
+# (mail labelled ISO-8859-1 or ASCII is very often Windows-1252; Shift_JIS is usually CP932).
+CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "us-ascii": "cp1252", "ascii": "cp1252", "ansi_x3.4-1968": "cp1252",
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932", "windows-31j": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext", "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+    "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "big5": "big5hkscs", "tis-620": "cp874",
+    "iso-8859-11": "cp874", "utf8": "utf-8", "x-mac-roman": "mac_roman",
+}
+UNKNOWN_CHARSETS = frozenset({"", "unknown-8bit", "x-unknown", "unknown", "default", "charset"})
+# Languages whose "On ... wrote:" lines the reply parser knows; more languages, more false splits.
+REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "sv", "da", "ja"]
+MAX_TEXT_CHARS = 100_000
+
+
+def decode_bytes(payload: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Decode with the declared charset, then sensible fallbacks; returns (text, problem or None)."""
+    label = (declared or "").strip().strip('"').lower()
+    candidates: list[str] = []
+    if label not in UNKNOWN_CHARSETS:
+        candidates.append(CHARSET_ALIASES.get(label, label))
+    candidates += ["utf-8", "cp1252"]
+    for name in candidates:
+        try:
+            codecs.lookup(name)
+            text = payload.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+        problem = None
+        if candidates[0] != name and label not in UNKNOWN_CHARSETS:
+            problem = f"declared charset {label!r} did not decode; read as {name}"
+        return text, problem
+    return payload.decode("latin-1"), f"undecodable text in charset {label or 'unknown'!r}; read as latin-1"
+
+
+def part_text(part: Message) -> tuple[str, list[str]]:
+    """A text part's content as str, whatever its transfer encoding and charset."""
+    problems: list[str] = []
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception as error:  # a broken base64/qp body is still partly readable
+        problems.append(f"unreadable body encoding: {error}")
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+    if payload is None:
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
+    text, problem = decode_bytes(payload, part.get_content_charset() or part.get_param("charset"))
+    if problem:
+        problems.append(problem)
+    return text.replace("\r\n", "\n"), problems
+
+
+def html_to_text(html: str) -> str:
+    converter = html2text.HTML2Text()
+    converter.body_width = 0  # no hard wrapping: agents' screens wrap
+    converter.ignore_images = True
+    converter.ignore_emphasis = True  # "**From:**" would hide Outlook's reply header from the parser
+    converter.unicode_snob = True
+    return converter.handle(html).strip()
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    return disposition == "attachment"
+
+
+def find_text_part(msg: Message) -> Message | None:
+    """The part holding the customer's words: text/plain preferred, else HTML.
+
+    An empty plain alternative ("view this mail in HTML") loses to its HTML twin.
+    """
+    try:
+        plain = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+        html = msg.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    except Exception:
+        plain = html = None
+    if plain is None and html is None:
+        for part in msg.walk():
+            if part.get_content_maintype() == "text" and not _is_attachment(part):
+                return part
+        return None
+    if plain is not None and html is not None and not part_text(plain)[0].strip():
+        return html
+    return plain if plain is not None else html
+
+
+def extract_text(msg: Message) -> tuple[str, list[str]]:
+    """The full readable body (quotes included), and what went wrong reading it."""
+    part = find_text_part(msg)
+    if part is None:
+        return "", ["no text body"]
+    text, problems = part_text(part)
+    if part.get_content_subtype() == "html":
+        try:
+            text = html_to_text(text)
+        except Exception as error:  # html2text on pathological markup
+            problems.append(f"HTML could not be converted: {error}")
+            text = re.sub(r"<[^>]+>", " ", text)
+    if len(text) > MAX_TEXT_CHARS:
+        problems.append(f"body truncated to {MAX_TEXT_CHARS} characters")
+        text = text[:MAX_TEXT_CHARS]
+    return text.strip(), problems
+
+
+def strip_reply(text: str) -> str:
+    """The new part of a reply: quoted history, reply headers and signatures removed.
+
+    Falls back to the whole text when stripping would leave nothing (a mail
+    that is all quote, or a one-line "Thanks" the parser mistakes for a signature).
+    """
+    if not text.strip():
+        return ""
+    try:
+        replies = EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(text).replies
+        latest = replies[0].body if replies else text
+    except Exception:  # a regex blow-up on odd input must not lose the mail
+        latest = text
+    lines = latest.rstrip().split("\n")
+    # A bare trailing quote block with no "On ... wrote:" line above it.
+    while lines and lines[-1].lstrip().startswith(">"):
+        lines.pop()
+    stripped = "\n".join(lines).strip()
+    return stripped or text.strip()

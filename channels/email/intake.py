@@ -1,0 +1,97 @@
+"""One inbound mail, whatever carried it (SMTP, Mailgun, SendGrid): parse, sort, thread, ingest.
+
+Bounces become delivery failures of the message they bounce; our own mail
+coming back is dropped; everything else is a customer message (automatic ones
+flagged so nothing automatic answers them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from channels.email import threads
+from channels.email.parse import ParsedEmail, parse_email, to_inbound
+from conversations.errors import NotFound
+from conversations.models import DeliveryStatus, Direction
+
+log = logging.getLogger("gateway.email")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str  # stored, duplicate, bounce, ignored
+    conversation_id: str | None = None
+    message_id: str | None = None
+    detail: str = ""
+
+
+def own_addresses(settings) -> frozenset[str]:
+    email = settings.email
+    return frozenset(a.lower() for a in (email.from_address,) if a)
+
+
+def is_own(parsed: ParsedEmail, runtime) -> bool:
+    """Mail from our own sending address or one of our reply addresses: never a customer."""
+    if parsed.sender in own_addresses(runtime.settings):
+        return True
+    return threads.conversation_from_address(parsed.sender, runtime.secret_key) is not None
+
+
+async def record_bounce(runtime, parsed: ParsedEmail) -> Outcome:
+    bounce = parsed.bounce
+    if bounce is None or not bounce.failed:
+        return Outcome("ignored", detail=f"delivery report, action {bounce.action if bounce else 'unknown'}")
+    for message_id in bounce.original_message_ids:
+        found = await threads.lookup(runtime.redis, message_id)
+        if not found or not found[1]:
+            continue
+        conversation_id, stored_id = found
+        try:
+            message = await runtime.store.message(conversation_id, stored_id)
+        except NotFound:
+            continue
+        if message.direction != Direction.OUTBOUND:
+            continue  # only our own mail can bounce back to us
+        await runtime.service.record_delivery(conversation_id, stored_id, DeliveryStatus.FAILED,
+                                              error=bounce.describe())
+        return Outcome("bounce", conversation_id, stored_id, bounce.describe())
+    log.warning("bounce from %s matches none of our messages (%s)", parsed.sender,
+                ", ".join(bounce.original_message_ids) or "no Message-ID")
+    return Outcome("ignored", detail="bounce of an unknown message")
+
+
+async def receive(
+    runtime, raw: bytes, *, envelope_from: str | None = None, recipients: Sequence[str] = ()
+) -> Outcome:
+    """Store one mail; returns once it is durably in Redis (or known not to need storing).
+
+    Raises:
+        InvalidPayload: the mail has no sender address.
+    """
+    parsed = parse_email(raw, envelope_from=envelope_from, recipients=recipients)
+    if parsed.bounce is not None:
+        return await record_bounce(runtime, parsed)
+    if is_own(parsed, runtime):
+        return Outcome("ignored", detail="our own mail came back")
+    inbound = to_inbound(parsed, received_at=datetime.now(UTC))
+    hint = await threads.thread_hint(
+        runtime.store, runtime.redis, runtime.secret_key, inbound.identity,
+        recipients=parsed.recipients, in_reply_to=parsed.in_reply_to, references=parsed.references,
+    )
+    if hint:
+        inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint)
+    result = await runtime.service.ingest(inbound)
+    if result.duplicate:
+        return Outcome("duplicate", result.conversation_id, result.message_id)
+    facts = {threads.LAST_AUTOMATIC: "1" if parsed.verdict.automatic else ""}
+    if parsed.message_id:
+        await threads.remember(runtime.redis, parsed.message_id, result.conversation_id, result.message_id)
+        facts[threads.LAST_MESSAGE_ID] = parsed.message_id
+        facts[threads.REFERENCES] = " ".join(parsed.references)
+    if parsed.subject and not parsed.verdict.automatic:
+        facts[threads.SUBJECT] = parsed.subject
+    await runtime.store.set_conversation_fields(result.conversation_id, facts)
+    return Outcome("stored", result.conversation_id, result.message_id, result.outcome)

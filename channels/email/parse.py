@@ -1,0 +1,208 @@
+"""Raw MIME → ``ParsedEmail`` → ``InboundMessage``. Pure; never raises on a malformed message.
+
+Standard library parsing with ``policy.default``; what cannot be read is
+listed in ``problems`` (stored on the message as ``meta["parse_problems"]``)
+and the rest is kept. The only refusal is a mail with no sender address at
+all, since it cannot belong to any customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses
+
+from channels.base import InboundMessage, InvalidPayload
+from channels.email import body, loops
+from channels.email.bounces import Bounce, read_bounce
+from channels.email.threads import MAX_REFERENCES, message_ids
+from conversations.addresses import normalize_email
+from conversations.errors import InvalidRequest
+from conversations.models import Attachment, Channel, Identity
+
+RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+MAX_SUBJECT_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEmail:
+    sender: str  # normalized From address (or the envelope sender when From is unusable)
+    name: str | None
+    message_id: str | None
+    subject: str | None
+    text: str  # the new part of the reply
+    full_text: str  # the whole readable body, quotes included
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    recipients: tuple[str, ...]  # envelope recipients, then To/Cc/Delivered-To addresses
+    attachments: tuple[Attachment, ...]
+    verdict: loops.Verdict
+    bounce: Bounce | None
+    digest: str  # sha256 of the raw bytes: the dedupe key of a mail without a Message-ID
+    problems: tuple[str, ...] = ()
+    reply_to: str | None = None
+    html_only: bool = False
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def _decoded_raw(raw: object) -> str:
+    try:
+        return " ".join(str(make_header(decode_header(str(raw)))).split())
+    except Exception:
+        return " ".join(str(raw).split())
+
+
+def header_values(msg: Message, name: str) -> list[str]:
+    """Every value of a header as readable text; one the modern parser chokes on is decoded the old way."""
+    try:
+        return [" ".join(str(value).split()) for value in msg.get_all(name) or ()]
+    except Exception:
+        return [_decoded_raw(raw) for key, raw in msg.raw_items() if key.lower() == name.lower()]  # type: ignore[attr-defined]
+
+
+def header(msg: Message, name: str) -> str:
+    values = header_values(msg, name)
+    return values[0] if values else ""
+
+
+def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+    """(display name, normalized address) pairs from every copy of the header; unusable ones dropped."""
+    found = []
+    for display, address in getaddresses(header_values(msg, name)):
+        try:
+            found.append((display.strip(), normalize_email(address)))
+        except InvalidRequest:
+            continue
+    return found
+
+
+def _leaves(part: Message):
+    """Every non-multipart part; an attached message (forwarded mail) is one leaf, not opened."""
+    if part.get_content_type() == "message/rfc822" or not part.is_multipart():
+        yield part
+        return
+    payload = part.get_payload()
+    for sub in payload if isinstance(payload, list) else ():
+        yield from _leaves(sub)
+
+
+def _size(part: Message) -> int | None:
+    try:
+        if part.get_content_type() == "message/rfc822":
+            return len(part.as_bytes())
+        payload = part.get_payload(decode=True)
+        return len(payload) if isinstance(payload, bytes) else None
+    except Exception:
+        return None
+
+
+def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ...]:
+    """Metadata of every file: name, type, size. The bytes are not kept."""
+    found = []
+    for part in _leaves(msg):
+        if part is text_part or part is msg and part.get_content_maintype() == "text":
+            continue
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        try:
+            filename = part.get_filename()
+        except Exception:
+            filename = None
+        if disposition != "attachment" and not filename and part.get_content_maintype() == "text":
+            continue  # an alternative body (the HTML twin of the plain text), not a file
+        if not filename and part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            subject = header(inner[0], "Subject") if isinstance(inner, list) and inner else ""
+            filename = f"{subject or 'message'}.eml"
+        found.append(Attachment(name=filename or f"unnamed.{part.get_content_subtype()}",
+                                content_type=part.get_content_type(), size=_size(part)))
+    return tuple(found)
+
+
+def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Sequence[str] = ()) -> ParsedEmail:
+    """Read one message as it arrived (SMTP DATA, Mailgun ``body-mime``, SendGrid ``email``).
+
+    Args:
+        raw: the message bytes.
+        envelope_from: SMTP ``MAIL FROM`` ("" = null sender), when the transport says.
+        recipients: SMTP ``RCPT TO`` addresses, when the transport says.
+
+    Raises:
+        InvalidPayload: neither a From nor an envelope sender address can be read.
+    """
+    msg = message_from_bytes(raw, policy=policy.default)
+    problems = [type(defect).__name__ for defect in msg.defects][:10]
+    from_pairs = addresses(msg, "From")
+    name, sender = from_pairs[0] if from_pairs else ("", "")
+    if not sender and envelope_from:
+        try:
+            sender = normalize_email(envelope_from)
+            problems.append("no usable From header; used the envelope sender")
+        except InvalidRequest:
+            pass
+    if not sender:
+        raise InvalidPayload("the message has no sender address")
+
+    verdict = loops.classify(msg, sender=sender, envelope_from=envelope_from)
+    text_part = body.find_text_part(msg) if verdict.kind != loops.Kind.BOUNCE else None
+    full_text, body_problems = body.extract_text(msg)
+    problems += body_problems
+    message_id = next(iter(message_ids(header(msg, "Message-ID"))), None)
+    seen = list(recipients)
+    for name_ in RECIPIENT_HEADERS:
+        seen += [address for _, address in addresses(msg, name_)]
+    reply_to = addresses(msg, "Reply-To")
+    subject = header(msg, "Subject")[:MAX_SUBJECT_CHARS] or None
+    return ParsedEmail(
+        sender=sender,
+        name=name or None,
+        message_id=message_id,
+        subject=subject,
+        text=body.strip_reply(full_text),
+        full_text=full_text,
+        in_reply_to=tuple(message_ids(header(msg, "In-Reply-To"))),
+        references=tuple(message_ids(header(msg, "References"))[-MAX_REFERENCES:]),
+        recipients=tuple(dict.fromkeys(a.lower() for a in seen)),
+        attachments=attachments(msg, text_part),
+        verdict=verdict,
+        bounce=read_bounce(msg) if verdict.kind == loops.Kind.BOUNCE else None,
+        digest=hashlib.sha256(raw).hexdigest(),
+        problems=tuple(problems),
+        reply_to=reply_to[0][1] if reply_to else None,
+        html_only=text_part is not None and text_part.get_content_subtype() == "html",
+    )
+
+
+def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversation: str | None = None) -> InboundMessage:
+    """The customer message to ingest; ``thread_conversation`` comes from ``threads.thread_hint``."""
+    meta = {
+        "message_id": parsed.message_id or "",
+        "in_reply_to": " ".join(parsed.in_reply_to),
+        "references": " ".join(parsed.references),
+        "reply_to": parsed.reply_to or "",
+        "parse_problems": "; ".join(parsed.problems),
+        "sender_kind": parsed.verdict.kind.value if parsed.verdict.automatic else "",
+        "automatic_reason": parsed.verdict.reason,
+        "html_only": "1" if parsed.html_only else "",
+        "thread_conversation": thread_conversation or "",
+    }
+    text = parsed.text
+    if not text and parsed.attachments:
+        text = "(attachments only)"
+    return InboundMessage(
+        channel=Channel.EMAIL,
+        identity=Identity(Channel.EMAIL, parsed.sender),
+        provider_id=parsed.message_id or f"sha256:{parsed.digest}",
+        text=text,
+        received_at=received_at,
+        name=parsed.name,
+        subject=parsed.subject,
+        full_text=parsed.full_text,
+        attachments=parsed.attachments,
+        meta={key: value for key, value in meta.items() if value},
+        automatic=parsed.verdict.automatic,
+    )

@@ -1,0 +1,93 @@
+"""The inbound SMTP listener (aiosmtpd), run inside the web process's event loop.
+
+Accepts mail only for our domains (no open relay), refuses mail over the size
+limit (552, from aiosmtpd's ``data_size_limit``), and answers 250 only after
+the message is stored; a storage failure answers 451 so the sending server
+tries again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from channels.base import InvalidPayload
+from channels.email import intake
+
+log = logging.getLogger("gateway.email.smtp")
+
+PORT_KEY = "email_smtp_port"  # app key: the port actually bound (the setting may be 0)
+
+
+def accepted_domains(settings) -> frozenset[str]:
+    """``GATEWAY_EMAIL__DOMAINS``, else the domain of the reply addresses we hand out."""
+    email = settings.email
+    domains = [d.lower().strip() for d in email.domains]
+    if not domains and email.domain:
+        domains = [email.domain.lower()]
+    if not domains and email.from_address:
+        domains = [email.from_address.rpartition("@")[2].lower()]
+    return frozenset(d for d in domains if d)
+
+
+class Handler:
+    """aiosmtpd hooks: RCPT (which mailboxes we take) and DATA (store, then answer)."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.domains = accepted_domains(runtime.settings)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        domain = address.rpartition("@")[2].strip().rstrip(".").lower()
+        if domain not in self.domains:
+            return "550 5.7.1 Relaying denied: we only accept mail for our own domains"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        # aiosmtpd reports the null sender of bounces and autoresponders as "<>".
+        envelope_from = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
+        try:
+            outcome = await intake.receive(self.runtime, raw, envelope_from=envelope_from,
+                                           recipients=envelope.rcpt_tos)
+        except InvalidPayload as error:
+            return f"550 5.6.0 {error}"
+        except Exception:
+            log.exception("could not store mail from %s", envelope.mail_from)
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+        log.info("mail from %s: %s %s", envelope.mail_from, outcome.kind, outcome.conversation_id or "")
+        return "250 2.0.0 OK: stored"
+
+
+async def listener(app: web.Application):
+    """cleanup_ctx: serve SMTP while the app runs, when ``GATEWAY_EMAIL__SMTP_LISTEN_PORT`` is set."""
+    settings = app["settings"]
+    if settings.email.smtp_listen_port is None:
+        yield
+        return
+    runtime = app["runtime"]
+    handler = Handler(runtime)
+    if not handler.domains:
+        log.warning("SMTP listener refuses every recipient: set GATEWAY_EMAIL__DOMAINS")
+    hostname = settings.email.domain or socket.getfqdn()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname=hostname, data_size_limit=settings.email.max_message_bytes,
+                     enable_SMTPUTF8=True, decode_data=False, ident="gateway"),
+        settings.email.smtp_listen_host, settings.email.smtp_listen_port,
+    )
+    app[PORT_KEY] = server.sockets[0].getsockname()[1]
+    log.info("SMTP listener on %s:%s", settings.email.smtp_listen_host, app[PORT_KEY])
+    try:
+        yield
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,0 +1,13 @@
+"""The email channel's part of the web app: the two webhooks and the SMTP listener's lifetime."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from channels.email import smtp, webhooks
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post(webhooks.MAILGUN_PATH, webhooks.mailgun)
+    app.router.add_post(webhooks.SENDGRID_PATH, webhooks.sendgrid)
+    app.cleanup_ctx.append(smtp.listener)
