@@ -135,7 +135,8 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
         InvalidPayload: neither a From nor an envelope sender address can be read.
     """
     msg = message_from_bytes(raw, policy=policy.default)
-    problems = [type(defect).__name__ for defect in msg.defects][:10]
+    # Defects of every part: a broken base64 attachment is recorded on the part, not the message.
+    problems = list(dict.fromkeys(type(d).__name__ for part in msg.walk() for d in part.defects))[:10]
     from_pairs = addresses(msg, "From")
     name, sender = from_pairs[0] if from_pairs else ("", "")
     if not sender and envelope_from:

@@ -22,7 +22,6 @@ log = logging.getLogger("gateway.sms")
 INBOUND_PATH = "/sms/twilio"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
-
 # Twilio's MessageStatus → ours. Statuses before "sent" are all "on its way".
 STATUSES = {
     "accepted": DeliveryStatus.SENDING, "scheduled": DeliveryStatus.SENDING, "queued": DeliveryStatus.SENDING,
