@@ -76,14 +76,12 @@ class SlackApi:
             raise _sorted(method, error) from error
 
     async def post(self, channel: str, text: str, *, thread_ts: str | None = None,
-                   blocks: list[dict] | None = None, metadata: dict | None = None) -> Posted:
+                   blocks: list[dict] | None = None) -> Posted:
         args: dict = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
         if thread_ts:
             args["thread_ts"] = thread_ts
         if blocks is not None:
             args["blocks"] = blocks
-        if metadata is not None:
-            args["metadata"] = metadata
         response = await self._call("chat.postMessage", **args)
         return Posted(response["channel"], response["ts"])
 

@@ -104,11 +104,25 @@ class SlackGateway:
         })
 
 
+async def make_gateway(aiohttp_client, fake: FakeSlack, tmp_path, redis_url: str | None = None) -> SlackGateway:
+    if redis_url:
+        backend = Backend(slack_settings(fake, tmp_path, redis_url=redis_url))
+    else:
+        backend = Backend(slack_settings(fake, tmp_path), fakeredis.FakeServer())
+    backend.configure_jobs()
+    return SlackGateway(await start_client(aiohttp_client, backend), backend, fake)
+
+
 @pytest.fixture
 async def slack_gateway(aiohttp_client, fake_slack, tmp_path):
-    settings = slack_settings(fake_slack, tmp_path)
-    backend = Backend(settings, fakeredis.FakeServer())
-    backend.configure_jobs()
-    client = await start_client(aiohttp_client, backend)
-    yield SlackGateway(client, backend, fake_slack)
+    """The gateway on fakeredis, configured for the fake Slack."""
+    yield await make_gateway(aiohttp_client, fake_slack, tmp_path)
+    context.configure(None)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["fake", "real"])
+async def any_slack_gateway(request, aiohttp_client, fake_slack, tmp_path):
+    """The same, on fakeredis and on a real redis-server (locks and scripts run for real)."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "real" else None
+    yield await make_gateway(aiohttp_client, fake_slack, tmp_path, redis_url)
     context.configure(None)  # type: ignore[arg-type]

@@ -45,6 +45,7 @@ class FakeSlack:
     users: dict[str, str] = field(default_factory=lambda: {"UAGENT": "Grace", "UAGENT2": "Linus"})
     calls: list[Call] = field(default_factory=list)
     messages: list[Posted] = field(default_factory=list)
+    fail_channels: dict[str, str] = field(default_factory=dict)  # channel id -> Slack error to answer
     limited_fraction: float = 0.0
     retry_after: int = 0
     random: random.Random = field(default_factory=lambda: random.Random(1234))
@@ -117,6 +118,8 @@ class FakeSlack:
 
     def api_chat_postMessage(self, args: dict) -> dict:
         channel = self.channel_id(str(args["channel"]))
+        if channel in self.fail_channels:
+            return {"ok": False, "error": self.fail_channels[channel]}
         blocks = args.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)

@@ -34,8 +34,8 @@ def threads_by_conversation(fake) -> dict[str, list[str]]:
     return out
 
 
-async def test_200_messages_across_20_conversations_all_reach_slack_in_order_once_with_429s(slack_gateway):
-    gw = slack_gateway
+async def test_200_messages_across_20_conversations_all_reach_slack_in_order_once_with_429s(any_slack_gateway):
+    gw = any_slack_gateway
     gw.fake.rate_limit(0.5, retry_after=0)
     service = gw.runtime.service
     started = time.monotonic()

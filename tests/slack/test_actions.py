@@ -1,0 +1,99 @@
+"""Buttons, shortcuts and /gateway commands: each changes the conversation and the thread shows it."""
+
+from __future__ import annotations
+
+from tests.slack.fake_slack import FakeSlack
+from tests.slack.test_console import agent_reply_event, blocks_text, open_support_conversation
+
+SUPPORT = FakeSlack.channel_id("#support")
+
+
+async def test_claim_updates_the_parent_in_place_with_the_agent_and_the_sla_deadlines(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    [parent] = gw.fake.parents("#support")
+    await gw.runtime.store.set_conversation_fields(conversation_id, {"sla_first_response_due": "1795000000000"})
+
+    await gw.press("gw_claim", conversation_id, channel=SUPPORT)
+    await gw.drain()
+
+    assert (await gw.runtime.store.conversation(conversation_id)).assignee == "Grace"
+    updated = gw.fake.find("#support", parent.ts)
+    assert updated.updates >= 1
+    shown = blocks_text(updated.blocks)
+    assert "claimed by Grace" in shown and "First response <!date^1795000000^" in shown
+    assert any("Grace assigned the conversation to Grace" in m.text for m in gw.fake.thread("#support", parent.ts))
+    assert len(gw.fake.parents("#support")) == 1  # updated, not re-posted
+
+
+async def test_transfer_button_moves_to_the_service_channel(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    await gw.press("gw_transfer_service", conversation_id, channel=SUPPORT)
+    await gw.drain()
+    assert (await gw.runtime.store.conversation(conversation_id)).queue == "service"
+    [new] = gw.fake.parents("#service")
+    history = "\n".join(m.text for m in gw.fake.thread("#service", new.ts))
+    assert "I get an error when I log in" in history and "transferred the conversation from support to service" \
+        in history
+
+
+async def test_a_refused_action_is_told_to_the_agent_only(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    await gw.press("gw_resolve", conversation_id, channel=SUPPORT, action_ts="1.1")
+    await gw.drain()
+    await gw.press("gw_resolve", conversation_id, channel=SUPPORT, action_ts="1.2")
+    await gw.drain()
+    [told] = gw.fake.ok_calls("chat.postEphemeral")
+    assert told.args["user"] == "UAGENT" and "already resolved" in told.args["text"]
+
+
+async def test_the_same_button_press_delivered_twice_acts_once(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    await gw.press("gw_escalate", conversation_id, channel=SUPPORT, action_ts="7.7")
+    await gw.press("gw_escalate", conversation_id, channel=SUPPORT, action_ts="7.7")
+    await gw.drain()
+    assert (await gw.runtime.store.conversation(conversation_id)).tier == 2
+
+
+async def test_editing_a_sent_reply_tells_the_agent_it_was_not_resent(slack_gateway):
+    gw = slack_gateway
+    ws, conversation_id = await open_support_conversation(gw)
+    [parent] = gw.fake.parents("#support")
+    await gw.event(agent_reply_event(parent.ts, "teh fix", ts="1700000100.000030"), event_id="Ev-e1")
+    await gw.drain()
+    edit = {"type": "message", "subtype": "message_changed", "channel": SUPPORT, "channel_type": "channel",
+            "message": {"user": "UAGENT", "text": "the fix", "ts": "1700000100.000030", "thread_ts": parent.ts},
+            "previous_message": {"user": "UAGENT", "text": "teh fix", "ts": "1700000100.000030",
+                                 "thread_ts": parent.ts}}
+    await gw.event(edit, event_id="Ev-e2")
+    await gw.drain()
+
+    replies = [m.text for m in await gw.runtime.store.messages(conversation_id) if m.direction == "outbound"]
+    assert replies == ["teh fix"]
+    assert any("Edits are not sent" in m.text for m in gw.fake.thread("#support", parent.ts))
+
+
+async def test_note_button_opens_the_note_modal_for_the_conversation(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    await gw.press("gw_note", conversation_id, channel=SUPPORT)
+    [opened] = gw.fake.ok_calls("views.open")
+    assert '"private_metadata": "' + conversation_id in str(opened.args).replace("'", '"')
+
+
+async def test_queue_command_lists_open_conversations_oldest_deadline_first(slack_gateway):
+    gw = slack_gateway
+    _, first = await open_support_conversation(gw)
+    await gw.runtime.store.set_conversation_fields(first, {"sla_first_response_due": "1795000000000"})
+    response = await gw.command("queue support")
+    text = (await response.json())["text"]
+    assert "Open conversations in support" in text and first in text and "Ada" in text
+    assert "No open conversations" in (await (await gw.command("queue service")).json())["text"]
+
+
+async def test_commands_without_a_conversation_explain_why_it_is_needed(slack_gateway):
+    text = (await (await slack_gateway.command("claim")).json())["text"]
+    assert "conversation id" in text

@@ -1,0 +1,75 @@
+"""How the thread shows a timeline: coalescing, echo suppression, delivery notices (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from channels.slack import blocks, console
+from conversations.models import Channel, DeliveryStatus, Direction, Message
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+THREAD = ("CQ", "1.1")
+
+
+def message(i: int, direction: Direction = Direction.INBOUND, **fields) -> Message:
+    return Message(id=f"msg_{i}", conversation_id="cnv_1", direction=direction,
+                   channel=None if direction in (Direction.NOTE, Direction.EVENT) else Channel.WEBCHAT,
+                   author=fields.pop("author", "Ada"), text=fields.pop("text", f"message {i}"), created_at=NOW,
+                   **fields)
+
+
+def plan(messages, start=0, shown=None, **limits):
+    return console.plan_posts(messages, start, thread=THREAD, shown=shown or set(),
+                              full_url=lambda m: "https://gw/api/conversations/cnv_1", **limits)
+
+
+def test_a_burst_of_customer_messages_is_coalesced_in_order():
+    posts = plan([message(i) for i in range(25)], max_items=10)
+    assert [p.end for p in posts] == [10, 20, 25]
+    assert posts[0].text.splitlines()[0] == "*Ada* (webchat): message 0"
+    assert "message 24" in posts[2].text
+
+
+def test_posting_resumes_at_the_cursor():
+    posts = plan([message(i) for i in range(5)], start=3)
+    assert len(posts) == 1 and "message 2" not in posts[0].text and "message 4" in posts[0].text
+
+
+def test_an_agent_reply_typed_in_this_thread_is_not_echoed_but_its_delivery_is_shown():
+    reply = message(1, Direction.OUTBOUND, author="Grace", text="on it", delivery=DeliveryStatus.DELIVERED,
+                    meta={blocks.AGENT_CHANNEL: "CQ", blocks.AGENT_THREAD: "1.1"})
+    [post] = plan([reply])
+    assert "replied" not in post.text
+    assert post.text == ":heavy_check_mark: Delivered (webchat): “on it”" and post.notices == ("msg_1:ok",)
+
+
+def test_a_reply_from_elsewhere_is_echoed_and_a_failure_shows_the_reason():
+    reply = message(1, Direction.OUTBOUND, author="Grace", text="hello", delivery=DeliveryStatus.FAILED,
+                    delivery_error="21610 unsubscribed recipient", meta={})
+    [post] = plan([reply])
+    assert "*Grace* replied (webchat): hello" in post.text
+    assert "Not delivered (webchat): “hello”: 21610 unsubscribed recipient" in post.text
+
+
+def test_a_delivery_that_settles_later_gets_one_notice():
+    reply = message(1, Direction.OUTBOUND, author="Grace", text="hi", delivery=DeliveryStatus.SENDING)
+    assert console.plan_notices([reply], 1, set()) is None
+    done = message(1, Direction.OUTBOUND, author="Grace", text="hi", delivery=DeliveryStatus.SENT)
+    late = console.plan_notices([done], 1, set())
+    assert late is not None and late.notices == ("msg_1:ok",)
+    assert console.plan_notices([done], 1, {"msg_1:ok"}) is None
+
+
+def test_customer_text_cannot_ping_the_channel_and_long_texts_are_cut_with_a_link():
+    [post] = plan([message(1, text="<!channel> " + "x" * 3000)])
+    assert "<!channel>" not in post.text and "&lt;!channel&gt;" in post.text
+    assert post.text.endswith("<https://gw/api/conversations/cnv_1|full message>")
+    assert len(post.text) < 1700
+
+
+def test_notes_and_events_are_shown():
+    [post] = plan([message(1, Direction.NOTE, author="Grace", text="VIP"),
+                   message(2, Direction.EVENT, author="gateway", text="SLA first response breached",
+                           kind="sla_breach")])
+    assert post.text.splitlines() == [":memo: *Note by Grace:* VIP",
+                                      ":rotating_light: SLA first response breached"]
