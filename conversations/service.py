@@ -380,14 +380,22 @@ class ConversationService:
         *,
         error: str | None = None,
         provider_id: str | None = None,
-    ) -> None:
-        """A provider (or the outbound job) says where an outbound message is; agents see it."""
-        await self.store.set_delivery(conversation_id, message_id, status, error=error, provider_id=provider_id)
+        force: bool = False,
+    ) -> bool:
+        """A provider (or the outbound job) says where an outbound message is; agents see it.
+
+        Returns False (and tells nobody) when the status would step back, e.g. a
+        late "sent" after "delivered".
+        """
+        if not await self.store.set_delivery(conversation_id, message_id, status, error=error,
+                                             provider_id=provider_id, force=force):
+            return False
         conversation = await self.store.conversation(conversation_id)
         await self.events.emit(ConversationEvent(
             EventKind.DELIVERY, conversation_id, conversation.customer_id, message_id,
             {"status": status.value, "error": error or "", "provider_id": provider_id or ""},
         ))
+        return True
 
     # -- helpers ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from redis.exceptions import WatchError
 
 from channels.base import InboundMessage
 from conversations import codec, ids, keys
+from conversations.delivery import is_step_back
 from conversations.errors import NotFound
 from conversations.models import (
     Conversation,
@@ -307,15 +308,33 @@ class ConversationStore:
         *,
         error: str | None = None,
         provider_id: str | None = None,
-    ) -> None:
+        force: bool = False,
+    ) -> bool:
+        """Record a delivery status unless it steps back (``delivery.is_step_back``); True if written.
+
+        ``force`` is for a deliberate restart of delivery (a retry after a failure).
+        """
         ck = keys.CustomerKeys(await self.locate(conversation_id))
-        await self.redis.hset(
-            ck.delivery(conversation_id), message_id, codec.delivery_state(status, error, provider_id)
-        )
-        await self.redis.publish(
-            keys.conversation_events(conversation_id),
-            json.dumps({"type": "delivery", "message_id": message_id, "status": status.value, "error": error}),
-        )
+        key = ck.delivery(conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hget(key, message_id)
+                    current = json.loads(raw) if raw else {}
+                    previous = DeliveryStatus(current["status"]) if current.get("status") else None
+                    if not force and is_step_back(previous, status):
+                        await pipe.reset()
+                        return False
+                    pipe.multi()
+                    pipe.hset(key, message_id,
+                              codec.delivery_state(status, error, provider_id or current.get("provider_id")))
+                    pipe.publish(keys.conversation_events(conversation_id), json.dumps(
+                        {"type": "delivery", "message_id": message_id, "status": status.value, "error": error}))
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue
 
     async def set_conversation_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
         """Channel facts kept on the conversation (Slack thread ts, email reply token); no event."""

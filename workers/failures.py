@@ -102,7 +102,7 @@ async def _retry_delivery(runtime: Any, failure_id: str) -> dict[str, Any]:
         raise NotFound(f"no failure {failure_id}")
     conversation_id, message_id = fields["conversation_id"], fields["message_id"]
     await runtime.redis.delete(outbound.attempts_key(message_id))
-    await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.QUEUED,
+    await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.QUEUED, force=True,
                                           error="retried from the dead-letter list")
     await outbound.mark_pending(runtime.redis, conversation_id)
     await runtime.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, message_id,

@@ -177,7 +177,7 @@ async def send_one(runtime: Any, message: Message) -> str:
         delay = backoff(attempts, retry_after)
         await runtime.redis.hset(attempts_key(message.id), "not_before", _now_ms() + int(delay * 1000))
         await runtime.redis.expire(attempts_key(message.id), int(timedelta(days=7).total_seconds()))
-        await service.record_delivery(conversation_id, message.id, DeliveryStatus.QUEUED,
+        await service.record_delivery(conversation_id, message.id, DeliveryStatus.QUEUED, force=True,
                                       error=f"attempt {attempts} failed, retrying in {delay:g}s: {reason}")
         await schedule(runtime, conversation_id, message.id, delay, job_id=f"deliver-retry-{message.id}-{attempts}", retry=True)
         return "retry"

@@ -29,19 +29,6 @@ STATUSES = {
     "read": DeliveryStatus.READ, "undelivered": DeliveryStatus.UNDELIVERED, "failed": DeliveryStatus.FAILED,
     "canceled": DeliveryStatus.FAILED,
 }
-PROGRESS = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED,
-            DeliveryStatus.READ)
-
-
-def is_step_back(current: DeliveryStatus | None, new: DeliveryStatus) -> bool:
-    """Callbacks arrive out of order: never let a late "sent" hide "delivered" or a failure."""
-    if current is None or new in FINAL_FAILURES:
-        return False
-    if current in FINAL_FAILURES:
-        return new != DeliveryStatus.DELIVERED and new != DeliveryStatus.READ
-    return current in PROGRESS and PROGRESS.index(new) < PROGRESS.index(current)
-
-
 async def verified_form(request: web.Request) -> dict[str, str]:
     settings = request.app["runtime"].settings
     token = settings.twilio.auth_token
@@ -78,9 +65,7 @@ async def status(request: web.Request) -> web.Response:
         # Not ours (another app on the account) or a status we do not track: nothing to update.
         return web.Response(status=204)
     conversation_id, message_id = found
-    current = (await runtime.store.message(conversation_id, message_id)).delivery
-    if is_step_back(current, new):
-        return web.Response(status=204)
+    # Callbacks arrive out of order; record_delivery refuses a step back.
     error = describe_error(form.get("ErrorCode"), form.get("ErrorMessage")) if new in FINAL_FAILURES else None
     await runtime.service.record_delivery(conversation_id, message_id, new, error=error, provider_id=sid)
     return web.Response(status=204)
