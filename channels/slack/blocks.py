@@ -7,7 +7,6 @@ or forge links through the gateway.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from conversations.models import (
     Channel,
@@ -21,7 +20,7 @@ from conversations.models import (
 
 ICONS = {Channel.EMAIL: ":email:", Channel.SMS: ":iphone:", Channel.SLACK: ":slack:",
          Channel.WEBCHAT: ":speech_balloon:"}
-EVENT_ICONS = {"sla_warning": ":warning:", "sla_breach": ":rotating_light:", "escalated": ":arrow_double_up:",
+EVENT_ICONS = {"sla_warning": ":warning:", "sla_breach": ":rotating_light:", "sla_alert": ":rotating_light:", "escalated": ":arrow_double_up:",
                "transferred": ":arrow_right:", "assigned": ":raising_hand:", "resolved": ":white_check_mark:",
                "reopened": ":leftwards_arrow_with_hook:", "routed": ":twisted_rightwards_arrows:"}
 SLA_FIELDS = (("sla_first_response_due", "First response"), ("sla_next_response_due", "Next response"),

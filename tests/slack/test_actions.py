@@ -97,3 +97,26 @@ async def test_queue_command_lists_open_conversations_oldest_deadline_first(slac
 async def test_commands_without_a_conversation_explain_why_it_is_needed(slack_gateway):
     text = (await (await slack_gateway.command("claim")).json())["text"]
     assert "conversation id" in text
+
+
+async def test_an_sla_breach_written_by_the_workers_is_shown_in_the_thread(slack_gateway):
+    from datetime import UTC, datetime
+
+    from conversations.events import ConversationEvent, EventKind
+    from conversations.service import ConversationService
+    from conversations.store import Change
+
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    [parent] = gw.fake.parents("#support")
+    now = datetime.now(UTC)
+    # What the workers' timer does when a deadline passes: an event on the timeline, then the domain event.
+    before, _ = await gw.runtime.store.mutate(conversation_id, lambda c: Change(
+        fields={"sla_first_response_due": "1795000000000"},
+        messages=[ConversationService._event(c, "sla_breach", "SLA first response breached", now, {})]))
+    await gw.runtime.events.emit(ConversationEvent(EventKind.SLA_BREACH, conversation_id, before.customer_id))
+    await gw.drain()
+
+    assert any(m.text == ":rotating_light: SLA first response breached"
+               for m in gw.fake.thread("#support", parent.ts))
+    assert "First response <!date^1795000000^" in blocks_text(gw.fake.find("#support", parent.ts).blocks)
