@@ -6,8 +6,6 @@ SERVICE = "service"
 SUPPORT = "support"
 OUTBOUND = "outbound"
 JOB_QUEUES = (OUTBOUND, SERVICE, SUPPORT)
-# SLA arming jobs (cheap, frequent) run with the service queue's notifications.
-TIMERS = SERVICE
 
 # Transient provider errors: retried after these many seconds (RQ's scheduler runs the retries).
 OUTBOUND_RETRY_INTERVALS = [5, 15, 60, 180, 600]

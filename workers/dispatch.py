@@ -13,7 +13,7 @@ from rq import Retry
 
 from channels.slack import jobs as slack_jobs
 from conversations.events import ConversationEvent, EventKind, Listener
-from workers import defaults, outbound, timers
+from workers import defaults, escalation, metrics, outbound, timers
 from workers.queues import JobQueues
 
 # Events after which a conversation's SLA deadlines may have moved.
@@ -41,8 +41,10 @@ def outbound_listener(jobs: JobQueues) -> Listener:
 def sla_listener(jobs: JobQueues) -> Listener:
     async def on_event(event: ConversationEvent) -> None:
         if event.kind in ARMING_EVENTS:
-            await jobs.enqueue(defaults.TIMERS, timers.rearm, event.conversation_id, event.kind.value,
-                               event.detail.get("by", ""), retry=Retry(max=3, interval=[1, 5, 30]))
+            await asyncio.to_thread(timers.mark_dirty, jobs.connection, event.conversation_id)
+        if event.kind == EventKind.ESCALATED:
+            trigger = "sla" if event.detail.get("by") == escalation.SLA_AUTHOR else "agent"
+            await asyncio.to_thread(metrics.count_escalation, jobs.connection, trigger)
 
     return on_event
 

@@ -37,6 +37,8 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
 return due
 """
+_UNMARK = ("if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or -1) == tonumber(ARGV[2]) then "
+           "return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0")
 _RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
           "elseif redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0")
 
@@ -52,7 +54,7 @@ def _ms(moment: datetime) -> int:
 class Sweeper:
     """Fires due timers and recovers stuck deliveries; ``clock`` is driven in tests."""
 
-    def __init__(self, runtime: Any, *, lease_seconds: float = 30.0, batch: int = 1000, concurrency: int = 64,
+    def __init__(self, runtime: Any, *, lease_seconds: float = 10.0, batch: int = 1000, concurrency: int = 24,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
         self.redis = runtime.redis
@@ -106,6 +108,35 @@ class Sweeper:
                 await self.redis.zrem(TIMERS, member)
                 fired += result == "fired"
         return fired
+
+    # -- arming -----------------------------------------------------------------------
+
+    async def arm_marked(self) -> int:
+        """Re-arm conversations whose events marked them; returns how many were looked at."""
+        done = 0
+        while True:
+            now_ms = _ms(self.clock())
+            lease = now_ms + self.lease_ms
+            claimed = await self._claim(keys=[timers.DIRTY], args=[now_ms, lease, self.batch])
+            conversation_ids = claimed[0::2]
+            if not conversation_ids:
+                return done
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def one(conversation_id: str) -> None:
+                async with gate:
+                    try:
+                        await timers.arm(self.runtime.store, self.runtime.rules.current, conversation_id)
+                    except Exception:  # stays marked: armed again after its lease
+                        log.exception("arming %s failed", conversation_id)
+                        return
+                    # Unmark unless an event marked it again meanwhile (its score is no longer our lease).
+                    await self.redis.eval(_UNMARK, 1, timers.DIRTY, conversation_id, lease)
+
+            await asyncio.gather(*(one(c) for c in conversation_ids))
+            done += len(conversation_ids)
+            if len(conversation_ids) < self.batch:
+                return done
 
     # -- outbound recovery -------------------------------------------------------------
 
@@ -173,6 +204,7 @@ class Sweeper:
                 if reload is not None:
                     await asyncio.to_thread(reload)
                 if await self.lead(ttl_ms):
+                    await self.arm_marked()
                     await self.sweep_timers()
                     if time.monotonic() - last_recovery >= recover_every:
                         await self.recover_outbound()

@@ -17,6 +17,7 @@ do nothing.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from conversations.events import ConversationEvent, EventKind
 from conversations.models import Conversation
 from conversations.service import PENDING_ESCALATION, ConversationService
 from conversations.store import Change, ConversationStore
-from workers import context, escalation, metrics, sla
+from workers import escalation, metrics, sla
 from workers.sla import CLOCKS, KINDS, Deadline
 
 log = logging.getLogger("gateway.timers")
@@ -226,18 +227,18 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
     return outcome.result
 
 
-# -- the arming job ---------------------------------------------------------------------
+# -- what needs arming ------------------------------------------------------------------
+
+DIRTY = "gw:timers:dirty"  # zset: conversation id -> when an event may have moved its deadlines (ms)
 
 
-def rearm(conversation_id: str, event_kind: str = "", author: str = "") -> bool:
-    """Job: recompute a conversation's deadlines after an event; safe to run twice."""
-    return context.run(lambda runtime: rearm_async(runtime, conversation_id, event_kind, author))
+def mark_dirty(connection: Any, conversation_id: str) -> None:
+    """Called (sync) by the event listener; the sweeper re-arms marked conversations in batches.
 
-
-async def rearm_async(runtime: Any, conversation_id: str, event_kind: str = "", author: str = "") -> bool:
-    if event_kind == EventKind.ESCALATED.value:
-        await metrics.record_escalation(runtime.redis, "sla" if author == escalation.SLA_AUTHOR else "agent")
-    return await arm(runtime.store, runtime.rules.current, conversation_id)
+    A Redis mark rather than a job per event: arming is a few ms of Redis work, a forked RQ job
+    costs tens of ms, and the mark survives any crash until the sweeper has armed it.
+    """
+    connection.zadd(DIRTY, {conversation_id: time.time_ns() // 1_000_000})
 
 
 def utcnow() -> datetime:

@@ -25,9 +25,11 @@ class FakeProvider:
     attempts: list[str] = field(default_factory=list)
     # Responses to give before delivering: (status, retry_after or None).
     failures: list[tuple[int, float | None]] = field(default_factory=list)
-    # When set, the first request waits here (a slow provider) until released.
-    hold_first: asyncio.Event | None = None
-    first_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # When set, request number ``hold_at`` waits here (a slow provider) until released.
+    hold: asyncio.Event | None = None
+    hold_at: int = 1
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    held_key: str = ""
     url: str = ""
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _by_key: dict[str, str] = field(default_factory=dict)
@@ -41,9 +43,14 @@ class FakeProvider:
         body = await request.json()
         key = request.headers.get("Idempotency-Key", "")
         self.attempts.append(key)
-        if self.hold_first is not None and len(self.attempts) == 1:
-            self.first_arrived.set()
-            await self.hold_first.wait()
+        if self.hold is not None and len(self.attempts) == self.hold_at:
+            self.held_key = key
+            self.held.set()
+            try:
+                await self.hold.wait()
+            except asyncio.CancelledError:  # aiohttp cancels handlers whose client went away
+                self.aborted.append(key)
+                raise
             if request.transport is None or request.transport.is_closing():
                 self.aborted.append(key)
                 return web.Response(status=499)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -10,7 +13,7 @@ import fakeredis
 from channels.base import InboundMessage
 from conversations.models import Channel, Identity
 from gateway.runtime import build_runtime
-from router import LiveRules, load_rules_text
+from router import LiveRules
 from tests.conftest import make_settings
 
 RULES_YAML = """\
@@ -45,8 +48,16 @@ default:
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+def write_rules(text: str = RULES_YAML) -> Path:
+    handle, name = tempfile.mkstemp(prefix="gateway-rules-", suffix=".yaml")
+    os.close(handle)
+    path = Path(name)
+    path.write_text(text)
+    return path
+
+
 def live_rules(text: str = RULES_YAML) -> LiveRules:
-    return LiveRules("test-rules.yaml", rules=load_rules_text(text, "test-rules.yaml"))
+    return LiveRules(write_rules(text))
 
 
 class Clock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from conversations.events import EventKind
 from conversations.service import PENDING_ESCALATION
 from tests.workers.support import Clock, fake_runtime, live_rules, sms, timeline_kinds
@@ -113,7 +115,7 @@ async def test_a_sweeper_that_died_after_claiming_is_replaced_and_the_timer_fire
     assert len(await sweeper.claim(clock.now)) == 1  # claimed, then the sweeper "died"
     other = Sweeper(runtime, clock=clock)
     assert await other.sweep_timers() == 0  # leased: not yet
-    clock.advance(seconds=31)  # the 30 s lease lapsed (the breach is due too by now)
+    clock.advance(seconds=31)  # the 10 s lease lapsed (the breach is due too by now)
     assert await other.sweep_timers() == 2
     assert await timeline_kinds(runtime, conversation_id) == ["routed", "sla_warning", "sla_breach", "escalated"]
 
@@ -175,8 +177,14 @@ async def test_an_agent_escalate_takes_the_rule_files_step_and_restarts_the_cloc
     assert after.extra["sla_first_response_restarted_at"] == str(int(clock.now.timestamp() * 1000))
 
 
-async def test_the_rearm_job_counts_escalations():
+async def test_events_mark_the_conversation_and_the_sweeper_arms_it_and_counts_escalations():
     clock = Clock()
-    runtime, conversation_id, _, _ = await start(clock, live_rules())
-    await timers.rearm_async(runtime, conversation_id, EventKind.ESCALATED.value, "alice")
+    runtime, conversation_id, _, sweeper = await start(clock, live_rules())
+    assert await runtime.redis.zscore(timers.DIRTY, conversation_id) is not None  # ingested, routed
+    await runtime.redis.delete(timers.TIMERS)  # as if never armed
+    await runtime.store.set_conversation_fields(conversation_id, {"sla_first_response_due": "1"})
+    clock.now = datetime.now(UTC)  # the marks carry wall-clock times
+    assert await sweeper.arm_marked() == 1
+    assert await runtime.redis.zcard(timers.DIRTY) == 0 and await runtime.redis.zcard(timers.TIMERS) == 4
+    await runtime.service.escalate(conversation_id, "alice", "needs a specialist")
     assert (await runtime.redis.hgetall(metrics.METRICS))["escalations|agent"] == "1"

@@ -1,0 +1,151 @@
+"""kill -9 of real worker processes on a real redis-server: nothing lost, nothing done twice.
+
+The worker host is ``gateway worker`` (RQ's forking worker plus its sweeper
+child) in its own process group; SIGKILL to the group is a crashed machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from conversations.models import DeliveryStatus
+from gateway.runtime import build_runtime
+from tests.conftest import make_settings
+from tests.support import wait_until
+from tests.workers.fake_provider import FakeProvider
+from tests.workers.processes import WorkerHost, worker_env
+from tests.workers.support import RULES_YAML, live_rules, sms, write_rules
+from workers import timers
+
+CONVERSATIONS = 25
+REPLIES_EACH = 20  # 500 replies in all
+
+# Two-second first response so the test sees real timers fire; one step, no restart, so each
+# conversation escalates exactly once and then stays at tier 2.
+FAST_RULES = RULES_YAML.replace("first_response: 1m", "first_response: 2s").replace(
+    "- {from_tier: 1, to_tier: 2, on: [first_response.breach, agent], restart: [first_response]}",
+    "- {from_tier: 1, to_tier: 2, on: [first_response.breach, agent], restart: []}").replace(
+    "- {from_tier: 2, to_tier: 3, on: [first_response.breach, agent], priority: high, restart: [first_response]}",
+    "- {from_tier: 2, to_tier: 3, on: [agent]}")
+
+
+@pytest.fixture
+async def provider(aiohttp_server):
+    fake = FakeProvider()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("/"))
+    return fake
+
+
+async def real_runtime(redis_url: str, rules_text: str = RULES_YAML):
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    runtime = await build_runtime(make_settings(redis_url=redis_url), redis, SyncRedis.from_url(redis_url),
+                                  role="test", rules=live_rules(rules_text))
+    return runtime
+
+
+async def test_kill_9_during_a_burst_of_500_replies_delivers_all_once_in_order(redis_url, provider):
+    runtime = await real_runtime(redis_url)
+    expected: dict[str, list[str]] = {}
+    for n in range(CONVERSATIONS):
+        result = await runtime.service.ingest(sms(f"help {n}", f"in-{n}", datetime.now(UTC), f"+1555000{n:04d}"))
+        expected[result.conversation_id] = []
+    for i in range(REPLIES_EACH):  # interleaved, as agents in many conversations type at once
+        for conversation_id in expected:
+            text = f"reply {i} to {conversation_id}"
+            await runtime.service.reply(conversation_id, text, author="agent")
+            expected[conversation_id].append(text)
+
+    provider.hold, provider.hold_at = asyncio.Event(), 150  # the 150th call hangs: kill the worker there
+    env = worker_env(redis_url, write_rules(), FAKE_PROVIDER_URL=provider.url)
+    started = time.monotonic()
+    host = WorkerHost(env, "tests.workers.worker_main")
+    try:
+        await asyncio.wait_for(provider.held.wait(), timeout=60)
+        host.kill()
+        killed_after = len(provider.delivered)
+        provider.hold.set()  # the provider notices its client is gone
+        # The provider accepted the call its client died waiting on: the message went out, but the
+        # gateway never heard, so its "sent" mark was not written.
+        await wait_until(lambda: provider.held_key in {d["key"] for d in provider.delivered}, timeout=10,
+                         what="the provider to finish the call")
+        host = WorkerHost(env, "tests.workers.worker_main")
+        await wait_until(lambda: len(provider.delivered) >= CONVERSATIONS * REPLIES_EACH, timeout=60,
+                         what="all 500 replies delivered after the restart")
+    finally:
+        host.stop()
+    elapsed = time.monotonic() - started
+    keys = [item["key"] for item in provider.delivered]
+    assert len(keys) == len(set(keys)) == CONVERSATIONS * REPLIES_EACH  # each message delivered once
+    # The one call in flight at the kill was sent again (at-least-once to the provider); its
+    # idempotency key (the message id) made the provider answer without a second delivery.
+    assert provider.replayed == [provider.held_key]
+    assert provider.texts_by_conversation() == expected  # in accepted order, per conversation
+    assert 0 < killed_after < CONVERSATIONS * REPLIES_EACH
+    for conversation_id in expected:
+        states = {m.delivery for m in await runtime.store.messages(conversation_id) if m.delivery}
+        assert states == {DeliveryStatus.SENT}
+    print(f"\n500 replies, kill -9 after {killed_after} delivered: all delivered once in {elapsed:.1f}s")
+    await runtime.close()
+    await runtime.redis.aclose()
+
+
+async def test_kill_9_during_a_burst_of_escalations_escalates_each_conversation_once(redis_url):
+    rules_path = write_rules(FAST_RULES)
+    runtime = await real_runtime(redis_url, FAST_RULES)
+    count = 300
+    ids = []
+    for n in range(count):
+        result = await runtime.service.ingest(sms(f"it crashes {n}", f"esc-{n}", datetime.now(UTC),
+                                                  f"+1556000{n:04d}"))
+        ids.append(result.conversation_id)
+
+    async def escalated() -> int:
+        tiers = [await runtime.redis.hget(await _conversation_key(runtime, cid), "tier") for cid in ids]
+        return sum(tier == "2" for tier in tiers)
+
+    env = worker_env(redis_url, rules_path)
+    started = time.monotonic()
+    host = WorkerHost(env)
+    try:
+        await wait_until(lambda: _at_least(escalated, 30), timeout=60, interval=0.005,
+                         what="escalations to start")
+        host.kill()
+        in_flight = sum([bool(await runtime.redis.hget(await _conversation_key(runtime, cid), "escalation_pending"))
+                         for cid in ids])
+        done_at_kill = await escalated()
+        host = WorkerHost(env)
+        await wait_until(lambda: _at_least(escalated, count), timeout=60, what="every conversation escalated")
+        # Quiet: nothing left due or claimed, so nothing can fire again.
+        await wait_until(lambda: _no_timers_due(runtime), timeout=30, what="the sweeper to finish")
+    finally:
+        host.stop()
+    for cid in ids:
+        kinds = [m.kind for m in await runtime.store.messages(cid) if m.kind]
+        assert kinds.count("escalated") == 1 and kinds.count("sla_breach") == 1, (cid, kinds)
+        assert (await runtime.store.conversation(cid)).tier == 2
+    elapsed = time.monotonic() - started
+    print(f"\n{count} escalations in {elapsed:.1f}s, kill -9 after {done_at_kill} ({in_flight} half done): each exactly once")
+    await runtime.close()
+    await runtime.redis.aclose()
+
+
+async def _at_least(counter, target: int) -> bool:
+    return await counter() >= target
+
+
+async def _conversation_key(runtime, conversation_id: str) -> str:
+    from conversations import keys
+
+    return keys.CustomerKeys(await runtime.store.locate(conversation_id)).conversation(conversation_id)
+
+
+async def _no_timers_due(runtime) -> bool:
+    now_ms = int(time.time() * 1000) + 15_000  # past any lease a killed sweeper left behind
+    return await runtime.redis.zcount(timers.TIMERS, "-inf", now_ms) == 0
