@@ -20,7 +20,7 @@
   var socket = null, retry = 0, ready = false;
 
   var css = "#gw-chat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
-    "background:#3b5bdb;color:#fff;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
+    "background:#3b5bdb;color:#fff;border:0;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
     "#gw-chat-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;" +
     "max-height:calc(100vh - 120px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);" +
     "display:none;flex-direction:column;font:14px/1.4 system-ui,sans-serif;z-index:2147483000;overflow:hidden}" +
@@ -36,7 +36,11 @@
   style.textContent = css;
   document.head.appendChild(style);
 
-  var bubble = el("button", {id: "gw-chat-bubble", "aria-label": "Chat with us", type: "button"}, "\u{1F4AC}");
+  var bubble = el("button", {id: "gw-chat-bubble", "aria-label": "Chat with us", type: "button"});
+  // An inline SVG, not an emoji: it renders the same without any emoji font installed.
+  bubble.innerHTML = '<svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
+    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
+    '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
   var panel = el("div", {id: "gw-chat-panel", role: "dialog", "aria-label": "Chat"});
   var log = el("div", {id: "gw-chat-log", "aria-live": "polite"});
   var status = el("div", {id: "gw-chat-status"}, "connecting\u2026");
