@@ -63,7 +63,7 @@ class SlackSettings(BaseModel):
 
 class WorkerSettings(BaseModel):
     # How often the SLA sweeper looks for due timers.
-    sweep_interval_seconds: float = Field(1.0, gt=0)
+    sweep_interval_seconds: float = Field(0.5, gt=0)
     outbound_max_attempts: int = Field(6, ge=1)
     # A provider call longer than this counts as a transient failure; keep it below the lock.
     send_timeout_seconds: float = Field(20.0, gt=0)

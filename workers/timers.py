@@ -156,9 +156,10 @@ def _clock_kind(field: str) -> tuple[str, str]:
 
 @dataclass(slots=True)
 class FireOutcome:
-    result: str = "stale"  # fired, stale, already, gone
+    result: str = "stale"  # fired, stale, old, already, gone
     at: datetime | None = None
     alert_channel: str | None = None
+    pending: bool = False  # an escalation waits to be carried out
 
 
 async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
@@ -172,18 +173,13 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
     """
     store: ConversationStore = runtime.store
     rules = runtime.rules.current
-    try:
-        conversation = await store.conversation(ref.conversation_id)
-    except NotFound:
-        return "gone"
-    if conversation.extra.get(GENERATION) != str(ref.generation):
-        await escalation.finish_pending(runtime, conversation)
-        return "stale"
     outcome = FireOutcome()
 
     async def apply(current: Conversation) -> Change:
         outcome.result, outcome.alert_channel = "stale", None
+        outcome.pending = bool(current.extra.get(PENDING_ESCALATION))
         if current.extra.get(GENERATION) != str(ref.generation):
+            outcome.result = "old"  # an older generation: its replacement is armed already
             return Change()
         deadline = deadlines_of(rules, current, await store.messages(ref.conversation_id)).get(ref.clock)
         at = deadline.at(ref.kind) if deadline else None
@@ -204,6 +200,7 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
         step = escalation.step_for(rules, current, ref.trigger)
         if step is not None:
             fields[PENDING_ESCALATION] = f"{ref.trigger}@{due_ms}"
+            outcome.pending = True
         elif ref.kind == "breach" and escalation.at_last_tier(rules, current):
             outcome.alert_channel = escalation.alert_channel(rules, current.queue) or ""
             messages.append(ConversationService._event(
@@ -211,7 +208,10 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
                 f"{current.tier}); nobody to escalate to", now, {**meta, "alert_channel": outcome.alert_channel}))
         return Change(fields=fields, messages=messages)
 
-    before, change = await store.mutate(ref.conversation_id, apply)
+    try:
+        before, change = await store.mutate(ref.conversation_id, apply)
+    except NotFound:
+        return "gone"
     if change:
         detail = {"clock": ref.clock, "due": codec.iso(outcome.at) or "", "queue": before.queue,
                   "tier": str(before.tier)}
@@ -223,8 +223,9 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
         await metrics.record_fire(store.redis, ref.kind, before.queue, ref.clock, lateness)
     elif outcome.result == "stale":
         await arm(store, rules, ref.conversation_id)  # the index disagrees with the state: reconcile
-    await escalation.finish_pending(runtime, await store.conversation(ref.conversation_id))
-    return outcome.result
+    if outcome.pending:  # decided now, or by an earlier firing that died before escalating
+        await escalation.finish_pending(runtime, await store.conversation(ref.conversation_id))
+    return "stale" if outcome.result == "old" else outcome.result
 
 
 # -- what needs arming ------------------------------------------------------------------
