@@ -12,6 +12,7 @@ from conversations import codec
 from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Status
+from gateway.appkeys import RUNTIME
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
@@ -79,7 +80,7 @@ async def admin_auth(request: web.Request, handler):
     """Bearer token on everything under /api."""
     if not request.path.startswith("/api/"):
         return await handler(request)
-    token = request.app["runtime"].settings.admin_token
+    token = request.app[RUNTIME].settings.admin_token
     if token is None:
         raise web.HTTPUnauthorized(text="the admin API is disabled: set GATEWAY_ADMIN_TOKEN")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -89,7 +90,7 @@ async def admin_auth(request: web.Request, handler):
 
 
 def _runtime(request: web.Request):
-    return request.app["runtime"]
+    return request.app[RUNTIME]
 
 
 async def conversation_view(runtime, conversation_id: str) -> dict[str, object]:

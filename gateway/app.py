@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from channels import registry
 from channels.webchat.hub import Hub
 from gateway import api, failures_api, health
+from gateway.appkeys import RUNTIME, SETTINGS, WEBSOCKETS
 from gateway.errors import errors_middleware
 from gateway.runtime import build_runtime
 from gateway.settings import Settings
@@ -29,8 +30,8 @@ def create_app(
 ) -> web.Application:
     """Build the web app; Redis clients are made from settings unless given (embedded mode, tests)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_middleware, api.admin_auth])
-    app["settings"] = settings
-    app["websockets"] = set()
+    app[SETTINGS] = settings
+    app[WEBSOCKETS] = set()
 
     async def lifecycle(app: web.Application):
         own_clients = redis is None
@@ -39,7 +40,7 @@ def create_app(
         runtime = await build_runtime(settings, async_client, sync_client, role="web", rules=rules)
         runtime.hub = Hub(async_client)
         await runtime.hub.start()
-        app["runtime"] = runtime
+        app[RUNTIME] = runtime
         watcher = None
         if hasattr(runtime.rules, "watch"):
             runtime.rules.install_sighup()
@@ -47,7 +48,7 @@ def create_app(
         yield
         if watcher is not None:
             watcher.cancel()
-        for ws in list(app["websockets"]):
+        for ws in list(app[WEBSOCKETS]):
             await ws.close(code=1001, message=b"server shutting down")
         await runtime.hub.close()
         await runtime.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.appkeys import DEMO
 from gateway.settings import SettingsError, load_settings
 
 log = logging.getLogger("gateway")
@@ -65,7 +66,7 @@ def demo(args: argparse.Namespace) -> int:
             workers.stop()
 
         app.cleanup_ctx.append(run_workers)
-    app["demo"] = True
+    app[DEMO] = True
     token = settings.admin_token.get_secret_value()
     print(f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; rules: {settings.rules_path})",
           flush=True)

@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.base import InvalidPayload
 from channels.email import intake
+from gateway.appkeys import RUNTIME, SETTINGS
 
 log = logging.getLogger("gateway.email.smtp")
 
@@ -69,11 +70,11 @@ class Handler:
 
 async def listener(app: web.Application):
     """cleanup_ctx: serve SMTP while the app runs, when ``GATEWAY_EMAIL__SMTP_LISTEN_PORT`` is set."""
-    settings = app["settings"]
+    settings = app[SETTINGS]
     if settings.email.smtp_listen_port is None:
         yield
         return
-    runtime = app["runtime"]
+    runtime = app[RUNTIME]
     handler = Handler(runtime)
     if not handler.domains:
         log.warning("SMTP listener refuses every recipient: set GATEWAY_EMAIL__DOMAINS")

@@ -24,6 +24,7 @@ from aiohttp import web
 from channels.base import InvalidPayload, InvalidSignature
 from channels.email import intake
 from conversations import keys
+from gateway.appkeys import RUNTIME
 
 log = logging.getLogger("gateway.email.webhooks")
 
@@ -84,7 +85,7 @@ def _text(fields: dict[str, bytes], name: str) -> str:
 
 
 async def mailgun(request: web.Request) -> web.Response:
-    runtime = request.app["runtime"]
+    runtime = request.app[RUNTIME]
     key = runtime.settings.email.mailgun_signing_key
     if key is None:
         raise web.HTTPForbidden(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
@@ -118,7 +119,7 @@ async def mailgun(request: web.Request) -> web.Response:
 
 
 async def sendgrid(request: web.Request) -> web.Response:
-    runtime = request.app["runtime"]
+    runtime = request.app[RUNTIME]
     secret = runtime.settings.email.sendgrid_secret
     given = request.match_info["secret"].encode()
     if secret is None or not hmac.compare_digest(given, secret.get_secret_value().encode()):

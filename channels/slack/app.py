@@ -25,6 +25,7 @@ from channels.slack import commands, events, jobs
 from channels.slack.api import SlackApi, SlackError, configured, make_client
 from channels.slack.state import SlackState
 from conversations.errors import NotFound
+from gateway.appkeys import RUNTIME
 
 log = logging.getLogger("gateway.slack")
 
@@ -40,7 +41,7 @@ def setup_routes(app: web.Application) -> None:
 
 
 async def _lifecycle(app: web.Application):
-    runtime = app["runtime"]
+    runtime = app[RUNTIME]
     if configured(runtime.settings.slack):
         app[BOLT] = build_bolt_app(runtime)
     yield

@@ -16,6 +16,7 @@ from channels.sms import signature
 from channels.sms.inbound import from_twilio
 from channels.sms.outbound import OUR_NUMBER, STATUS_PATH, describe_error
 from conversations.models import FINAL_FAILURES, DeliveryStatus
+from gateway.appkeys import RUNTIME
 
 log = logging.getLogger("gateway.sms")
 
@@ -30,7 +31,7 @@ STATUSES = {
     "canceled": DeliveryStatus.FAILED,
 }
 async def verified_form(request: web.Request) -> dict[str, str]:
-    settings = request.app["runtime"].settings
+    settings = request.app[RUNTIME].settings
     token = settings.twilio.auth_token
     if token is None:
         raise web.HTTPForbidden(text="cannot verify Twilio requests: GATEWAY_TWILIO__AUTH_TOKEN is not set")
@@ -45,7 +46,7 @@ async def verified_form(request: web.Request) -> dict[str, str]:
 
 
 async def inbound(request: web.Request) -> web.Response:
-    runtime = request.app["runtime"]
+    runtime = request.app[RUNTIME]
     form = await verified_form(request)
     message = from_twilio(form, received_at=datetime.now(UTC), default_region=runtime.settings.twilio.default_region)
     result = await runtime.service.ingest(message)
@@ -56,7 +57,7 @@ async def inbound(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    runtime = request.app["runtime"]
+    runtime = request.app[RUNTIME]
     form = await verified_form(request)
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     new = STATUSES.get((form.get("MessageStatus") or form.get("SmsStatus") or "").lower())

@@ -15,6 +15,7 @@ from channels.webchat import protocol, tokens
 from channels.webchat.protocol import ChatMessage, FrameError, Hello, Ping
 from conversations import codec
 from conversations.models import Channel, Direction, Identity
+from gateway.appkeys import RUNTIME, WEBSOCKETS
 
 log = logging.getLogger("gateway.webchat")
 
@@ -79,7 +80,7 @@ class WebchatSocket:
     """One connected visitor. Everything it may see is its own customer's live conversation."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
-        self.runtime = request.app["runtime"]
+        self.runtime = request.app[RUNTIME]
         self.settings = self.runtime.settings
         self.ws = ws
         self.visitor: Visitor | None = None
@@ -175,14 +176,14 @@ class WebchatSocket:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    settings = request.app["runtime"].settings.webchat
+    settings = request.app[RUNTIME].settings.webchat
     ws = web.WebSocketResponse(heartbeat=settings.heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
     await ws.prepare(request)
-    request.app["websockets"].add(ws)
+    request.app[WEBSOCKETS].add(ws)
     try:
         await WebchatSocket(request, ws).run()
     finally:
-        request.app["websockets"].discard(ws)
+        request.app[WEBSOCKETS].discard(ws)
     return ws
 
 

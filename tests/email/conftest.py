@@ -15,6 +15,7 @@ import fakeredis
 import pytest
 
 from channels.email.smtp import PORT_KEY
+from gateway.appkeys import RUNTIME
 from tests.conftest import Backend, make_settings, start_client
 from tests.email.sink import SinkServer
 from workers import context
@@ -115,11 +116,11 @@ def mailgun_fields(raw: bytes, *, key: str = MAILGUN_KEY, timestamp: int | None 
 
 
 async def conversations(client) -> list[str]:
-    return await client.app["runtime"].store.recent_conversation_ids(limit=50)
+    return await client.app[RUNTIME].store.recent_conversation_ids(limit=50)
 
 
 async def timeline(client, conversation_id: str, direction: str | None = None):
-    messages = await client.app["runtime"].store.messages(conversation_id)
+    messages = await client.app[RUNTIME].store.messages(conversation_id)
     return [m for m in messages if direction is None or m.direction == direction]
 
 

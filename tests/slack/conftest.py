@@ -8,6 +8,7 @@ from typing import Any
 import fakeredis
 import pytest
 
+from gateway.appkeys import RUNTIME
 from tests.conftest import Backend, make_settings, start_client
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.signing import SIGNING_SECRET, event_body, form_body, interactive_body, signed_headers
@@ -71,7 +72,7 @@ class SlackGateway:
 
     @property
     def runtime(self):
-        return self.client.app["runtime"]
+        return self.client.app[RUNTIME]
 
     async def drain(self) -> None:
         await self.backend.drain_async()

@@ -9,6 +9,7 @@ from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 from conversations.models import Channel, DeliveryStatus
+from gateway.appkeys import RUNTIME
 from tests.conftest import admin_headers, start_client
 from tests.workers.fake_provider import FakeProvider
 from tests.workers.fake_sender import FakeProviderSender
@@ -133,7 +134,7 @@ async def test_a_busy_conversation_checks_back_when_the_holders_lock_would_lapse
 
 async def test_failures_api_lists_and_retries_deliveries_and_jobs(aiohttp_client, fake_backend, provider):
     client = await start_client(aiohttp_client, fake_backend, rules=live_rules())
-    runtime = client.app["runtime"]
+    runtime = client.app[RUNTIME]
     runtime.senders[Channel.SMS] = FakeProviderSender(provider.url)
     provider.failures.append((400, None))
     conversation_id, [message_id] = await conversation_with_replies(runtime, ["rejected"])
@@ -167,8 +168,8 @@ async def test_sla_metrics_are_on_the_metrics_page(aiohttp_client, fake_backend)
     client = await start_client(aiohttp_client, fake_backend, rules=live_rules())
     from workers import metrics
 
-    await metrics.record_fire(client.app["runtime"].redis, "breach", "support", "first_response", 1.5)
-    metrics.count_escalation(client.app["runtime"].sync_redis, "sla")
+    await metrics.record_fire(client.app[RUNTIME].redis, "breach", "support", "first_response", 1.5)
+    metrics.count_escalation(client.app[RUNTIME].sync_redis, "sla")
     text = await (await client.get("/metrics")).text()
     assert 'gateway_sla_breaches_total{clock="first_response",queue="support"} 1.0' in text
     assert 'gateway_escalations_total{trigger="sla"} 1.0' in text
