@@ -164,12 +164,22 @@ async def _fired(redis: Redis) -> int:
 
 
 async def _lateness(runtime, ids: list[str]) -> list[float]:
-    values = []
+    values, by_bucket = [], {}
+    first = None
     for conversation_id in ids:
         for message in await runtime.store.messages(conversation_id):
             if message.kind in ("sla_warning", "sla_breach"):
                 due = codec.from_ms(message.meta["due"])
-                values.append((message.created_at - due).total_seconds())
+                late = (message.created_at - due).total_seconds()
+                values.append(late)
+                first = min(first or due, due)
+                by_bucket.setdefault(due, late)
+    if os.environ.get("BENCH_TRACE") and first is not None:
+        buckets: dict[int, float] = {}
+        for due, late in by_bucket.items():
+            key = int((due - first).total_seconds() // 10) * 10
+            buckets[key] = max(buckets.get(key, 0.0), late)
+        print("  max lateness by due time (s after the first):", {k: round(v, 2) for k, v in sorted(buckets.items())})
     return values
 
 

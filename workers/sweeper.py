@@ -37,6 +37,7 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
 return due
 """
+UNDELIVERED = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 _UNMARK = ("if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or -1) == tonumber(ARGV[2]) then "
            "return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0")
 _RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
@@ -164,26 +165,32 @@ class Sweeper:
             recovered += 1
         return recovered
 
-    async def _scan_recent(self, now_ms: int, stuck_ms: int) -> None:
+    async def _scan_recent(self, now_ms: int, stuck_ms: int, limit: int = 500) -> None:
         """Conversations active since the last scan with undelivered messages join the pending set.
 
         Covers a crash between storing a reply and its listener marking the conversation pending.
+        At most ``limit`` conversations per pass, so a long backlog never holds up the timers.
         """
         upper = now_ms - stuck_ms
         mark = int(await self.redis.get(SCAN_MARK) or upper - 3600_000)
         if upper <= mark:
             return
-        for conversation_id in await self.redis.zrangebyscore(keys.CONVERSATIONS_INDEX, mark, upper):
-            if await self._has_undelivered(conversation_id):
+        batch = await self.redis.zrangebyscore(keys.CONVERSATIONS_INDEX, mark, upper, start=0, num=limit,
+                                               withscores=True)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id, _ in batch:
+                pipe.get(keys.conversation_locator(conversation_id))
+            customers = await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (conversation_id, _), customer_id in zip(batch, customers):
+                pipe.hvals(keys.CustomerKeys(customer_id or "-").delivery(conversation_id))
+            deliveries = await pipe.execute()
+        for (conversation_id, _), states in zip(batch, deliveries):
+            if any(json.loads(s).get("status") in UNDELIVERED for s in states):
                 await self.redis.zadd(outbound.PENDING, {conversation_id: 0}, nx=True)
-        await self.redis.set(SCAN_MARK, upper)
-
-    async def _has_undelivered(self, conversation_id: str) -> bool:
-        customer_id = await self.redis.get(keys.conversation_locator(conversation_id))
-        if not customer_id:
-            return False
-        states = await self.redis.hvals(keys.CustomerKeys(customer_id).delivery(conversation_id))
-        return any(json.loads(s).get("status") in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING) for s in states)
+        # A full batch may have more at its last score: resume there (one ms later if it did not move).
+        last = int(batch[-1][1]) if len(batch) == limit else upper
+        await self.redis.set(SCAN_MARK, last if last > mark else mark + 1)
 
     # -- the loop ----------------------------------------------------------------------
 
