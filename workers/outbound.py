@@ -68,7 +68,8 @@ class ConversationLock:
         await self.redis.eval(_RELEASE, 1, self.key, self.token)
 
 
-def backoff(attempts: int, retry_after: float | None, intervals: list[int] = defaults.OUTBOUND_RETRY_INTERVALS) -> float:
+def backoff(attempts: int, retry_after: float | None,
+            intervals: list[int] = defaults.OUTBOUND_RETRY_INTERVALS) -> float:
     """Seconds before the next try: the schedule's step, never sooner than the provider asked."""
     step = intervals[min(max(attempts, 1), len(intervals)) - 1]
     return max(float(step), float(retry_after or 0))
@@ -179,7 +180,8 @@ async def send_one(runtime: Any, message: Message) -> str:
         await runtime.redis.expire(attempts_key(message.id), int(timedelta(days=7).total_seconds()))
         await service.record_delivery(conversation_id, message.id, DeliveryStatus.QUEUED, force=True,
                                       error=f"attempt {attempts} failed, retrying in {delay:g}s: {reason}")
-        await schedule(runtime, conversation_id, message.id, delay, job_id=f"deliver-retry-{message.id}-{attempts}", retry=True)
+        await schedule(runtime, conversation_id, message.id, delay, job_id=f"deliver-retry-{message.id}-{attempts}",
+                       retry=True)
         return "retry"
     status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
     await service.record_delivery(conversation_id, message.id, status, provider_id=result.provider_id)

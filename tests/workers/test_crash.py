@@ -131,7 +131,8 @@ async def test_kill_9_during_a_burst_of_escalations_escalates_each_conversation_
         assert kinds.count("escalated") == 1 and kinds.count("sla_breach") == 1, (cid, kinds)
         assert (await runtime.store.conversation(cid)).tier == 2
     elapsed = time.monotonic() - started
-    print(f"\n{count} escalations in {elapsed:.1f}s, kill -9 after {done_at_kill} ({in_flight} half done): each exactly once")
+    print(f"\n{count} escalations in {elapsed:.1f}s, kill -9 after {done_at_kill} "
+          f"({in_flight} half done): each exactly once")
     await runtime.close()
     await runtime.redis.aclose()
 
