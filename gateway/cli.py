@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import secrets
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.appkeys import DEMO
+from gateway.appkeys import DEMO, RUNTIME
 from gateway.settings import SettingsError, load_settings
 
 log = logging.getLogger("gateway")
@@ -61,8 +62,15 @@ def demo(args: argparse.Namespace) -> int:
         app = create_app(settings, redis=embedded.async_client(), sync_redis=embedded.sync_client())
 
         async def run_workers(app: web.Application):
+            # Jobs in a thread; the SLA sweeper on this loop (the embedded Redis lives in this process).
+            from workers.sweeper import Sweeper
+
             workers.start()
+            stop = asyncio.Event()
+            sweeper = asyncio.create_task(Sweeper(app[RUNTIME]).run(settings.worker.sweep_interval_seconds, stop))
             yield
+            stop.set()
+            await sweeper
             workers.stop()
 
         app.cleanup_ctx.append(run_workers)

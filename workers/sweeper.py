@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conversations import keys
+from conversations.events import ConversationEvent, EventKind
 from conversations.models import DeliveryStatus
 from workers import context, defaults, outbound, timers
 from workers.timers import TIMERS, TimerRef
@@ -127,7 +128,12 @@ class Sweeper:
             async def one(conversation_id: str) -> None:
                 async with gate:
                     try:
-                        await timers.arm(self.runtime.store, self.runtime.rules.current, conversation_id)
+                        changed = await timers.arm(self.runtime.store, self.runtime.rules.current, conversation_id)
+                        if changed:
+                            # New deadlines: whoever shows them (the Slack parent) refreshes.
+                            conversation = await self.runtime.store.conversation(conversation_id)
+                            await self.runtime.events.emit(ConversationEvent(
+                                EventKind.SLA_ARMED, conversation_id, conversation.customer_id))
                     except Exception:  # stays marked: armed again after its lease
                         log.exception("arming %s failed", conversation_id)
                         return

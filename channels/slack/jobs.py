@@ -21,12 +21,6 @@ from workers.queues import JobQueues
 # Non-429 failures (Slack 5xx, network): RQ retries after these many seconds.
 RETRY = [2, 10, 30, 120, 600]
 QUEUE_HINTS = {EventKind.ROUTED: "queue", EventKind.TRANSFERRED: "to", EventKind.ESCALATED: "to_queue"}
-# After these events the workers re-arm the SLA clocks (their own job, on another job queue,
-# writing deadline fields without an event of their own); a second look a little later puts
-# the new deadlines on the parent. It costs Redis reads only when nothing changed.
-DEADLINE_EVENTS = frozenset({EventKind.ROUTED, EventKind.TRANSFERRED, EventKind.ESCALATED, EventKind.REOPENED,
-                             EventKind.REPLIED, EventKind.INGESTED})
-DEADLINE_REFRESH = timedelta(seconds=3)
 
 
 def job_queue(name: str | None) -> str:
@@ -83,12 +77,6 @@ def request_sync(jobs: JobQueues, conversation_id: str, queue_hint: str | None =
     return True
 
 
-def refresh_later(jobs: JobQueues, conversation_id: str) -> None:
-    """One scheduled sync per conversation: the fixed job id replaces an earlier pending one."""
-    jobs.enqueue_now(_job_queue_of(jobs, conversation_id), sync, conversation_id,
-                     job_id=f"slack-refresh-{conversation_id}", at=datetime.now(UTC) + DEADLINE_REFRESH)
-
-
 def _job_queue_of(jobs: JobQueues, conversation_id: str) -> str:
     name = jobs.connection.hget(state.conversation_key(conversation_id), "job_queue")
     return job_queue(name.decode() if isinstance(name, bytes) else name)
@@ -108,7 +96,5 @@ def listener(jobs: JobQueues) -> Listener:
         hint = QUEUE_HINTS.get(event.kind)
         await asyncio.to_thread(request_sync, jobs, event.conversation_id,
                                 event.detail.get(hint) if hint else None)
-        if event.kind in DEADLINE_EVENTS:
-            await asyncio.to_thread(refresh_later, jobs, event.conversation_id)
 
     return on_event

@@ -120,3 +120,27 @@ async def test_an_sla_breach_written_by_the_workers_is_shown_in_the_thread(slack
     assert any(m.text == ":rotating_light: SLA first response breached"
                for m in gw.fake.thread("#support", parent.ts))
     assert "First response <!date^1795000000^" in blocks_text(gw.fake.find("#support", parent.ts).blocks)
+
+
+async def test_deadlines_armed_by_the_sweeper_appear_on_the_parent(slack_gateway):
+    from workers.sweeper import Sweeper
+
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    [parent] = gw.fake.parents("#support")
+    assert "First response" not in blocks_text(parent.blocks)  # the fixture's rules have no SLA policy
+
+    # The admin adds a policy to the support queue; the workers arm it.
+    live = gw.runtime.rules
+    text = live.path.read_text().replace('    slack_channel: "#support"\n',
+                                         '    slack_channel: "#support"\n    sla_policy: standard\n', 1)
+    live.path.write_text(text + "sla_policies:\n  standard: {first_response: 1h}\n")
+    assert live.reload() is True, live.status()["error"]
+    armed = await Sweeper(gw.runtime).arm_marked()
+    await gw.drain()
+
+    assert armed >= 1
+    due = (await gw.runtime.store.conversation(conversation_id)).extra["sla_first_response_due"]
+    updated = gw.fake.find("#support", parent.ts)
+    assert f"First response <!date^{int(due) // 1000}^" in blocks_text(updated.blocks)
+    assert len(gw.fake.parents("#support")) == 1
