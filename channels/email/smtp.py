@@ -21,7 +21,7 @@ from gateway.appkeys import RUNTIME, SETTINGS
 
 log = logging.getLogger("gateway.email.smtp")
 
-PORT_KEY = "email_smtp_port"  # app key: the port actually bound (the setting may be 0)
+PORT_KEY: web.AppKey[int] = web.AppKey("email_smtp_port")  # the port actually bound (the setting may be 0)
 
 
 def accepted_domains(settings) -> frozenset[str]:
