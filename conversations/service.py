@@ -1,24 +1,28 @@
 """The service verbs: ingest, route, reply, note, transfer, escalate, assign, resolve, reopen.
 
 Each verb is one atomic change of one conversation (``store.mutate``) whose
-decision is a pure function of the state it read, followed by a domain event.
+decision is a pure function of the state it read (``changes.py``), followed
+by a domain event.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from channels.base import InboundMessage
-from conversations import codec, ids
+from conversations import changes, codec, ids
+from conversations.changes import (  # re-exported: the verbs' vocabulary
+    MANUAL_ROUTING,
+    PENDING_ESCALATION,
+    Escalation,
+    RoutingDecision,
+)
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
 from conversations.merge import merge_customers
 from conversations.models import (
-    TIERS,
     Channel,
     Conversation,
     Customer,
@@ -27,22 +31,10 @@ from conversations.models import (
     Identity,
     Message,
     MessageId,
-    Priority,
-    Status,
 )
 from conversations.store import Change, ConversationStore, IngestResult
 
-MANUAL_ROUTING = "routing_manual"  # set by an agent's transfer: routing no longer overrides it
-
-
-class RoutingDecision(Protocol):
-    queue: str
-    tier: int
-    priority: Priority
-    tags: tuple[str, ...]
-    sla_policy: str | None
-    rule: str | None
-    auto_reply: str | None
+__all__ = ["MANUAL_ROUTING", "PENDING_ESCALATION", "ConversationService", "Escalation", "Rules"]
 
 
 class Rules(Protocol):
@@ -55,22 +47,6 @@ class Rules(Protocol):
     ) -> RoutingDecision: ...
 
     def sla_policy_for(self, queue: str, explicit: str | None) -> object | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """Where an escalation takes a conversation; the workers' escalation path computes it."""
-
-    tier: int
-    queue: str | None = None
-    priority: Priority | None = None
-    sla_policy: str | None = None  # switch the conversation's SLA policy
-    restart: tuple[str, ...] = ()  # SLA clocks that start over (written as sla_<clock>_restarted_at)
-
-
-# Set by the SLA sweeper when a timer decides an escalation; ``escalate(once=...)`` consumes it,
-# so a crash between the two finishes the escalation once on the timer's re-fire.
-PENDING_ESCALATION = "escalation_pending"
 
 
 def utcnow() -> datetime:
@@ -132,22 +108,7 @@ class ConversationService:
         now = self.clock()
         rules = self.rules()
         decision = rules.decide(conversation, message, customer, now)
-
-        def apply(current: Conversation) -> Change:
-            tags = tuple(dict.fromkeys((*current.tags, *decision.tags)))
-            text = f"Routed to {decision.queue} tier {decision.tier}, {decision.priority.value} priority"
-            text += f" by rule {decision.rule!r}" if decision.rule else ""
-            return Change(
-                fields={
-                    "queue": decision.queue, "tier": decision.tier, "priority": decision.priority.value,
-                    "tags": json.dumps(tags), "sla_policy": decision.sla_policy or "",
-                    "rule": decision.rule or "", "routed_at": codec.to_ms(now), "updated_at": codec.to_ms(now),
-                },
-                messages=[self._event(current, "routed", text, now, {"rule": decision.rule or ""})],
-                delete_fields=[MANUAL_ROUTING] if force else [],
-            )
-
-        await self.store.mutate(conversation_id, apply)
+        await self.store.mutate(conversation_id, lambda current: changes.routed(current, decision, now, force=force))
         await self.events.emit(
             ConversationEvent(
                 EventKind.ROUTED, conversation_id, conversation.customer_id,
@@ -170,44 +131,21 @@ class ConversationService:
         meta: dict[str, str] | None = None,
     ) -> Message:
         """Store an outbound message (delivery queued) on the customer's last channel, or ``channel``."""
-        text = _required(text, "text")
+        text = changes.required_text(text)
         now = self.clock()
         message_id = MessageId(ids.message_id())
-        created: list[Message] = []
-
-        def apply(current: Conversation) -> Change:
-            target = channel or current.last_inbound_channel
-            if target is None:
-                raise InvalidRequest("the conversation has no customer channel to reply on")
-            address = current.extra.get(f"address:{target.value}")
-            if not address:
-                raise InvalidRequest(f"the customer has not written on {target.value}; pick another channel")
-            message = Message(
-                id=message_id, conversation_id=current.id, direction=Direction.OUTBOUND, channel=target,
-                author=author, text=text, created_at=now, delivery=DeliveryStatus.QUEUED,
-                meta={**(meta or {}), "to": address, **({"automatic": "1"} if automatic else {})},
-            )
-            created[:] = [message]
-            fields: dict[str, str | int] = {"updated_at": codec.to_ms(now)}
-            if not automatic:
-                # An agent answered: the conversation now waits on the customer.
-                fields["status"] = Status.PENDING.value
-                fields["last_agent_reply_at"] = codec.to_ms(now)
-                if current.first_response_at is None:
-                    fields["first_response_at"] = codec.to_ms(now)
-            return Change(fields=fields, messages=[message],
-                          delivery={message_id: codec.delivery_state(DeliveryStatus.QUEUED)})
-
-        before, _ = await self.store.mutate(conversation_id, apply)
+        before, change = await self.store.mutate(conversation_id, lambda current: changes.replied(
+            current, message_id, text, author, now, channel=channel, automatic=automatic, meta=meta or {}))
+        reply = change.messages[0]
         await self.events.emit(
             ConversationEvent(EventKind.REPLIED, conversation_id, before.customer_id, message_id,
-                              {"channel": created[0].channel.value, "automatic": "1" if automatic else ""})
+                              {"channel": reply.channel.value, "automatic": "1" if automatic else ""})
         )
-        return created[0]
+        return reply
 
     async def note(self, conversation_id: str, text: str, author: str) -> Message:
         """An internal note: stored, shown to agents, never sent to the customer."""
-        text = _required(text, "text")
+        text = changes.required_text(text)
         now = self.clock()
         note = Message(id=MessageId(ids.message_id()), conversation_id=conversation_id,  # type: ignore[arg-type]
                        direction=Direction.NOTE, channel=None, author=author, text=text, created_at=now)
@@ -224,20 +162,8 @@ class ConversationService:
             raise InvalidRequest(f"unknown queue {queue!r}; known: {', '.join(sorted(rules.queues))}")
         policy = rules.sla_policy_for(queue, None)
         now = self.clock()
-
-        def apply(current: Conversation) -> Change:
-            if current.queue == queue:
-                raise Conflict(f"the conversation is already in the {queue} queue")
-            text = f"{author} transferred the conversation from {current.queue or 'no queue'} to {queue}"
-            text += f": {reason}" if reason else ""
-            return Change(
-                fields={"queue": queue, "tier": 1, "rule": f"transfer by {author}", MANUAL_ROUTING: "1",
-                        "sla_policy": getattr(policy, "name", "") or "", "updated_at": codec.to_ms(now)},
-                messages=[self._event(current, "transferred", text, now,
-                                      {"from": current.queue, "to": queue, "by": author, "reason": reason or ""})],
-            )
-
-        before, _ = await self.store.mutate(conversation_id, apply)
+        before, _ = await self.store.mutate(conversation_id, lambda current: changes.transferred(
+            current, queue, author, reason, getattr(policy, "name", None), now))
         await self.events.emit(ConversationEvent(
             EventKind.TRANSFERRED, conversation_id, before.customer_id,
             detail={"from": before.queue, "to": queue, "from_tier": str(before.tier), "by": author, "reason": reason or ""},
@@ -257,30 +183,9 @@ class ConversationService:
         rules = self.rules()
 
         def apply(current: Conversation) -> Change:
-            if once is not None and current.extra.get(PENDING_ESCALATION) != once:
-                return Change()
-            goal = target or _agent_step(rules, current) or Escalation(tier=current.tier + 1)
-            queue = goal.queue or current.queue
-            if goal.tier not in TIERS:
-                raise Conflict(f"tier {current.tier} is the last tier; the conversation cannot escalate further")
-            if goal.tier <= current.tier and queue == current.queue:
-                raise Conflict(f"the conversation is already at tier {current.tier}")
-            fields: dict[str, str | int] = {"tier": goal.tier, "queue": queue, "updated_at": codec.to_ms(now)}
-            if goal.priority and goal.priority.rank > current.priority.rank:
-                fields["priority"] = goal.priority.value
-            policy = goal.sla_policy
-            if policy is None and queue != current.queue:
-                policy = getattr(rules.sla_policy_for(queue, None), "name", None)
-            if policy:
-                fields["sla_policy"] = policy
-            for clock in goal.restart:
-                fields[f"sla_{clock}_restarted_at"] = codec.to_ms(now)
-            text = f"{author} escalated to {queue} tier {goal.tier}" + (f": {reason}" if reason else "")
-            return Change(fields=fields, delete_fields=[PENDING_ESCALATION] if once is not None else [],
-                          messages=[self._event(
-                current, "escalated", text, now,
-                {"from_tier": str(current.tier), "to_tier": str(goal.tier), "from_queue": current.queue,
-                 "to_queue": queue, "by": author, "reason": reason or ""})])
+            goal = target or changes.agent_step(rules, current) or Escalation(tier=current.tier + 1)
+            queue_policy = getattr(rules.sla_policy_for(goal.queue, None), "name", None) if goal.queue else None
+            return changes.escalated(current, goal, author, reason, now, queue_policy=queue_policy, once=once)
 
         before, change = await self.store.mutate(conversation_id, apply)
         after = await self.store.conversation(conversation_id)
@@ -295,20 +200,8 @@ class ConversationService:
 
     async def assign(self, conversation_id: str, agent: str | None, author: str) -> Conversation:
         now = self.clock()
-
-        def apply(current: Conversation) -> Change:
-            if current.assignee == agent:
-                return Change()
-            text = f"{author} assigned the conversation to {agent}" if agent else f"{author} unassigned the conversation"
-            change = Change(fields={"updated_at": codec.to_ms(now)},
-                            messages=[self._event(current, "assigned", text, now, {"agent": agent or "", "by": author})])
-            if agent:
-                change.fields["assignee"] = agent
-            else:
-                change.delete_fields.append("assignee")
-            return change
-
-        before, change = await self.store.mutate(conversation_id, apply)
+        before, change = await self.store.mutate(conversation_id,
+                                                  lambda current: changes.assigned(current, agent, author, now))
         if change:
             await self.events.emit(ConversationEvent(EventKind.ASSIGNED, conversation_id, before.customer_id,
                                                      detail={"agent": agent or "", "by": author}))
@@ -316,16 +209,7 @@ class ConversationService:
 
     async def resolve(self, conversation_id: str, author: str) -> Conversation:
         now = self.clock()
-
-        def apply(current: Conversation) -> Change:
-            if current.status == Status.RESOLVED:
-                raise Conflict("the conversation is already resolved")
-            return Change(fields={"status": Status.RESOLVED.value, "resolved_at": codec.to_ms(now),
-                                  "updated_at": codec.to_ms(now)},
-                          messages=[self._event(current, "resolved", f"{author} resolved the conversation", now,
-                                                {"by": author})])
-
-        before, _ = await self.store.mutate(conversation_id, apply)
+        before, _ = await self.store.mutate(conversation_id, lambda current: changes.resolved(current, author, now))
         await self.events.emit(ConversationEvent(EventKind.RESOLVED, conversation_id, before.customer_id,
                                                  detail={"by": author}))
         return await self.store.conversation(conversation_id)
@@ -338,16 +222,7 @@ class ConversationService:
         if customer_conversations and customer_conversations[-1] != conversation_id:
             raise Conflict("a newer conversation of this customer exists; continue there")
 
-        def apply(current: Conversation) -> Change:
-            if current.status != Status.RESOLVED:
-                raise Conflict(f"the conversation is {current.status.value}, not resolved")
-            return Change(fields={"status": Status.OPEN.value, "reopen_count": current.reopen_count + 1,
-                                  "updated_at": codec.to_ms(now)},
-                          delete_fields=["resolved_at"],
-                          messages=[self._event(current, "reopened", f"{author} reopened the conversation", now,
-                                                {"by": author})])
-
-        before, _ = await self.store.mutate(conversation_id, apply)
+        before, _ = await self.store.mutate(conversation_id, lambda current: changes.reopened(current, author, now))
         await self.events.emit(ConversationEvent(EventKind.REOPENED, conversation_id, before.customer_id,
                                                  detail={"by": author}))
         return await self.store.conversation(conversation_id)
@@ -396,26 +271,3 @@ class ConversationService:
             {"status": status.value, "error": error or "", "provider_id": provider_id or ""},
         ))
         return True
-
-    # -- helpers ---------------------------------------------------------------------
-
-    @staticmethod
-    def _event(current: Conversation, kind: str, text: str, now: datetime, meta: dict[str, str]) -> Message:
-        return Message(id=MessageId(ids.message_id()), conversation_id=current.id, direction=Direction.EVENT,
-                       channel=None, author="gateway", text=text, created_at=now, kind=kind, meta=meta)
-
-
-def _agent_step(rules: Rules, current: Conversation) -> Escalation | None:
-    """The rule file's step for an agent's Escalate from the current tier, if the path has one."""
-    lookup = getattr(rules, "escalation_step", None)
-    step = lookup(current.queue, current.tier, "agent") if lookup is not None else None
-    if step is None:
-        return None
-    return Escalation(tier=step.to_tier, queue=step.to_queue, priority=step.priority,
-                      sla_policy=step.sla_policy, restart=tuple(step.restart))
-
-
-def _required(text: str, name: str) -> str:
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidRequest(f"{name} must be a non-empty string")
-    return text

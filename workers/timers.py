@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conversations import codec
+from conversations import changes, codec
+from conversations.changes import PENDING_ESCALATION
 from conversations.errors import NotFound
 from conversations.events import ConversationEvent, EventKind
 from conversations.models import Conversation
-from conversations.service import PENDING_ESCALATION, ConversationService
 from conversations.store import Change, ConversationStore
 from workers import escalation, metrics, sla
 from workers.sla import CLOCKS, KINDS, Deadline
@@ -196,14 +196,14 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
         text = f"SLA {label} {late}: due {codec.iso(at)} ({getattr(policy_for(rules, current), 'name', '')} policy)"
         meta = {"clock": ref.clock, "due": str(due_ms), "queue": current.queue, "tier": str(current.tier)}
         fields: dict[str, str | int] = {fired_field(ref.clock, ref.kind): due_ms}
-        messages = [ConversationService._event(current, f"sla_{ref.kind}", text, now, meta)]
+        messages = [changes.event_message(current, f"sla_{ref.kind}", text, now, meta)]
         step = escalation.step_for(rules, current, ref.trigger)
         if step is not None:
             fields[PENDING_ESCALATION] = f"{ref.trigger}@{due_ms}"
             outcome.pending = True
         elif ref.kind == "breach" and escalation.at_last_tier(rules, current):
             outcome.alert_channel = escalation.alert_channel(rules, current.queue) or ""
-            messages.append(ConversationService._event(
+            messages.append(changes.event_message(
                 current, "sla_alert", f"SLA alert: {label} breached at the last tier ({current.queue} tier "
                 f"{current.tier}); nobody to escalate to", now, {**meta, "alert_channel": outcome.alert_channel}))
         return Change(fields=fields, messages=messages)

@@ -103,7 +103,7 @@ async def test_an_sla_breach_written_by_the_workers_is_shown_in_the_thread(slack
     from datetime import UTC, datetime
 
     from conversations.events import ConversationEvent, EventKind
-    from conversations.service import ConversationService
+    from conversations.changes import event_message
     from conversations.store import Change
 
     gw = slack_gateway
@@ -113,7 +113,7 @@ async def test_an_sla_breach_written_by_the_workers_is_shown_in_the_thread(slack
     # What the workers' timer does when a deadline passes: an event on the timeline, then the domain event.
     before, _ = await gw.runtime.store.mutate(conversation_id, lambda c: Change(
         fields={"sla_first_response_due": "1795000000000"},
-        messages=[ConversationService._event(c, "sla_breach", "SLA first response breached", now, {})]))
+        messages=[event_message(c, "sla_breach", "SLA first response breached", now, {})]))
     await gw.runtime.events.emit(ConversationEvent(EventKind.SLA_BREACH, conversation_id, before.customer_id))
     await gw.drain()
 
