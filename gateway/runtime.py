@@ -16,8 +16,8 @@ from conversations.events import EventBus
 from conversations.models import Channel
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
-from router import LiveRules
 from gateway.settings import Settings
+from router import LiveRules
 from workers.dispatch import listeners
 from workers.queues import JobQueues
 
@@ -71,7 +71,7 @@ async def build_runtime(settings: Settings, redis: Redis, sync_redis: SyncRedis,
     events = EventBus()
     jobs = JobQueues(sync_redis)
     service = ConversationService(store, lambda: live_rules.current, events)
-    for listener in listeners(jobs):
+    for listener in listeners(jobs, redis):
         events.subscribe(listener)
     return Runtime(
         settings=settings, redis=redis, sync_redis=sync_redis, store=store, service=service, rules=live_rules,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from redis.asyncio import Redis
 from rq import Retry
 
 from channels.slack import jobs as slack_jobs
@@ -38,10 +39,10 @@ def outbound_listener(jobs: JobQueues) -> Listener:
     return on_event
 
 
-def sla_listener(jobs: JobQueues) -> Listener:
+def sla_listener(jobs: JobQueues, redis: Redis) -> Listener:
     async def on_event(event: ConversationEvent) -> None:
         if event.kind in ARMING_EVENTS:
-            await asyncio.to_thread(timers.mark_dirty, jobs.connection, event.conversation_id)
+            await timers.mark_dirty(redis, event.conversation_id)  # on the ingest path: no thread hop
         if event.kind == EventKind.ESCALATED:
             trigger = "sla" if event.detail.get("by") == escalation.SLA_AUTHOR else "agent"
             await asyncio.to_thread(metrics.count_escalation, jobs.connection, trigger)
@@ -49,5 +50,5 @@ def sla_listener(jobs: JobQueues) -> Listener:
     return on_event
 
 
-def listeners(jobs: JobQueues) -> list[Listener]:
-    return [outbound_listener(jobs), sla_listener(jobs), slack_jobs.listener(jobs)]
+def listeners(jobs: JobQueues, redis: Redis) -> list[Listener]:
+    return [outbound_listener(jobs), sla_listener(jobs, redis), slack_jobs.listener(jobs)]

@@ -233,13 +233,13 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
 DIRTY = "gw:timers:dirty"  # zset: conversation id -> when an event may have moved its deadlines (ms)
 
 
-def mark_dirty(connection: Any, conversation_id: str) -> None:
-    """Called (sync) by the event listener; the sweeper re-arms marked conversations in batches.
+async def mark_dirty(redis: Any, conversation_id: str) -> None:
+    """Called by the event listener on the process's async client; the sweeper re-arms marked conversations in batches.
 
     A Redis mark rather than a job per event: arming is a few ms of Redis work, a forked RQ job
     costs tens of ms, and the mark survives any crash until the sweeper has armed it.
     """
-    connection.zadd(DIRTY, {conversation_id: time.time_ns() // 1_000_000})
+    await redis.zadd(DIRTY, {conversation_id: time.time_ns() // 1_000_000})
 
 
 def utcnow() -> datetime:
