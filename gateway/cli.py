@@ -27,6 +27,7 @@ def serve(args: argparse.Namespace) -> int:
     _logging(settings.log_level)
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway serve`; use `gateway demo` for the embedded default")
+    _require_secret_key(settings, "serve")
     from gateway.app import create_app
 
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
@@ -87,6 +88,7 @@ def worker(args: argparse.Namespace) -> int:
     _logging(settings.log_level)
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway worker` (the demo runs its workers in-process)")
+    _require_secret_key(settings, "worker")
     from redis import Redis
     from rq import Queue, Worker
 
@@ -125,6 +127,12 @@ def sweeper(args: argparse.Namespace) -> int:
 
     sweeper_module.main()
     return 0
+
+
+def _require_secret_key(settings, command: str) -> None:
+    if settings.secret_key is None:
+        raise SettingsError(f"GATEWAY_SECRET_KEY: required by `gateway {command}`: a long random string, "
+                            "the same on every web and worker process (it signs visitor tokens and reply addresses)")
 
 
 def _secret(value: str):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +46,15 @@ class Runtime:
 
 
 def secret_key_bytes(settings: Settings) -> bytes:
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
-    # Without a configured key, derive one from the admin token so restarts keep
-    # tokens valid; the demo sets a random one (see gateway.embedded).
-    seed = settings.admin_token.get_secret_value() if settings.admin_token else "insecure-development-key"
-    return hashlib.sha256(b"gateway-secret:" + seed.encode()).digest()
+    """The key that signs visitor tokens and reply addresses.
+
+    Never a built-in default: a key anyone can read in the source would let
+    anyone forge a visitor token. `gateway serve` and `gateway worker` refuse
+    to start without GATEWAY_SECRET_KEY; the demo generates one.
+    """
+    if settings.secret_key is None:
+        raise RuntimeError("GATEWAY_SECRET_KEY is not set")
+    return settings.secret_key.get_secret_value().encode()
 
 
 def load_live_rules(settings: Settings) -> LiveRules:

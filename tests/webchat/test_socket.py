@@ -165,7 +165,7 @@ async def test_oversized_frame_closes_with_1009(gateway):
     ws, _ = await hello(gateway)
     await ws.send_str("x" * (gateway.app[RUNTIME].settings.webchat.max_frame_bytes + 10))
     async with asyncio.timeout(5):
-        while (msg := await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+        while (await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
             pass
     assert ws.close_code == 1009
 

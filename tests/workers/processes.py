@@ -14,6 +14,7 @@ from tests.support import ROOT
 def worker_env(redis_url: str, rules_path: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ, "GATEWAY_REDIS_URL": redis_url, "GATEWAY_RULES_PATH": str(rules_path),
+        "GATEWAY_SECRET_KEY": "crash-test-secret",
         "GATEWAY_LOG_LEVEL": "WARNING", "GATEWAY_WORKER__SWEEP_INTERVAL_SECONDS": "0.1",
         "GATEWAY_WORKER__OUTBOUND_LOCK_SECONDS": "3", "GATEWAY_WORKER__OUTBOUND_STUCK_SECONDS": "2",
         "GATEWAY_WORKER__SEND_TIMEOUT_SECONDS": "2", **extra,

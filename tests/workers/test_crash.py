@@ -10,7 +10,6 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-import pytest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
@@ -18,7 +17,6 @@ from conversations.models import DeliveryStatus
 from gateway.runtime import build_runtime
 from tests.conftest import make_settings
 from tests.support import wait_until
-from tests.workers.fake_provider import FakeProvider
 from tests.workers.processes import WorkerHost, worker_env
 from tests.workers.support import RULES_YAML, live_rules, sms, write_rules
 from workers import timers
@@ -33,14 +31,6 @@ FAST_RULES = RULES_YAML.replace("first_response: 1m", "first_response: 2s").repl
     "- {from_tier: 1, to_tier: 2, on: [first_response.breach, agent], restart: []}").replace(
     "- {from_tier: 2, to_tier: 3, on: [first_response.breach, agent], priority: high, restart: [first_response]}",
     "- {from_tier: 2, to_tier: 3, on: [agent]}")
-
-
-@pytest.fixture
-async def provider(aiohttp_server):
-    fake = FakeProvider()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/"))
-    return fake
 
 
 async def real_runtime(redis_url: str, rules_text: str = RULES_YAML):

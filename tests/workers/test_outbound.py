@@ -11,19 +11,10 @@ from rq.registry import ScheduledJobRegistry
 from conversations.models import Channel, DeliveryStatus
 from gateway.appkeys import RUNTIME
 from tests.conftest import admin_headers, start_client
-from tests.workers.fake_provider import FakeProvider
 from tests.workers.fake_sender import FakeProviderSender
 from tests.workers.support import Clock, fake_runtime, live_rules, sms
 from workers import defaults, failures, outbound
 from workers.sweeper import Sweeper
-
-
-@pytest.fixture
-async def provider(aiohttp_server):
-    fake = FakeProvider()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("/"))
-    return fake
 
 
 async def conversation_with_replies(runtime, texts: list[str]) -> tuple[str, list[str]]:
