@@ -16,6 +16,8 @@ from gateway.appkeys import RUNTIME
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
+# A filter that matches little must not walk every conversation ever stored.
+MAX_SCAN = 5000
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -125,8 +127,8 @@ async def list_conversations(request: web.Request) -> web.Response:
         raise InvalidRequest("limit and offset must be integers") from None
     store = _runtime(request).store
     found, cursor = [], 0
-    # Newest activity first; filters apply to a bounded scan of the index.
-    while len(found) < offset + limit:
+    # Newest activity first; filters apply to the MAX_SCAN most recently active conversations.
+    while len(found) < offset + limit and cursor < MAX_SCAN:
         batch = await store.recent_conversation_ids(limit=MAX_PAGE, offset=cursor)
         if not batch:
             break
