@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from channels.base import InboundMessage  # noqa: E402
+from conversations.messages import InboundMessage  # noqa: E402
 from conversations.models import Channel, Customer, CustomerId, Identity  # noqa: E402
 from router.loader import load_rules, load_rules_text  # noqa: E402
 

@@ -35,12 +35,12 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from conversations import codec, keys
-from gateway.runtime import build_runtime
+from gateway.runtime import build_services
 from router import LiveRules
 from tests.conftest import make_settings
 from tests.support import ROOT, RedisServer
 from tests.workers.support import write_rules
-from workers import timers
+from workers import keys, timers
 from workers.sweeper import Sweeper
 
 RULES = """\
@@ -103,7 +103,7 @@ async def create_conversations(redis: Redis, numbers: range, due: int, window: f
 async def arm_all(runtime, ids: list[str]) -> float:
     """Arm through the real path (dirty marks, ``Sweeper.arm_marked``); returns arms per second."""
     for base in range(0, len(ids), 5000):
-        await runtime.redis.zadd(timers.DIRTY, {cid: 0 for cid in ids[base:base + 5000]})
+        await runtime.redis.zadd(keys.TIMERS_DIRTY, {cid: 0 for cid in ids[base:base + 5000]})
     sweeper = Sweeper(runtime, batch=2000)
     started = time.monotonic()
     await sweeper.arm_marked()
@@ -115,18 +115,18 @@ async def index_design(server: RedisServer, args) -> dict:
     sync = SyncRedis.from_url(server.url)
     sync.flushall()
     rules = LiveRules(write_rules(RULES))
-    runtime = await build_runtime(make_settings(redis_url=server.url), redis, sync, role="bench", rules=rules)
+    runtime = build_services(make_settings(redis_url=server.url), redis, sync, rules)
     # The conversations armed far ahead first (memory per timer is measured on them), then the
     # ones due in this run, so the lead before their first deadline covers only their own arming.
     far = await create_conversations(redis, range(args.due, args.conversations), args.due, args.window,
                                      datetime.now(UTC))
     before = used_memory(sync)
     arm_rate = await arm_all(runtime, far)
-    per_timer = (used_memory(sync) - before) / await redis.zcard(timers.TIMERS)
+    per_timer = (used_memory(sync) - before) / await redis.zcard(keys.TIMERS)
     start = datetime.now(UTC)
     ids = await create_conversations(redis, range(0, args.due), args.due, args.window, start)
     await arm_all(runtime, ids)
-    armed = await redis.zcard(timers.TIMERS)
+    armed = await redis.zcard(keys.TIMERS)
     print(f"index: armed {armed:,} timers on {len(far) + len(ids):,} conversations "
           f"(arming {arm_rate:,.0f} conversations/s); {per_timer:.0f} bytes per armed timer "
           "(zset member + deadline fields on the conversation)")
@@ -135,7 +135,7 @@ async def index_design(server: RedisServer, args) -> dict:
         print("  warning: setup took longer than the lead; the first timers start late")
     sweeper = Sweeper(runtime)
     stop = asyncio.Event()
-    loop = asyncio.create_task(sweeper.run(runtime.settings.worker.sweep_interval_seconds, stop))
+    loop = asyncio.create_task(sweeper.run(runtime.settings.sweep_interval_seconds, stop))
     expected = 2 * args.due
     deadline = time.monotonic() + LEAD + args.window + 120
     while time.monotonic() < deadline:

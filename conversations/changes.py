@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
 
 from conversations import codec, ids
 from conversations.errors import Conflict, InvalidRequest
@@ -25,22 +24,13 @@ from conversations.models import (
     Priority,
     Status,
 )
+from conversations.rules import EscalationStep, RoutingDecision, Rules
 from conversations.store import Change
 
 MANUAL_ROUTING = "routing_manual"  # set by an agent's transfer: routing no longer overrides it
 # Set by the SLA sweeper when a timer decides an escalation; ``escalate(once=...)`` consumes it,
 # so a crash between the two finishes the escalation once on the timer's re-fire.
 PENDING_ESCALATION = "escalation_pending"
-
-
-class RoutingDecision(Protocol):
-    queue: str
-    tier: int
-    priority: Priority
-    tags: tuple[str, ...]
-    sla_policy: str | None
-    rule: str | None
-    auto_reply: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +137,20 @@ def escalated(current: Conversation, goal: Escalation, author: str, reason: str 
                       "to_queue": queue, "by": author, "reason": reason or ""})])
 
 
-def agent_step(rules: Any, current: Conversation) -> Escalation | None:
-    """The rule file's step for an agent's Escalate from the current tier, if the path has one."""
-    lookup = getattr(rules, "escalation_step", None)
-    step = lookup(current.queue, current.tier, "agent") if lookup is not None else None
-    if step is None:
-        return None
+def escalation_goal(step: EscalationStep) -> Escalation:
+    """Where a step of the rule file's escalation path takes a conversation: the one conversion.
+
+    Every escalation (an agent's from Slack or the admin API, the SLA timers') goes
+    through here, so each carries the step's queue, priority, SLA policy and restarts.
+    """
     return Escalation(tier=step.to_tier, queue=step.to_queue, priority=step.priority,
                       sla_policy=step.sla_policy, restart=tuple(step.restart))
+
+
+def agent_step(rules: Rules, current: Conversation) -> Escalation | None:
+    """The rule file's step for an agent's Escalate from the current tier, if the path has one."""
+    step = rules.escalation_step(current.queue, current.tier, "agent") if current.queue else None
+    return escalation_goal(step) if step is not None else None
 
 
 def assigned(current: Conversation, agent: str | None, author: str, now: datetime) -> Change:

@@ -8,17 +8,16 @@ by a domain event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import datetime
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations import changes, codec, ids
 from conversations.changes import (  # re-exported: the verbs' vocabulary
     MANUAL_ROUTING,
     PENDING_ESCALATION,
     Escalation,
-    RoutingDecision,
 )
+from conversations.clock import utcnow
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
 from conversations.merge import merge_customers
@@ -32,25 +31,10 @@ from conversations.models import (
     Message,
     MessageId,
 )
+from conversations.rules import RoutingDecision, Rules
 from conversations.store import Change, ConversationStore, IngestResult
 
 __all__ = ["MANUAL_ROUTING", "PENDING_ESCALATION", "ConversationService", "Escalation", "Rules"]
-
-
-class Rules(Protocol):
-    """What the service needs of the rule file (``router.RuleSet`` provides it)."""
-
-    queues: dict
-
-    def decide(
-        self, conversation: Conversation | None, message: InboundMessage | None, customer: Customer | None, now: datetime
-    ) -> RoutingDecision: ...
-
-    def sla_policy_for(self, queue: str, explicit: str | None) -> object | None: ...
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ConversationService:
@@ -163,7 +147,7 @@ class ConversationService:
         policy = rules.sla_policy_for(queue, None)
         now = self.clock()
         before, _ = await self.store.mutate(conversation_id, lambda current: changes.transferred(
-            current, queue, author, reason, getattr(policy, "name", None), now))
+            current, queue, author, reason, policy.name if policy else None, now))
         await self.events.emit(ConversationEvent(
             EventKind.TRANSFERRED, conversation_id, before.customer_id,
             detail={"from": before.queue, "to": queue, "from_tier": str(before.tier), "by": author, "reason": reason or ""},
@@ -184,7 +168,8 @@ class ConversationService:
 
         def apply(current: Conversation) -> Change:
             goal = target or changes.agent_step(rules, current) or Escalation(tier=current.tier + 1)
-            queue_policy = getattr(rules.sla_policy_for(goal.queue, None), "name", None) if goal.queue else None
+            policy = rules.sla_policy_for(goal.queue, None) if goal.queue else None
+            queue_policy = policy.name if policy else None
             return changes.escalated(current, goal, author, reason, now, queue_policy=queue_policy, once=once)
 
         before, change = await self.store.mutate(conversation_id, apply)

@@ -17,7 +17,7 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations import codec, ids, keys
 from conversations.delivery import is_step_back
 from conversations.errors import NotFound
@@ -184,6 +184,7 @@ class ConversationStore:
         )
         stream_fields = [part for pair in codec.message_fields(stored).items() for part in pair]
         identities = [message.identity.key]
+        facts = [part for pair in message.facts.items() for part in pair]
         for _ in range(MAX_MOVED_HOPS):
             ck = keys.CustomerKeys(customer_id)
             outcome, conversation_id, stored_id, queue = await self._ingest(
@@ -194,6 +195,7 @@ class ConversationStore:
                     int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
                     message.channel.value, message.subject or "", message.meta.get(THREAD_HINT, ""),
                     len(identities), *identities,
+                    len(facts), *facts,
                     *stream_fields,
                 ],
             )

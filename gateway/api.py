@@ -12,7 +12,8 @@ from conversations import codec
 from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Status
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES, SETTINGS
+from workers.context import Services
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
@@ -82,7 +83,7 @@ async def admin_auth(request: web.Request, handler):
     """Bearer token on everything under /api."""
     if not request.path.startswith("/api/"):
         return await handler(request)
-    token = request.app[RUNTIME].settings.admin_token
+    token = request.app[SETTINGS].admin_token
     if token is None:
         raise web.HTTPUnauthorized(text="the admin API is disabled: set GATEWAY_ADMIN_TOKEN")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -91,12 +92,12 @@ async def admin_auth(request: web.Request, handler):
     return await handler(request)
 
 
-def _runtime(request: web.Request):
-    return request.app[RUNTIME]
+def _services(request: web.Request) -> Services:
+    return request.app[SERVICES]
 
 
-async def conversation_view(runtime, conversation_id: str) -> dict[str, object]:
-    store = runtime.store
+async def conversation_view(services: Services, conversation_id: str) -> dict[str, object]:
+    store = services.store
     conversation = await store.conversation(conversation_id)
     customer = await store.customer(conversation.customer_id)
     history = [c for c in await store.conversations(await store.customer_conversation_ids(customer.id))
@@ -125,7 +126,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         offset = max(int(query.get("offset", 0)), 0)
     except ValueError:
         raise InvalidRequest("limit and offset must be integers") from None
-    store = _runtime(request).store
+    store = _services(request).store
     found, cursor = [], 0
     # Newest activity first; filters apply to the MAX_SCAN most recently active conversations.
     while len(found) < offset + limit and cursor < MAX_SCAN:
@@ -148,13 +149,13 @@ async def list_conversations(request: web.Request) -> web.Response:
 
 @routes.get("/api/conversations/{id}")
 async def get_conversation(request: web.Request) -> web.Response:
-    return web.json_response(await conversation_view(_runtime(request), request.match_info["id"]))
+    return web.json_response(await conversation_view(_services(request), request.match_info["id"]))
 
 
 @routes.post("/api/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
     body = await read_body(request, MessageBody)
-    service, conversation_id = _runtime(request).service, request.match_info["id"]
+    service, conversation_id = _services(request).service, request.match_info["id"]
     if body.kind == "note":
         message = await service.note(conversation_id, body.text, body.author)
     else:
@@ -165,7 +166,7 @@ async def post_message(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{id}/transfer")
 async def transfer(request: web.Request) -> web.Response:
     body = await read_body(request, TransferBody)
-    conversation = await _runtime(request).service.transfer(request.match_info["id"], body.queue, body.author,
+    conversation = await _services(request).service.transfer(request.match_info["id"], body.queue, body.author,
                                                             body.reason)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
@@ -173,42 +174,42 @@ async def transfer(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{id}/escalate")
 async def escalate(request: web.Request) -> web.Response:
     body = await read_body(request, EscalateBody)
-    conversation = await _runtime(request).service.escalate(request.match_info["id"], body.author, body.reason)
+    conversation = await _services(request).service.escalate(request.match_info["id"], body.author, body.reason)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/assign")
 async def assign(request: web.Request) -> web.Response:
     body = await read_body(request, AssignBody)
-    conversation = await _runtime(request).service.assign(request.match_info["id"], body.agent, body.author)
+    conversation = await _services(request).service.assign(request.match_info["id"], body.agent, body.author)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
     body = await read_body(request, ActorBody)
-    conversation = await _runtime(request).service.resolve(request.match_info["id"], body.author)
+    conversation = await _services(request).service.resolve(request.match_info["id"], body.author)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/reopen")
 async def reopen(request: web.Request) -> web.Response:
     body = await read_body(request, ActorBody)
-    conversation = await _runtime(request).service.reopen(request.match_info["id"], body.author)
+    conversation = await _services(request).service.reopen(request.match_info["id"], body.author)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/reroute")
 async def reroute(request: web.Request) -> web.Response:
     await read_body(request, ActorBody)
-    runtime = _runtime(request)
-    await runtime.service.route(request.match_info["id"], force=True)
-    return web.json_response(await conversation_view(runtime, request.match_info["id"]))
+    services = _services(request)
+    await services.service.route(request.match_info["id"], force=True)
+    return web.json_response(await conversation_view(services, request.match_info["id"]))
 
 
 @routes.get("/api/customers/{id}")
 async def get_customer(request: web.Request) -> web.Response:
-    store = _runtime(request).store
+    store = _services(request).store
     customer = await store.current_customer(request.match_info["id"])
     conversations = await store.conversations(await store.customer_conversation_ids(customer.id))
     return web.json_response({"customer": codec.customer_json(customer),
@@ -218,7 +219,7 @@ async def get_customer(request: web.Request) -> web.Response:
 @routes.patch("/api/customers/{id}")
 async def update_customer(request: web.Request) -> web.Response:
     body = await read_body(request, CustomerBody)
-    store = _runtime(request).store
+    store = _services(request).store
     customer = await store.current_customer(request.match_info["id"])
     await store.update_customer(customer.id, name=body.name, attributes=body.attributes)
     return web.json_response({"customer": codec.customer_json(await store.customer(customer.id))})
@@ -227,15 +228,15 @@ async def update_customer(request: web.Request) -> web.Response:
 @routes.post("/api/customers/{id}/identities")
 async def link_identity(request: web.Request) -> web.Response:
     body = await read_body(request, IdentityBody)
-    runtime = _runtime(request)
-    identity = normalize(body.channel, body.address, default_region=runtime.settings.twilio.default_region)
-    customer = await runtime.service.link_identity(request.match_info["id"], identity, author=body.author)
+    services = _services(request)
+    identity = normalize(body.channel, body.address, default_region=request.app[SETTINGS].twilio.default_region)
+    customer = await services.service.link_identity(request.match_info["id"], identity, author=body.author)
     return web.json_response({"customer": codec.customer_json(customer)})
 
 
 @routes.get("/api/rules")
 async def rules_status(request: web.Request) -> web.Response:
-    return web.json_response(_runtime(request).rules.status())
+    return web.json_response(_services(request).rules.status())
 
 
 @routes.route("*", "/api/{tail:.*}")

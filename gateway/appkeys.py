@@ -1,16 +1,16 @@
-"""Typed keys of the aiohttp application (aiohttp's AppKey: no string collisions, no warnings)."""
+"""Typed keys of the aiohttp application (aiohttp's AppKey: no string collisions, no warnings).
+
+The channels keep their own keys (``channels.deps.CHANNEL_DEPS`` and each
+channel's settings group); these are the gateway's.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from gateway.runtime import Runtime
-    from gateway.settings import Settings
+from gateway.settings import Settings
+from workers.context import Services
 
-RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
-SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
-WEBSOCKETS: web.AppKey[set[Any]] = web.AppKey("websockets")
-DEMO: web.AppKey[bool] = web.AppKey("demo")
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+DEMO: web.AppKey[bool] = web.AppKey("demo", bool)

@@ -5,14 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import secrets
+import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import SecretStr
+from redis import Redis
+from rq import Queue, Worker
 
-from gateway.appkeys import DEMO, RUNTIME
-from gateway.settings import SettingsError, load_settings
+from gateway.app import create_app
+from gateway.appkeys import DEMO, SERVICES
+from gateway.embedded import start_embedded
+from gateway.runtime import load_live_rules, services_factory
+from gateway.settings import Settings, SettingsError, load_settings
+from router import cli as rules_cli
+from workers import context, defaults
+from workers import sweeper as sweeper_module
+from workers.sweeper import Sweeper
 
 log = logging.getLogger("gateway")
 EXAMPLE_RULES = Path("examples/routing.yaml")
@@ -28,8 +41,6 @@ def serve(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway serve`; use `gateway demo` for the embedded default")
     _require_secret_key(settings, "serve")
-    from gateway.app import create_app
-
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
     return 0
 
@@ -49,26 +60,20 @@ def demo(args: argparse.Namespace) -> int:
     if settings.secret_key is None:
         generated["secret_key"] = _secret(secrets.token_urlsafe(32))
     settings = settings.model_copy(update=generated)
-    from gateway.app import create_app
-
     if settings.redis_url:
         log.info("demo on Redis at %s", settings.redis_url)
         app = create_app(settings)
     else:
-        from gateway.embedded import start_embedded
-
-        embedded, workers = start_embedded(settings)
+        embedded, workers, rules = start_embedded(settings)
         log.warning("running on the EMBEDDED DEFAULT: in-process Redis and job workers; nothing is persisted. "
                     "Set GATEWAY_REDIS_URL for real use.")
-        app = create_app(settings, redis=embedded.async_client(), sync_redis=embedded.sync_client())
+        app = create_app(settings, redis=embedded.async_client(), sync_redis=embedded.sync_client(), rules=rules)
 
-        async def run_workers(app: web.Application):
+        async def run_workers(app: web.Application) -> AsyncIterator[None]:
             # Jobs in a thread; the SLA sweeper on this loop (the embedded Redis lives in this process).
-            from workers.sweeper import Sweeper
-
             workers.start()
             stop = asyncio.Event()
-            sweeper = asyncio.create_task(Sweeper(app[RUNTIME]).run(settings.worker.sweep_interval_seconds, stop))
+            sweeper = asyncio.create_task(Sweeper(app[SERVICES]).run(settings.worker.sweep_interval_seconds, stop))
             yield
             stop.set()
             await sweeper
@@ -76,6 +81,7 @@ def demo(args: argparse.Namespace) -> int:
 
         app.cleanup_ctx.append(run_workers)
     app[DEMO] = True
+    assert settings.admin_token is not None  # set above when the environment had none
     token = settings.admin_token.get_secret_value()
     print(f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; rules: {settings.rules_path})",
           flush=True)
@@ -89,15 +95,11 @@ def worker(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway worker` (the demo runs its workers in-process)")
     _require_secret_key(settings, "worker")
-    from redis import Redis
-    from rq import Queue, Worker
-
-    from workers import context, defaults
-
     connection = Redis.from_url(settings.redis_url)
     names = args.queues or list(defaults.JOB_QUEUES)
     queues = [Queue(name, connection=connection) for name in names]
-    context.live_rules()  # parsed once here, inherited by every forked job
+    # The rule file is parsed once here and inherited by every forked job.
+    context.install(services_factory(settings, load_live_rules(settings)))
     sweeper = None if args.no_sweeper else _start_sweeper()
     try:
         Worker(queues, connection=connection, maintenance_interval=settings.worker.maintenance_interval_seconds).work(
@@ -109,11 +111,8 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_sweeper():
+def _start_sweeper() -> subprocess.Popen[bytes]:
     """The SLA sweeper as a child process: RQ forks per job, and forking beside a thread is unsafe."""
-    import os
-    import subprocess
-
     env = {**os.environ, "GATEWAY_SWEEPER_PARENT": str(os.getpid())}
     return subprocess.Popen([sys.executable, "-m", "gateway.cli", "sweeper"], env=env)
 
@@ -123,21 +122,20 @@ def sweeper(args: argparse.Namespace) -> int:
     _logging(settings.log_level)
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway sweeper`")
-    from workers import sweeper as sweeper_module
-
-    sweeper_module.main()
+    _require_secret_key(settings, "sweeper")
+    context.install(services_factory(settings, load_live_rules(settings)))
+    parent = os.environ.get("GATEWAY_SWEEPER_PARENT")
+    sweeper_module.main(int(parent) if parent else None)
     return 0
 
 
-def _require_secret_key(settings, command: str) -> None:
+def _require_secret_key(settings: Settings, command: str) -> None:
     if settings.secret_key is None:
         raise SettingsError(f"GATEWAY_SECRET_KEY: required by `gateway {command}`: a long random string, "
                             "the same on every web and worker process (it signs visitor tokens and reply addresses)")
 
 
-def _secret(value: str):
-    from pydantic import SecretStr
-
+def _secret(value: str) -> SecretStr:
     return SecretStr(value)
 
 
@@ -153,12 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.add_argument("--no-sweeper", action="store_true", help="do not start the SLA/outbound sweeper")
     worker_parser.set_defaults(func=worker)
     sub.add_parser("sweeper", help="run the SLA timer and outbound recovery sweeper").set_defaults(func=sweeper)
-    try:
-        from router import cli as rules_cli
-    except ImportError:  # the router package is optional until it lands
-        rules_cli = None
-    if rules_cli is not None and hasattr(rules_cli, "register"):
-        rules_cli.register(sub)
+    rules_cli.register(sub)
     return parser
 
 

@@ -9,7 +9,9 @@ import fakeredis
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings
+from router import LiveRules
 from workers import context
 from workers.embedded import EmbeddedWorkers
 
@@ -27,8 +29,10 @@ class EmbeddedRedis:
         return fakeredis.FakeRedis(server=self.server)  # RQ needs raw bytes
 
 
-def start_embedded(settings: Settings) -> tuple[EmbeddedRedis, EmbeddedWorkers]:
+def start_embedded(settings: Settings) -> tuple[EmbeddedRedis, EmbeddedWorkers, LiveRules]:
+    """The in-process server, workers whose jobs share it, and the one rule set both sides use."""
     embedded = EmbeddedRedis()
-    context.configure(settings, embedded.async_client, embedded.sync_client)
+    rules = load_live_rules(settings)
+    context.install(services_factory(settings, rules, embedded.async_client, embedded.sync_client))
     workers = EmbeddedWorkers(embedded.sync_client())
-    return embedded, workers
+    return embedded, workers, rules

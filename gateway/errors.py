@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from channels.base import InvalidPayload, InvalidSignature
+from conversations.messages import InvalidPayload, InvalidSignature
 from conversations.errors import DomainError
 
 log = logging.getLogger("gateway.http")

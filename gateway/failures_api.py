@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from conversations.errors import InvalidRequest
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from workers import failures, metrics
 
 routes = web.RouteTableDef()
@@ -24,17 +24,17 @@ async def list_failures(request: web.Request) -> web.Response:
         raise InvalidRequest("limit must be a number") from None
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}")
-    found = await failures.list_failures(request.app[RUNTIME], limit)
+    found = await failures.list_failures(request.app[SERVICES], limit)
     return web.json_response({"failures": found})
 
 
 @routes.post("/api/failures/{id}/retry")
 async def retry_failure(request: web.Request) -> web.Response:
-    return web.json_response(await failures.retry(request.app[RUNTIME], request.match_info["id"]))
+    return web.json_response(await failures.retry(request.app[SERVICES], request.match_info["id"]))
 
 
 async def _expose_metrics(app: web.Application):
-    metrics.expose(app[RUNTIME].sync_redis)
+    metrics.expose(app[SERVICES].sync_redis)
     yield
 
 

@@ -1,48 +1,31 @@
-"""The composition root: one place that wires settings, Redis, the store, rules, jobs and channels."""
+"""The composition root's wiring: settings, Redis clients, rules and channels into the process's services.
+
+The web app, the worker processes and the sweeper all build their object
+graph here; the lower layers only receive what they need (``Services`` for
+jobs and the sweeper, ``ChannelDeps`` for the channels' handlers).
+"""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from rq import get_current_job
 
-from channels.base import Sender
-from channels.registry import build_senders
+from channels.deps import ChannelDeps
+from channels.slack.api import configured as slack_configured
+from channels.webchat.hub import Hub
 from conversations.events import EventBus
-from conversations.models import Channel
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
+from gateway.channels import build_senders
 from gateway.settings import Settings
 from router import LiveRules
+from workers.context import Services
 from workers.dispatch import listeners
 from workers.queues import JobQueues
-
-log = logging.getLogger("gateway")
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    redis: Redis
-    sync_redis: SyncRedis
-    store: ConversationStore
-    service: ConversationService
-    rules: Any  # router.LiveRules, or a stand-in with .current and .status()
-    jobs: JobQueues
-    senders: dict[Channel, Sender]
-    events: EventBus
-    secret_key: bytes
-    hub: Any = None  # channels.webchat.hub.Hub, in web processes
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    async def close(self) -> None:
-        for sender in self.senders.values():
-            close = getattr(sender, "close", None)
-            if close is not None:
-                await close()
 
 
 def secret_key_bytes(settings: Settings) -> bytes:
@@ -66,16 +49,69 @@ def load_live_rules(settings: Settings) -> LiveRules:
     return LiveRules.open(settings.rules_path, explicit="rules_path" in settings.model_fields_set)
 
 
-async def build_runtime(settings: Settings, redis: Redis, sync_redis: SyncRedis, *, role: str,
-                        rules: Any = None) -> Runtime:
+def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rules: LiveRules) -> Services:
     store = ConversationStore(redis, reopen_window=settings.reopen_window)
-    live_rules = rules or load_live_rules(settings)
     events = EventBus()
     jobs = JobQueues(sync_redis)
-    service = ConversationService(store, lambda: live_rules.current, events)
-    for listener in listeners(jobs, redis):
+    service = ConversationService(store, lambda: rules.current, events)
+    for listener in listeners(jobs, redis, slack_configured=slack_configured(settings.slack)):
         events.subscribe(listener)
-    return Runtime(
-        settings=settings, redis=redis, sync_redis=sync_redis, store=store, service=service, rules=live_rules,
-        jobs=jobs, senders=build_senders(settings, redis), events=events, secret_key=secret_key_bytes(settings),
-    )
+    senders = build_senders(settings, redis, secret_key_bytes(settings))
+    return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
+                    sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
+                    events=events)
+
+
+def channel_deps(settings: Settings, services: Services, hub: Hub) -> ChannelDeps:
+    return ChannelDeps(store=services.store, service=services.service, redis=services.redis,
+                       secret_key=secret_key_bytes(settings), jobs=services.jobs, public_url=settings.base_url,
+                       hub=hub)
+
+
+def services_factory(
+    settings: Settings,
+    rules: LiveRules,
+    make_redis: Callable[[], Redis] | None = None,
+    make_sync_redis: Callable[[], SyncRedis] | None = None,
+) -> Callable[[], AbstractAsyncContextManager[Services]]:
+    """How each job (and the sweeper) gets its services: fresh async clients for its event loop.
+
+    ``rules`` is loaded once per worker process (a forking worker loads it before
+    forking) and checked for an edited file before each job (a stat call).
+    The embedded demo and the tests pass their own client factories.
+    """
+
+    def async_client() -> Redis:
+        if make_redis is not None:
+            return make_redis()
+        return Redis.from_url(_redis_url(settings), decode_responses=True)
+
+    def sync_client() -> SyncRedis:
+        if make_sync_redis is not None:
+            return make_sync_redis()
+        return SyncRedis.from_url(_redis_url(settings))  # RQ needs raw bytes
+
+    @asynccontextmanager
+    async def session() -> AsyncIterator[Services]:
+        rules.reload_if_changed()
+        redis = async_client()
+        services = build_services(settings, redis, _job_connection() or sync_client(), rules)
+        try:
+            yield services
+        finally:
+            await services.close()
+            await redis.aclose()
+
+    return session
+
+
+def _redis_url(settings: Settings) -> str:
+    if not settings.redis_url:
+        raise RuntimeError("GATEWAY_REDIS_URL is not set; workers need a Redis server (or run `gateway demo`)")
+    return settings.redis_url
+
+
+def _job_connection() -> SyncRedis | None:
+    """The running RQ job's own connection, so the embedded demo's jobs share its in-process server."""
+    job = get_current_job()
+    return job.connection if job is not None else None

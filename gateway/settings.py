@@ -1,7 +1,9 @@
 """Settings from the environment (prefix ``GATEWAY_``, groups joined by ``__``).
 
-Every group is declared here, one place for an operator to read; ``.env.example``
-lists the same names.
+The top-level settings are declared here; each channel's group and the
+workers' group are declared in their own package (``channels/<name>/settings.py``,
+``workers/settings.py``) and composed here, so every part reads only its own
+group. ``.env.example`` lists every name.
 """
 
 from __future__ import annotations
@@ -9,70 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class WebchatSettings(BaseModel):
-    # HMAC key the site uses to compute identifier_hash; unset = no verified identities.
-    identity_secret: SecretStr | None = None
-    max_message_chars: int = Field(4000, ge=1)
-    max_frame_bytes: int = Field(16 * 1024, ge=256)
-    frames_per_second: float = Field(5.0, gt=0)
-    frame_burst: int = Field(10, ge=1)
-    heartbeat_seconds: float = Field(25.0, gt=0)
-
-
-class TwilioSettings(BaseModel):
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-    # Where the official client sends API calls; tests and regional endpoints change it.
-    api_base_url: str | None = None
-    default_region: str = "US"  # for numbers written without a country code
-
-
-class EmailSettings(BaseModel):
-    # Inbound SMTP listener (inside the web process); off while the port is unset.
-    smtp_listen_host: str = "0.0.0.0"
-    smtp_listen_port: int | None = None
-    # Domains we accept mail for; anything else is refused (no open relay).
-    domains: list[str] = Field(default_factory=list)
-    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
-    mailgun_signing_key: SecretStr | None = None
-    sendgrid_secret: SecretStr | None = None
-    # Outbound SMTP.
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    username: str | None = None
-    password: SecretStr | None = None
-    starttls: bool = True
-    use_tls: bool = False
-    from_address: str | None = None
-    domain: str | None = None  # Message-ID and reply-address domain
-
-
-class SlackSettings(BaseModel):
-    bot_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
-    api_base_url: str | None = None  # e.g. http://127.0.0.1:9000/api/ in tests
-    # Slack channels whose members are customers (Slack Connect); DMs to the app always are.
-    customer_channels: list[str] = Field(default_factory=list)
-
-
-class WorkerSettings(BaseModel):
-    # How often the SLA sweeper looks for due timers.
-    sweep_interval_seconds: float = Field(0.5, gt=0)
-    outbound_max_attempts: int = Field(6, ge=1)
-    # A provider call longer than this counts as a transient failure; keep it below the lock.
-    send_timeout_seconds: float = Field(20.0, gt=0)
-    # Per-conversation delivery lock; a crashed holder blocks its conversation this long at most.
-    outbound_lock_seconds: float = Field(30.0, gt=0)
-    # An outbound message queued or sending for this long with nobody delivering is re-enqueued.
-    outbound_stuck_seconds: float = Field(30.0, gt=0)
-    # RQ's abandoned-job check (default 600 s); our own sweeps recover faster, this is the backstop.
-    maintenance_interval_seconds: int = Field(60, ge=1)
+from channels.email.settings import EmailSettings
+from channels.slack.settings import SlackSettings
+from channels.sms.settings import TwilioSettings
+from channels.webchat.settings import WebchatSettings
+from workers.settings import WorkerSettings
 
 
 class Settings(BaseSettings):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -46,7 +45,7 @@ class Calendar:
     country: str | None = None
     subdivision: str | None = None
     tz: ZoneInfo = field(init=False, repr=False, compare=False)
-    _public: Any = field(init=False, repr=False, compare=False)
+    _public: holidays_lib.HolidayBase | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import (
     Channel,
     Conversation,
@@ -28,7 +28,7 @@ from router.decision import Decision
 from router.errors import RulesError
 from router.loader import validate_document
 from router.rules import RuleSet
-from router.fields import Tier, one_or_many
+from router.fields import OneOrMany, Tier
 from router.schema import Model
 
 _SAMPLE_ADDRESS = {
@@ -50,9 +50,9 @@ class CaseConversation(Model):
 
     queue: str = ""
     tier: Tier = 1
-    tags: one_or_many(str) = Field(default_factory=list)
-    messages: int = Field(1, ge=0)
-    reopened: int = Field(0, ge=0, description="how many times it was reopened")
+    tags: OneOrMany[str] = Field(default_factory=list)
+    messages: int = Field(default=1, ge=0)
+    reopened: int = Field(default=0, ge=0, description="how many times it was reopened")
     subject: str | None = None
 
 
@@ -60,7 +60,7 @@ class Expect(Model):
     queue: str | None = None
     tier: Tier | None = None
     priority: Priority | None = None
-    tags: one_or_many(str) | None = Field(None, description="tags the decision must include")
+    tags: OneOrMany[str] | None = Field(default=None, description="tags the decision must include")
     sla_policy: str | None = None
     rule: str | None = None
 
@@ -77,7 +77,7 @@ class Case(Model):
 
 
 class CasesFile(Model):
-    at: datetime | None = Field(None, description="default time for cases without their own")
+    at: datetime | None = Field(default=None, description="default time for cases without their own")
     cases: list[Case] = Field(min_length=1)
 
 
@@ -164,9 +164,14 @@ def run_cases(rules: RuleSet, cases: CasesFile, lines: list[int]) -> list[CaseRe
 
 def _compare(expect: Expect, decision: Decision) -> list[str]:
     problems = []
-    for field in ("queue", "tier", "priority", "sla_policy", "rule"):
-        wanted = getattr(expect, field)
-        got = getattr(decision, field)
+    checked: tuple[tuple[str, object, object], ...] = (
+        ("queue", expect.queue, decision.queue),
+        ("tier", expect.tier, decision.tier),
+        ("priority", expect.priority, decision.priority),
+        ("sla_policy", expect.sla_policy, decision.sla_policy),
+        ("rule", expect.rule, decision.rule),
+    )
+    for field, wanted, got in checked:
         if wanted is not None and wanted != got:
             problems.append(f"{field}: expected {_show(wanted)}, got {_show(got)}")
     if expect.tags is not None:

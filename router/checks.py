@@ -124,8 +124,8 @@ def _when_refs(when: When | None, loc: Loc, parts: Parts) -> Iterator[Issue]:
         name = when.time.inside or when.time.outside or ""
         if name not in parts.calendar_names:
             yield Issue(loc + ("time", key), _unknown("calendar", name, parts.calendar_names))
-    for key in ("all", "any"):
-        for j, child in enumerate(getattr(when, key) or ()):
+    for key, children in (("all", when.all), ("any", when.any)):
+        for j, child in enumerate(children or ()):
             yield from _when_refs(child, loc + (key, j), parts)
     yield from _when_refs(when.not_, loc + ("not",), parts)
 
@@ -152,7 +152,8 @@ def _check_rules(parts: Parts) -> Iterator[Issue]:
             yield Issue(loc + ("then", "sla_policy"), _unknown("SLA policy", then.sla_policy, parts.policy_names))
         yield from _when_refs(rule.when, loc + ("when",), parts)
 
-        key = "" if is_catch_all(rule.when) else rule.when.model_dump_json()  # type: ignore[union-attr]
+        # is_catch_all(None) is True; the explicit None test lets mypy see that too.
+        key = "" if rule.when is None or is_catch_all(rule.when) else rule.when.model_dump_json()
         if catch_all is not None:
             yield Issue(
                 loc + ("name",),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from conversations.models import Channel
 from router.calendar import add_business_time
 from router.cases import load_cases, run_cases, sample_inputs
-from router.config import CLOCKS
+from router.config import CLOCKS, SlaPolicy
 from router.decision import Decision
 from router.default import default_ruleset
 from router.durations import format_duration
@@ -31,7 +32,7 @@ def _default_path() -> Path:
     return rules_path_from_env()[0]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``rules`` with its subcommands to an argparse subparsers object."""
     rules = subparsers.add_parser("rules", help="check, explain and test the routing rule file")
     commands = rules.add_subparsers(dest="rules_command", metavar="{check,explain,test,schema}")
@@ -162,7 +163,7 @@ def _print_decision(rules: RuleSet, decision: Decision, deadlines: dict[str, str
         print(f"  {mark}  {step.rule}: {step.reason}")
 
 
-def _describe_policy(policy) -> str:  # type: ignore[no-untyped-def]
+def _describe_policy(policy: SlaPolicy) -> str:
     targets = [
         f"{clock.replace('_', ' ')} {format_duration(t)}"
         for clock in CLOCKS
@@ -209,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gateway")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    # Every subcommand sets func with set_defaults (see register).
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
 
 
 if __name__ == "__main__":

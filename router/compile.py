@@ -5,6 +5,7 @@ Runs only on a file that passed every check, so lookups here cannot miss.
 
 from __future__ import annotations
 
+from conversations.models import Conversation
 from router.calendar import Calendar
 from router.conditions import (
     Always,
@@ -144,8 +145,7 @@ def _when(when: When | None, calendars: dict[str, Calendar], bank: RegexBank) ->
     parts: list[Condition] = []
     if when.channel:
         parts.append(ChannelIs(when.channel))
-    for field in ("text", "subject", "content"):
-        match: TextMatch | None = getattr(when, field)
+    for field, match in (("text", when.text), ("subject", when.subject), ("content", when.content)):
         if match is not None:
             parts.append(_text(field, match, bank))
     for name, values in (when.customer or {}).items():
@@ -222,12 +222,12 @@ def _conversation(match: ConversationMatch) -> list[Condition]:
     return parts
 
 
-def _is_new(conversation) -> bool:  # type: ignore[no-untyped-def]
+def _is_new(conversation: Conversation | None) -> bool:
     # Ingest may call the router before or after counting the first message.
     return conversation is None or (conversation.reopen_count == 0 and conversation.message_count <= 1)
 
 
-def _count(conversation) -> int:  # type: ignore[no-untyped-def]
+def _count(conversation: Conversation | None) -> int:
     # With no conversation yet, the message being routed is the first one.
     return 1 if conversation is None else max(conversation.message_count, 1)
 

@@ -8,11 +8,11 @@ is the hot path (no strings built, nothing allocated beyond the per-decision
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import Channel, Conversation, Customer
 from router.calendar import Calendar
 from router.text import RegexMatcher, TextView, WordMatcher
@@ -145,7 +145,7 @@ class TextHas:
             if found is not None:
                 what = f"regex /{matcher.pattern}/ found {found!r}" if isinstance(matcher, RegexMatcher) else repr(found)
                 return True, f"{self.field} has {what}"
-        wanted = []
+        wanted: list[str] = []
         for matcher in self.matchers:
             wanted.extend(matcher.words if isinstance(matcher, WordMatcher) else [f"/{matcher.pattern}/"])
         return False, f"{self.field} has none of {_listing(wanted)}"
@@ -174,7 +174,12 @@ class ConversationFact:
 
     cost = 2
 
-    def __init__(self, label: str, predicate, describe) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        label: str,
+        predicate: Callable[[Conversation | None], bool],
+        describe: Callable[[Conversation | None], str],
+    ) -> None:
         self.label = label
         self._predicate = predicate
         self._describe = describe

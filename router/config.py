@@ -62,9 +62,14 @@ class SlaPolicy:
     warning_at: float = 0.8
 
     def target(self, clock: str) -> timedelta | None:
-        if clock not in CLOCKS:
-            raise ValueError(f"unknown SLA clock {clock!r}; expected one of {', '.join(CLOCKS)}")
-        return getattr(self, clock)
+        # One branch per clock (not getattr), so each target keeps its declared type.
+        if clock == "first_response":
+            return self.first_response
+        if clock == "next_response":
+            return self.next_response
+        if clock == "resolution":
+            return self.resolution
+        raise ValueError(f"unknown SLA clock {clock!r}; expected one of {', '.join(CLOCKS)}")
 
     def warning_after(self, clock: str) -> timedelta | None:
         """Business time after which the warning fires for ``clock``."""

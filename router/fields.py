@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
 
@@ -44,6 +44,20 @@ def one_or_many(item: Any) -> Any:
         list[item],
         BeforeValidator(_listify, json_schema_input_type=item | list[item]),
     ]
+
+
+# ``OneOrMany[X]`` is the annotation form of ``one_or_many(X)``. A call is not
+# a type to mypy, and a plain generic alias cannot carry X into the
+# validator's ``json_schema_input_type``; so, as pydantic does for
+# ``SkipValidation``, the checker sees the validated value (a list of X)
+# while at runtime subscripting builds the same ``Annotated`` type as before.
+if TYPE_CHECKING:
+    OneOrMany = list[T]
+else:
+
+    class OneOrMany:
+        def __class_getitem__(cls, item: Any) -> Any:
+            return one_or_many(item)
 
 
 def _duration(value: Any) -> timedelta:

@@ -89,8 +89,11 @@ class CandidateIndex:
         found = set(self._always)
         for (field, mode), by_key in self._index.items():
             view = facts.view(field)
+            present: frozenset[str | int]
             if mode == REGEX:
-                present: frozenset = self._bank.hits(view)  # type: ignore[union-attr]
+                # __init__ indexes REGEX keys only when it was given a bank.
+                assert self._bank is not None
+                present = self._bank.hits(view)
             else:
                 present = view.words(mode == EXACT)[0]
             # Walk the smaller side: a long message against few keys, or a

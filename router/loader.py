@@ -133,17 +133,17 @@ def _real_path(data: Any, loc: tuple[Any, ...]) -> list[str | int]:
     path: list[str | int] = []
     for part in loc:
         if isinstance(data, dict):
-            match = next((k for k in data if str(k) == str(part)), _MISSING)
-            if match is not _MISSING:
-                path.append(match)
-                data = data[match]
+            # The first key that reads as ``part``: YAML keys and pydantic's
+            # location parts need not have the same type.
+            for key in data:
+                if str(key) == str(part):
+                    path.append(key)
+                    data = data[key]
+                    break
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             path.append(part)
             data = data[part]
     return path
-
-
-_MISSING = object()
 
 
 def _dotted(data: Any, loc: tuple[Any, ...]) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import Conversation, Customer, Priority
 from router.calendar import Calendar
 from router.conditions import Condition, Facts
@@ -148,6 +148,8 @@ class RuleSet:
             # Nothing chose a queue: the default decision fills every field
             # the matching rules (if any) left open.
             default = self.default
+            # The default rule always names one: DefaultModel.queue is required.
+            assert default.queue is not None
             queue = default.queue
             tier = tier if tier is not None else default.tier
             priority = priority or default.priority

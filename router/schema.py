@@ -25,9 +25,9 @@ from router.fields import (
     Duration,
     Fraction,
     Name,
+    OneOrMany,
     Tier,
     Trigger,
-    one_or_many,
 )
 from router.text import check_regex, check_word
 
@@ -39,7 +39,7 @@ class Model(BaseModel):
 
 class TierConfig(Model):
     description: str | None = None
-    slack_channel: str | None = Field(None, description="overrides the queue's channel for this tier")
+    slack_channel: str | None = Field(default=None, description="overrides the queue's channel for this tier")
 
 
 def _tiers(value: Any) -> Any:
@@ -50,9 +50,9 @@ def _tiers(value: Any) -> Any:
 
 class QueueModel(Model):
     description: str | None = None
-    slack_channel: str | None = Field(None, description="where its conversations are posted, e.g. '#support'")
-    alert_channel: str | None = Field(None, description="where the last tier's SLA alerts go")
-    sla_policy: Name | None = Field(None, description="policy used when a rule names none")
+    slack_channel: str | None = Field(default=None, description="where its conversations are posted, e.g. '#support'")
+    alert_channel: str | None = Field(default=None, description="where the last tier's SLA alerts go")
+    sla_policy: Name | None = Field(default=None, description="policy used when a rule names none")
     tiers: Annotated[dict[Tier, TierConfig], BeforeValidator(_tiers)] = Field(
         default_factory=lambda: {1: TierConfig(), 2: TierConfig(), 3: TierConfig()},
         description="the tiers this queue has (default 1, 2 and 3)",
@@ -64,8 +64,8 @@ class SlaPolicyModel(Model):
     first_response: Duration | None = None
     next_response: Duration | None = None
     resolution: Duration | None = None
-    calendar: Name | None = Field(None, description="count only business hours of this calendar; unset = 24/7")
-    pause_while_pending: bool = Field(True, description="stop the clocks while waiting on the customer")
+    calendar: Name | None = Field(default=None, description="count only business hours of this calendar; unset = 24/7")
+    pause_while_pending: bool = Field(default=True, description="stop the clocks while waiting on the customer")
     warning_at: Fraction = 0.8
 
     @model_validator(mode="after")
@@ -76,8 +76,8 @@ class SlaPolicyModel(Model):
 
 
 class HolidaysModel(Model):
-    country: str | None = Field(None, description="ISO code whose public holidays are closed, e.g. DE")
-    subdivision: str | None = Field(None, description="state or province for country holidays, e.g. BY")
+    country: str | None = Field(default=None, description="ISO code whose public holidays are closed, e.g. DE")
+    subdivision: str | None = Field(default=None, description="state or province for country holidays, e.g. BY")
     dates: list[date] = Field(default_factory=list, description="company holidays, YYYY-MM-DD")
 
     @model_validator(mode="after")
@@ -112,15 +112,20 @@ class CalendarModel(Model):
         return value
 
 
+def _restart_default() -> list[Clock]:
+    # A named function, not a lambda: mypy infers a lambda's list as list[str].
+    return ["first_response"]
+
+
 class EscalationStepModel(Model):
     from_tier: Tier
     to_tier: Tier
-    to_queue: Name | None = Field(None, description="hand over to another queue (service <-> support)")
-    on: one_or_many(Trigger) = Field(description="what triggers this step")
-    priority: Priority | None = Field(None, description="raise the priority to at least this")
-    sla_policy: Name | None = Field(None, description="switch policy; default: the target queue's policy")
+    to_queue: Name | None = Field(default=None, description="hand over to another queue (service <-> support)")
+    on: OneOrMany[Trigger] = Field(description="what triggers this step")
+    priority: Priority | None = Field(default=None, description="raise the priority to at least this")
+    sla_policy: Name | None = Field(default=None, description="switch policy; default: the target queue's policy")
     restart: list[Clock] = Field(
-        default_factory=lambda: ["first_response"], description="clocks that start over after the step"
+        default_factory=_restart_default, description="clocks that start over after the step"
     )
 
 
@@ -129,10 +134,10 @@ class EscalationModel(Model):
 
 
 class TextMatch(Model):
-    words: one_or_many(str) | None = Field(
-        None, description="any of these words or phrases, whole words; 'refund*' also matches refunds"
+    words: OneOrMany[str] | None = Field(
+        default=None, description="any of these words or phrases, whole words; 'refund*' also matches refunds"
     )
-    regex: str | None = Field(None, description="an RE2 regular expression, searched anywhere")
+    regex: str | None = Field(default=None, description="an RE2 regular expression, searched anywhere")
     case_sensitive: bool = False
 
     @model_validator(mode="before")
@@ -162,22 +167,22 @@ class TextMatch(Model):
 
 
 class Range(Model):
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
 
 
 class ConversationMatch(Model):
-    new: bool | None = Field(None, description="the conversation has just opened (never reopened)")
-    reopened: bool | None = Field(None, description="the conversation was resolved and reopened")
-    messages: int | Range | None = Field(None, description="number of messages: exact, or {min, max}")
-    queue: one_or_many(Name) | None = Field(None, description="its current queue is one of these")
-    tier: one_or_many(Tier) | None = None
-    tags: one_or_many(str) | None = Field(None, description="it carries any of these tags")
+    new: bool | None = Field(default=None, description="the conversation has just opened (never reopened)")
+    reopened: bool | None = Field(default=None, description="the conversation was resolved and reopened")
+    messages: int | Range | None = Field(default=None, description="number of messages: exact, or {min, max}")
+    queue: OneOrMany[Name] | None = Field(default=None, description="its current queue is one of these")
+    tier: OneOrMany[Tier] | None = None
+    tags: OneOrMany[str] | None = Field(default=None, description="it carries any of these tags")
 
 
 class TimeMatch(Model):
-    inside: Name | None = Field(None, description="inside this calendar's open hours")
-    outside: Name | None = Field(None, description="outside this calendar's open hours")
+    inside: Name | None = Field(default=None, description="inside this calendar's open hours")
+    outside: Name | None = Field(default=None, description="outside this calendar's open hours")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TimeMatch:
@@ -189,28 +194,30 @@ class TimeMatch(Model):
 class When(Model):
     """Every key given must hold; use any/not for alternatives."""
 
-    channel: one_or_many(Channel) | None = None
+    channel: OneOrMany[Channel] | None = None
     text: TextMatch | None = None
-    subject: TextMatch | None = Field(None, description="the email subject")
-    content: TextMatch | None = Field(None, description="the subject or the text")
+    subject: TextMatch | None = Field(default=None, description="the email subject")
+    content: TextMatch | None = Field(default=None, description="the subject or the text")
     customer: dict[str, AttrValues] | None = Field(
-        None, description="customer attributes: value or list of values, compared case-insensitively"
+        default=None, description="customer attributes: value or list of values, compared case-insensitively"
     )
     conversation: ConversationMatch | None = None
     time: TimeMatch | None = None
-    all: list[When] | None = Field(None, min_length=1)
-    any: list[When] | None = Field(None, min_length=1)
-    not_: When | None = Field(None, alias="not")
+    all: list[When] | None = Field(default=None, min_length=1)
+    any: list[When] | None = Field(default=None, min_length=1)
+    not_: When | None = Field(default=None, alias="not")
 
 
 class Then(Model):
     queue: Name | None = None
     tier: Tier | None = None
     priority: Priority | None = None
-    tags: one_or_many(str) = Field(default_factory=list, description="tags to add")
+    tags: OneOrMany[str] = Field(default_factory=list, description="tags to add")
     sla_policy: Name | None = None
-    auto_reply: str | None = Field(None, description="sent to the customer once, on a new conversation")
-    continue_: bool = Field(False, alias="continue", description="let later rules add tags and fill unset fields")
+    auto_reply: str | None = Field(default=None, description="sent to the customer once, on a new conversation")
+    continue_: bool = Field(
+        default=False, alias="continue", description="let later rules add tags and fill unset fields"
+    )
 
     @model_validator(mode="after")
     def _sets_something(self) -> Then:
@@ -223,7 +230,7 @@ class Then(Model):
 class RuleModel(Model):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     description: str | None = None
-    when: When | None = Field(None, description="omit to match everything")
+    when: When | None = Field(default=None, description="omit to match everything")
     then: Then
 
 
@@ -231,7 +238,7 @@ class DefaultModel(Model):
     queue: Name
     tier: Tier = 1
     priority: Priority = Priority.NORMAL
-    tags: one_or_many(str) = Field(default_factory=list)
+    tags: OneOrMany[str] = Field(default_factory=list)
     sla_policy: Name | None = None
     auto_reply: str | None = None
 
@@ -277,8 +284,8 @@ def weekly_hours(calendar: CalendarModel) -> tuple[tuple[tuple[int, int], ...], 
     for group in ("daily", "weekdays", "weekend"):
         if group in calendar.hours:
             for day in _DAY_GROUPS[group]:
-                week[day] = calendar.hours[group]  # type: ignore[index]
+                week[day] = calendar.hours[group]
     for day in _DAY_GROUPS["daily"]:
         if day in calendar.hours:
-            week[day] = calendar.hours[day]  # type: ignore[index]
+            week[day] = calendar.hours[day]
     return tuple(week[day] for day in _DAY_GROUPS["daily"])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 
 MAX_TEXT_CHARS = 10_000
 MAX_REGEX_CHARS = 2_000
@@ -186,7 +186,7 @@ class RegexBank:
         self.ready = False
 
     def add(self, pattern: str, case_sensitive: bool) -> int:
-        index = self._filter.Add(pattern, _options(case_sensitive))
+        index: int = self._filter.Add(pattern, _options(case_sensitive))  # re2 is untyped; Add returns an int
         self._count += 1
         return index
 

@@ -153,7 +153,9 @@ class _Builder:
             try:
                 return self.loader.construct_object(node, deep=True)
             except yaml.YAMLError as error:
-                self._note(node, f"cannot read value: {getattr(error, 'problem', error)}")
+                # Only the marked errors (constructor errors among them) carry a problem text.
+                detail = error.problem if isinstance(error, yaml.MarkedYAMLError) else error
+                self._note(node, f"cannot read value: {detail}")
                 return None
         if id(node) in self._active:  # an alias that contains itself
             self._note(node, "recursive alias")

@@ -8,7 +8,9 @@ on fakeredis or the real server, with ``drain()`` to run queued jobs.
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -19,13 +21,34 @@ from redis.asyncio import Redis
 from rq import Queue
 
 from gateway.app import create_app
+from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings
+from router.default import DEFAULT_RULES_YAML
 from tests.support import IN_CI, RedisServer
 from workers import context, defaults
 from workers.embedded import ThreadWorker
 
 ADMIN_TOKEN = "test-admin-token"
 IDENTITY_SECRET = "test-identity-secret"
+# Every test names its rules: the built-in ones written to a file of the test session's own, never
+# whatever ./routing.yaml or GATEWAY_RULES_PATH the shell that runs pytest happens to have.
+BUILTIN_RULES = Path("/nonexistent/routing.yaml")  # set by the session fixture below
+
+
+@pytest.fixture(scope="session", autouse=True)
+def builtin_rules_file(tmp_path_factory) -> Path:
+    global BUILTIN_RULES
+    BUILTIN_RULES = tmp_path_factory.mktemp("rules") / "routing.yaml"
+    BUILTIN_RULES.write_text(DEFAULT_RULES_YAML)
+    return BUILTIN_RULES
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch) -> None:
+    """No GATEWAY_* variable of the shell reaches a test (or a process a test starts)."""
+    for name in list(os.environ):
+        if name.startswith("GATEWAY_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +73,7 @@ def redis_url(redis_server) -> str:
 
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
+        "rules_path": BUILTIN_RULES,
         "admin_token": ADMIN_TOKEN,
         "secret_key": "test-secret-key",
         "webchat": {"identity_secret": IDENTITY_SECRET},
@@ -76,7 +100,9 @@ class Backend:
         return SyncRedis.from_url(self.settings.redis_url)
 
     def configure_jobs(self) -> None:
-        context.configure(self.settings, self.async_client, self.sync_client)
+        """Jobs run on this backend's Redis with the settings' rules, as `gateway worker` would."""
+        context.install(services_factory(self.settings, load_live_rules(self.settings), self.async_client,
+                                         self.sync_client))
 
     def drain(self, queues: tuple[str, ...] = defaults.JOB_QUEUES) -> bool:
         """Run every queued job (and due scheduled ones) in this thread, like a burst worker."""
@@ -93,7 +119,7 @@ def fake_backend() -> Backend:
     backend = Backend(make_settings(), fakeredis.FakeServer())
     backend.configure_jobs()
     yield backend
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 @pytest.fixture
@@ -101,7 +127,7 @@ def real_backend(redis_url) -> Backend:
     backend = Backend(make_settings(redis_url=redis_url))
     backend.configure_jobs()
     yield backend
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 @pytest.fixture(params=["fake", "real"])

@@ -7,14 +7,12 @@ adding its listener to ``listeners``.
 from __future__ import annotations
 
 import asyncio
-import time
 
 from redis.asyncio import Redis
-from rq import Retry
 
-from channels.slack import jobs as slack_jobs
+from conversations.clock import now_ms
 from conversations.events import ConversationEvent, EventKind, Listener
-from workers import defaults, escalation, metrics, outbound, timers
+from workers import defaults, escalation, keys, metrics, outbound, slack, timers
 from workers.queues import JobQueues
 
 # Events after which a conversation's SLA deadlines may have moved.
@@ -28,12 +26,10 @@ def outbound_listener(jobs: JobQueues) -> Listener:
     async def on_event(event: ConversationEvent) -> None:
         if event.kind == EventKind.REPLIED and event.message_id:
             # Pending first: if the process dies before the enqueue, the sweeper still finds it.
-            now_ms = time.time_ns() // 1_000_000
-            await asyncio.to_thread(jobs.connection.zadd, outbound.PENDING, {event.conversation_id: now_ms})
+            await asyncio.to_thread(jobs.connection.zadd, keys.OUTBOUND_PENDING, {event.conversation_id: now_ms()})
             await jobs.enqueue(
                 defaults.OUTBOUND, outbound.deliver, event.conversation_id, event.message_id,
-                job_id=f"deliver-{event.message_id}",
-                retry=Retry(max=len(defaults.OUTBOUND_RETRY_INTERVALS), interval=defaults.OUTBOUND_RETRY_INTERVALS),
+                job_id=f"deliver-{event.message_id}", retry_intervals=defaults.OUTBOUND_RETRY_INTERVALS,
             )
 
     return on_event
@@ -50,5 +46,5 @@ def sla_listener(jobs: JobQueues, redis: Redis) -> Listener:
     return on_event
 
 
-def listeners(jobs: JobQueues, redis: Redis) -> list[Listener]:
-    return [outbound_listener(jobs), sla_listener(jobs, redis), slack_jobs.listener(jobs)]
+def listeners(jobs: JobQueues, redis: Redis, *, slack_configured: bool) -> list[Listener]:
+    return [outbound_listener(jobs), sla_listener(jobs, redis), slack.listener(jobs, slack_configured)]

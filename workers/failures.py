@@ -1,8 +1,8 @@
 """Dead letters: deliveries that gave up and RQ jobs that failed, listed and retried.
 
 Two sources, one list:
-- failed deliveries, recorded by the outbound job in ``gw:failures`` (zset of
-  ids by time) and ``gw:failures:<id>`` (hash of details);
+- failed deliveries, recorded by the outbound job (``dead_letters.py``) in
+  ``gw:failures`` (zset of ids by time) and ``gw:failures:<id>`` (hash of details);
 - failed RQ jobs, read from each job queue's FailedJobRegistry.
 
 Ids say which: ``delivery:<message_id>`` or ``job:<job queue>:<job id>``.
@@ -14,50 +14,30 @@ import asyncio
 import time
 from typing import Any
 
+from redis import Redis as SyncRedis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import DeliveryStatus
-from workers import defaults
-
-FAILURES = "gw:failures"
-RETENTION_SECONDS = defaults.FAILURE_TTL
+from workers import defaults, keys, outbound
+from workers.context import Services
 
 
-def failure_key(failure_id: str) -> str:
-    return f"{FAILURES}:{failure_id}"
-
-
-async def record_delivery_failure(redis: Any, conversation_id: str, message_id: str, error: str) -> str:
-    failure_id = f"delivery:{message_id}"
-    now_ms = time.time_ns() // 1_000_000
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(failure_key(failure_id), mapping={
-            "id": failure_id, "kind": "delivery", "conversation_id": conversation_id, "message_id": message_id,
-            "error": error, "failed_at": now_ms,
-        })
-        pipe.expire(failure_key(failure_id), RETENTION_SECONDS)
-        pipe.zadd(FAILURES, {failure_id: now_ms})
-        pipe.zremrangebyscore(FAILURES, "-inf", now_ms - RETENTION_SECONDS * 1000)
-        await pipe.execute()
-    return failure_id
-
-
-async def list_failures(runtime: Any, limit: int = 100) -> list[dict[str, Any]]:
+async def list_failures(services: Services, limit: int = 100) -> list[dict[str, Any]]:
     """Newest first: failed deliveries, then failed jobs of every job queue."""
-    redis = runtime.redis
+    redis = services.redis
     found: list[dict[str, Any]] = []
-    for failure_id in await redis.zrevrange(FAILURES, 0, limit - 1):
-        fields = await redis.hgetall(failure_key(failure_id))
+    for failure_id in await redis.zrevrange(keys.FAILURES, 0, limit - 1):
+        fields = await redis.hgetall(keys.failure(failure_id))
         if fields:
             found.append({**fields, "failed_at": int(fields.get("failed_at") or 0), "retryable": True})
-    found.extend(await asyncio.to_thread(_failed_jobs, runtime.sync_redis, limit))
+    found.extend(await asyncio.to_thread(_failed_jobs, services.sync_redis, limit))
     found.sort(key=lambda f: f["failed_at"], reverse=True)
     return found[:limit]
 
 
-def _failed_jobs(connection: Any, limit: int) -> list[dict[str, Any]]:
+def _failed_jobs(connection: SyncRedis, limit: int) -> list[dict[str, Any]]:
     jobs: list[dict[str, Any]] = []
     for name in defaults.JOB_QUEUES:
         registry = FailedJobRegistry(name, connection=connection)
@@ -76,43 +56,41 @@ def _failed_jobs(connection: Any, limit: int) -> list[dict[str, Any]]:
     return jobs
 
 
-def _exists(job_id: str, connection: Any) -> bool:
+def _exists(job_id: str, connection: SyncRedis) -> bool:
     return bool(connection.exists(Job.key_for(job_id)))
 
 
-async def retry(runtime: Any, failure_id: str) -> dict[str, Any]:
+async def retry(services: Services, failure_id: str) -> dict[str, Any]:
     """Try a failed delivery or job again; the failure leaves the list."""
     kind, _, rest = failure_id.partition(":")
     if kind == "delivery":
-        return await _retry_delivery(runtime, failure_id)
+        return await _retry_delivery(services, failure_id)
     if kind == "job":
         queue, _, job_id = rest.partition(":")
         if queue not in defaults.JOB_QUEUES or not job_id:
             raise NotFound(f"no failure {failure_id}")
-        await asyncio.to_thread(_requeue_job, runtime.sync_redis, queue, job_id, failure_id)
+        await asyncio.to_thread(_requeue_job, services.sync_redis, queue, job_id, failure_id)
         return {"id": failure_id, "retried": True}
     raise InvalidRequest(f"failure ids start with delivery: or job:, not {failure_id!r}")
 
 
-async def _retry_delivery(runtime: Any, failure_id: str) -> dict[str, Any]:
-    from workers import outbound  # outbound records failures here; imported late to avoid a cycle
-
-    fields = await runtime.redis.hgetall(failure_key(failure_id))
+async def _retry_delivery(services: Services, failure_id: str) -> dict[str, Any]:
+    fields = await services.redis.hgetall(keys.failure(failure_id))
     if not fields:
         raise NotFound(f"no failure {failure_id}")
     conversation_id, message_id = fields["conversation_id"], fields["message_id"]
-    await runtime.redis.delete(outbound.attempts_key(message_id))
-    await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.QUEUED, force=True,
+    await services.redis.delete(keys.outbound_attempts(message_id))
+    await services.service.record_delivery(conversation_id, message_id, DeliveryStatus.QUEUED, force=True,
                                           error="retried from the dead-letter list")
-    await outbound.mark_pending(runtime.redis, conversation_id)
-    await runtime.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, message_id,
+    await outbound.mark_pending(services.redis, conversation_id)
+    await services.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, message_id,
                                job_id=f"deliver-{message_id}-manual-{time.time_ns()}")
-    await runtime.redis.zrem(FAILURES, failure_id)
-    await runtime.redis.delete(failure_key(failure_id))
+    await services.redis.zrem(keys.FAILURES, failure_id)
+    await services.redis.delete(keys.failure(failure_id))
     return {"id": failure_id, "retried": True, "conversation_id": conversation_id, "message_id": message_id}
 
 
-def _requeue_job(connection: Any, queue: str, job_id: str, failure_id: str) -> None:
+def _requeue_job(connection: SyncRedis, queue: str, job_id: str, failure_id: str) -> None:
     registry = FailedJobRegistry(queue, connection=connection)
     if job_id not in registry.get_job_ids():
         raise NotFound(f"no failure {failure_id}")

@@ -15,9 +15,11 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import REGISTRY
 
+from workers import keys
+
 log = logging.getLogger("gateway.metrics")
 
-METRICS = "gw:metrics:sla"  # hash: "<name>|<label>|<label>" -> count
+METRICS = keys.SLA_METRICS  # hash: "<name>|<label>|<label>" -> count
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 

@@ -20,52 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from channels.base import OutboundMessage, PermanentSendError, TransientSendError
+from redis.asyncio import Redis
+
+from conversations.clock import now_ms
 from conversations.errors import NotFound
+from conversations.locks import RedisLock
+from conversations.messages import OutboundMessage, PermanentSendError, TransientSendError
 from conversations.models import DeliveryStatus, Direction, Identity, Message
-from workers import context, defaults, failures
+from conversations.store import ConversationStore
+from workers import context, dead_letters, defaults, keys
+from workers.context import Services
 
 log = logging.getLogger("gateway.outbound")
 
 DONE = frozenset({DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ})
 UNDELIVERED = frozenset({DeliveryStatus.QUEUED, DeliveryStatus.SENDING})
-PENDING = "gw:outbound:pending"  # zset: conversation id -> when to check it next (ms)
-
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-_REFRESH = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
-            "end return 0")
-
-
-def lock_key(conversation_id: str) -> str:
-    return f"gw:outbound:lock:{conversation_id}"
-
-
-def attempts_key(message_id: str) -> str:
-    return f"gw:outbound:attempts:{message_id}"  # hash: attempts, not_before (ms)
-
-
-class ConversationLock:
-    """Who delivers a conversation right now; expires if its holder dies."""
-
-    def __init__(self, redis: Any, conversation_id: str, ttl_seconds: float) -> None:
-        self.redis = redis
-        self.key = lock_key(conversation_id)
-        self.ttl_ms = int(ttl_seconds * 1000)
-        self.token = secrets.token_hex(8)
-
-    async def acquire(self) -> bool:
-        return bool(await self.redis.set(self.key, self.token, nx=True, px=self.ttl_ms))
-
-    async def refresh(self) -> bool:
-        return bool(await self.redis.eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))
-
-    async def release(self) -> None:
-        await self.redis.eval(_RELEASE, 1, self.key, self.token)
 
 
 def backoff(attempts: int, retry_after: float | None,
@@ -81,79 +52,80 @@ def deliver(conversation_id: str, message_id: str | None = None, retry: bool = F
     ``retry``: this run is the scheduled retry of ``message_id``, so its backoff is over
     even if the clock says a few ms are left.
     """
-    return context.run(lambda runtime: deliver_async(runtime, conversation_id, message_id, retry))
+    return context.run(lambda services: deliver_async(services, conversation_id, message_id, retry))
 
 
-async def deliver_async(runtime: Any, conversation_id: str, message_id: str | None = None, retry: bool = False) -> str:
-    settings = runtime.settings.worker
+async def deliver_async(services: Services, conversation_id: str, message_id: str | None = None,
+                        retry: bool = False) -> str:
+    settings = services.settings
     outcome = "drained"
     while True:
-        lock = ConversationLock(runtime.redis, conversation_id, settings.outbound_lock_seconds)
+        lock = RedisLock(services.redis, keys.outbound_lock(conversation_id), settings.outbound_lock_seconds)
         if not await lock.acquire():
             # Another job delivers this conversation and will take our message in turn. In case
             # its worker died, look again when its lock would have lapsed.
             # One check per lock holder: its token names the job, so the waiters share it.
-            holder = await runtime.redis.get(lock.key) or "gone"
-            wait = max(await runtime.redis.pttl(lock.key), 0) / 1000 + 0.5
-            await schedule(runtime, conversation_id, None, wait, job_id=f"deliver-check-{conversation_id}-{holder}")
+            holder = await services.redis.get(lock.key) or "gone"
+            wait = max(await services.redis.pttl(lock.key), 0) / 1000 + 0.5
+            await schedule(services, conversation_id, None, wait, job_id=f"deliver-check-{conversation_id}-{holder}")
             return "busy"
         try:
-            outcome = await _drain(runtime, conversation_id, lock, message_id if retry else None)
+            outcome = await _drain(services, conversation_id, lock, message_id if retry else None)
         finally:
             await lock.release()
         # A reply stored while we held the lock found it busy: take it now rather than at the check.
-        if outcome != "drained" or not await _ready(runtime, conversation_id):
+        if outcome != "drained" or not await _ready(services, conversation_id):
             break
     if outcome == "drained":
-        await runtime.redis.zrem(PENDING, conversation_id)
+        await services.redis.zrem(keys.OUTBOUND_PENDING, conversation_id)
     return outcome
 
 
-async def undelivered(runtime: Any, conversation_id: str) -> list[Message]:
+async def undelivered(store: ConversationStore, conversation_id: str) -> list[Message]:
     """The conversation's outbound messages not yet delivered, in accepted order."""
     try:
-        messages = await runtime.store.messages(conversation_id)
+        messages = await store.messages(conversation_id)
     except NotFound:
         return []
     return [m for m in messages if m.direction == Direction.OUTBOUND and m.delivery in UNDELIVERED]
 
 
-async def _ready(runtime: Any, conversation_id: str) -> bool:
-    pending = await undelivered(runtime, conversation_id)
-    return bool(pending) and await _not_before(runtime, pending[0].id) <= _now_ms()
+async def _ready(services: Services, conversation_id: str) -> bool:
+    pending = await undelivered(services.store, conversation_id)
+    return bool(pending) and await _not_before(services, pending[0].id) <= now_ms()
 
 
-async def _not_before(runtime: Any, message_id: str) -> int:
-    return int(await runtime.redis.hget(attempts_key(message_id), "not_before") or 0)
+async def _not_before(services: Services, message_id: str) -> int:
+    return int(await services.redis.hget(keys.outbound_attempts(message_id), "not_before") or 0)
 
 
-async def _drain(runtime: Any, conversation_id: str, lock: ConversationLock, retrying: str | None) -> str:
+async def _drain(services: Services, conversation_id: str, lock: RedisLock, retrying: str | None) -> str:
     while True:
-        pending = await undelivered(runtime, conversation_id)
+        pending = await undelivered(services.store, conversation_id)
         if not pending:
             return "drained"
         message = pending[0]
-        retry = await runtime.redis.hgetall(attempts_key(message.id))
+        retry = await services.redis.hgetall(keys.outbound_attempts(message.id))
         not_before = int(retry.get("not_before") or 0)
-        if not_before > _now_ms() and message.id != retrying:
-            await schedule(runtime, conversation_id, message.id, (not_before - _now_ms()) / 1000,
+        if not_before > now_ms() and message.id != retrying:
+            await schedule(services, conversation_id, message.id, (not_before - now_ms()) / 1000,
                            job_id=f"deliver-retry-{message.id}-{retry.get('attempts', 0)}", retry=True)
             return "waiting"
         if not await lock.refresh():
             return "lost lock"
-        if await send_one(runtime, message) == "retry":
+        if await send_one(services, message) == "retry":
             return "waiting"
 
 
-async def send_one(runtime: Any, message: Message) -> str:
+async def send_one(services: Services, message: Message) -> str:
     """Hand one message to its channel's sender and record what happened."""
-    store, service, settings = runtime.store, runtime.service, runtime.settings.worker
+    store, service, settings = services.store, services.service, services.settings
     conversation_id = message.conversation_id
     if message.delivery in DONE:
         return "already"
-    sender = runtime.senders.get(message.channel)
+    sender = services.senders.get(message.channel)
     if sender is None:
-        return await _fail(runtime, message, f"the {message.channel.value} channel is not configured")
+        return await _fail(services, message, f"the {message.channel.value} channel is not configured")
     conversation = await store.conversation(conversation_id)
     outbound = OutboundMessage(
         message_id=message.id, conversation_id=conversation_id, channel=message.channel,
@@ -161,55 +133,51 @@ async def send_one(runtime: Any, message: Message) -> str:
         subject=conversation.subject, automatic=message.meta.get("automatic") == "1",
         meta={**conversation.extra, **message.meta},
     )
-    await runtime.redis.zadd(PENDING, {conversation_id: _now_ms()})
+    await services.redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: now_ms()})
     await service.record_delivery(conversation_id, message.id, DeliveryStatus.SENDING)
     try:
         result = await asyncio.wait_for(sender.send(outbound), timeout=settings.send_timeout_seconds)
     except PermanentSendError as error:
-        return await _fail(runtime, message, str(error))
+        return await _fail(services, message, str(error))
     except Exception as error:  # transient, a timeout, or a sender bug: all worth another try
         retry_after = error.retry_after if isinstance(error, TransientSendError) else None
         if not isinstance(error, (TransientSendError, TimeoutError)):
             log.exception("sender %s failed on %s", message.channel.value, message.id)
         reason = str(error) or type(error).__name__
-        attempts = await runtime.redis.hincrby(attempts_key(message.id), "attempts", 1)
+        attempts = await services.redis.hincrby(keys.outbound_attempts(message.id), "attempts", 1)
         if attempts >= settings.outbound_max_attempts:
-            return await _fail(runtime, message, f"gave up after {attempts} attempts: {reason}")
+            return await _fail(services, message, f"gave up after {attempts} attempts: {reason}")
         delay = backoff(attempts, retry_after)
-        await runtime.redis.hset(attempts_key(message.id), "not_before", _now_ms() + int(delay * 1000))
-        await runtime.redis.expire(attempts_key(message.id), int(timedelta(days=7).total_seconds()))
+        await services.redis.hset(keys.outbound_attempts(message.id), "not_before", now_ms() + int(delay * 1000))
+        await services.redis.expire(keys.outbound_attempts(message.id), int(timedelta(days=7).total_seconds()))
         await service.record_delivery(conversation_id, message.id, DeliveryStatus.QUEUED, force=True,
                                       error=f"attempt {attempts} failed, retrying in {delay:g}s: {reason}")
-        await schedule(runtime, conversation_id, message.id, delay, job_id=f"deliver-retry-{message.id}-{attempts}",
+        await schedule(services, conversation_id, message.id, delay, job_id=f"deliver-retry-{message.id}-{attempts}",
                        retry=True)
         return "retry"
     status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
     await service.record_delivery(conversation_id, message.id, status, provider_id=result.provider_id)
     if result.provider_id:
         await store.remember_provider_id(message.channel.value, result.provider_id, conversation_id, message.id)
-    await runtime.redis.delete(attempts_key(message.id))
+    await services.redis.delete(keys.outbound_attempts(message.id))
     return status.value
 
 
-async def _fail(runtime: Any, message: Message, reason: str) -> str:
-    await runtime.service.record_delivery(message.conversation_id, message.id, DeliveryStatus.FAILED, error=reason)
-    await failures.record_delivery_failure(runtime.redis, message.conversation_id, message.id, reason)
-    await runtime.redis.delete(attempts_key(message.id))
+async def _fail(services: Services, message: Message, reason: str) -> str:
+    await services.service.record_delivery(message.conversation_id, message.id, DeliveryStatus.FAILED, error=reason)
+    await dead_letters.record_delivery_failure(services.redis, message.conversation_id, message.id, reason)
+    await services.redis.delete(keys.outbound_attempts(message.id))
     log.warning("delivery of %s failed for good: %s", message.id, reason)
     return "failed"
 
 
-async def schedule(runtime: Any, conversation_id: str, message_id: str | None, delay: float, *, job_id: str,
+async def schedule(services: Services, conversation_id: str, message_id: str | None, delay: float, *, job_id: str,
                    retry: bool = False) -> None:
     """A later delivery run; the fixed job id makes repeated scheduling one scheduled job."""
     at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0))
-    await runtime.jobs.enqueue(defaults.OUTBOUND, deliver, conversation_id, message_id, retry, job_id=job_id, at=at)
+    await services.jobs.enqueue(defaults.OUTBOUND, deliver, conversation_id, message_id, retry, job_id=job_id, at=at)
 
 
-async def mark_pending(redis: Any, conversation_id: str) -> None:
+async def mark_pending(redis: Redis, conversation_id: str) -> None:
     """Remember a conversation has something to deliver (before its job is enqueued)."""
-    await redis.zadd(PENDING, {conversation_id: _now_ms()})
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    await redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: now_ms()})

@@ -1,9 +1,13 @@
-"""Enqueueing jobs from async code: RQ is synchronous, so calls go to a thread."""
+"""Enqueueing jobs from async code: RQ is synchronous, so calls go to a thread.
+
+A job is named by its function or by its dotted path (``"workers.slack.sync"``);
+RQ resolves the name in the worker, so the side that enqueues need not import it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,17 +31,20 @@ class JobQueues:
     def enqueue_now(
         self,
         queue: str,
-        func: Callable[..., Any],
+        func: Callable[..., Any] | str,
         *args: Any,
         job_id: str | None = None,
         retry: Retry | None = None,
+        retry_intervals: Sequence[int] | None = None,
         at: datetime | None = None,
     ) -> Job:
-        options = {"job_id": job_id, "retry": retry, "result_ttl": defaults.RESULT_TTL,
+        if retry_intervals:
+            retry = Retry(max=len(retry_intervals), interval=list(retry_intervals))
+        options: dict[str, Any] = {"job_id": job_id, "retry": retry, "result_ttl": defaults.RESULT_TTL,
                    "failure_ttl": defaults.FAILURE_TTL}
         if at is not None:
             return self.queue(queue).enqueue_at(at, func, *args, **options)
         return self.queue(queue).enqueue(func, *args, **options)
 
-    async def enqueue(self, queue: str, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
+    async def enqueue(self, queue: str, func: Callable[..., Any] | str, *args: Any, **options: Any) -> Job:
         return await asyncio.to_thread(self.enqueue_now, queue, func, *args, **options)

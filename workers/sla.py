@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from conversations.models import Direction, Message
+from router import Calendar, add_business_time, business_time_between
 
 CLOCKS = ("first_response", "next_response", "resolution")
 KINDS = ("warning", "breach")
@@ -176,14 +177,10 @@ def restarts_from(extra: Mapping[str, str], to_datetime) -> dict[str, datetime]:
 class CalendarTime:
     """Business time of one ``router.calendar.Calendar`` (``None`` = always open)."""
 
-    calendar: object | None = None
+    calendar: Calendar | None = None
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        from router.calendar import add_business_time
-
-        return add_business_time(start, duration, self.calendar)  # type: ignore[arg-type]
+        return add_business_time(start, duration, self.calendar)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
-        from router.calendar import business_time_between
-
-        return business_time_between(start, end, self.calendar)  # type: ignore[arg-type]
+        return business_time_between(start, end, self.calendar)

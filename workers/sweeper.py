@@ -16,23 +16,22 @@ import asyncio
 import json
 import logging
 import os
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from conversations import keys
+from conversations import keys as core_keys
+from conversations.clock import to_ms, utcnow
 from conversations.events import ConversationEvent, EventKind
+from conversations.locks import RedisLock
 from conversations.models import DeliveryStatus
-from workers import context, defaults, outbound, timers
-from workers.timers import TIMERS, TimerRef
+from workers import context, defaults, keys, outbound, timers
+from workers.context import Services
+from workers.timers import TimerRef
 
 log = logging.getLogger("gateway.sweeper")
 
-LEADER = "gw:timers:sweeper"  # string: the active sweeper's token
-SCAN_MARK = "gw:outbound:scan_mark"  # ms: conversations active up to here were checked
 CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
@@ -41,36 +40,27 @@ return due
 UNDELIVERED = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 _UNMARK = ("if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or -1) == tonumber(ARGV[2]) then "
            "return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0")
-_RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
-          "elseif redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 class Sweeper:
     """Fires due timers and recovers stuck deliveries; ``clock`` is driven in tests."""
 
-    def __init__(self, runtime: Any, *, lease_seconds: float = 10.0, batch: int = 1000, concurrency: int = 24,
+    def __init__(self, services: Services, *, lease_seconds: float = 10.0, batch: int = 1000, concurrency: int = 24,
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self.runtime = runtime
-        self.redis = runtime.redis
+        self.services = services
+        self.redis = services.redis
         self.lease_ms = int(lease_seconds * 1000)
         self.batch = batch
         self.concurrency = concurrency
         self.clock = clock
-        self.token = secrets.token_hex(8)
+        self.leader = RedisLock(self.redis, keys.SWEEPER_LEADER, 10)
+        self.token = self.leader.token
         self._claim = self.redis.register_script(CLAIM)
 
     # -- timers ----------------------------------------------------------------------
 
     async def claim(self, now: datetime) -> list[tuple[str, int]]:
-        raw = await self._claim(keys=[TIMERS], args=[_ms(now), _ms(now) + self.lease_ms, self.batch])
+        raw = await self._claim(keys=[keys.TIMERS], args=[to_ms(now), to_ms(now) + self.lease_ms, self.batch])
         return [(raw[i], int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
 
     async def sweep_timers(self) -> int:
@@ -100,14 +90,14 @@ class Sweeper:
                     ref = TimerRef.parse(member)
                 except ValueError:
                     log.warning("dropping malformed timer %r", member)
-                    await self.redis.zrem(TIMERS, member)
+                    await self.redis.zrem(keys.TIMERS, member)
                     continue
                 try:
-                    result = await timers.fire(self.runtime, ref, self.clock())
+                    result = await timers.fire(self.services, ref, self.clock())
                 except Exception:  # leave it claimed: the lease lapses and it fires again
                     log.exception("firing %s failed; it fires again after its lease", member)
                     continue
-                await self.redis.zrem(TIMERS, member)
+                await self.redis.zrem(keys.TIMERS, member)
                 fired += result == "fired"
         return fired
 
@@ -117,9 +107,9 @@ class Sweeper:
         """Re-arm conversations whose events marked them; returns how many were looked at."""
         done = 0
         while True:
-            now_ms = _ms(self.clock())
+            now_ms = to_ms(self.clock())
             lease = now_ms + self.lease_ms
-            claimed = await self._claim(keys=[timers.DIRTY], args=[now_ms, lease, self.batch])
+            claimed = await self._claim(keys=[keys.TIMERS_DIRTY], args=[now_ms, lease, self.batch])
             conversation_ids = claimed[0::2]
             if not conversation_ids:
                 return done
@@ -128,17 +118,17 @@ class Sweeper:
             async def one(conversation_id: str) -> None:
                 async with gate:
                     try:
-                        changed = await timers.arm(self.runtime.store, self.runtime.rules.current, conversation_id)
+                        changed = await timers.arm(self.services.store, self.services.rules.current, conversation_id)
                         if changed:
                             # New deadlines: whoever shows them (the Slack parent) refreshes.
-                            conversation = await self.runtime.store.conversation(conversation_id)
-                            await self.runtime.events.emit(ConversationEvent(
+                            conversation = await self.services.store.conversation(conversation_id)
+                            await self.services.events.emit(ConversationEvent(
                                 EventKind.SLA_ARMED, conversation_id, conversation.customer_id))
                     except Exception:  # stays marked: armed again after its lease
                         log.exception("arming %s failed", conversation_id)
                         return
                     # Unmark unless an event marked it again meanwhile (its score is no longer our lease).
-                    await self.redis.eval(_UNMARK, 1, timers.DIRTY, conversation_id, lease)
+                    await self.redis.eval(_UNMARK, 1, keys.TIMERS_DIRTY, conversation_id, lease)
 
             await asyncio.gather(*(one(c) for c in conversation_ids))
             done += len(conversation_ids)
@@ -149,24 +139,24 @@ class Sweeper:
 
     async def recover_outbound(self) -> int:
         """Re-enqueue conversations whose messages nobody delivers; returns how many."""
-        now_ms = _ms(self.clock())
-        stuck_ms = int(self.runtime.settings.worker.outbound_stuck_seconds * 1000)
+        now_ms = to_ms(self.clock())
+        stuck_ms = int(self.services.settings.outbound_stuck_seconds * 1000)
         await self._scan_recent(now_ms, stuck_ms)
         recovered = 0
-        for conversation_id in await self.redis.zrangebyscore(outbound.PENDING, "-inf", now_ms - stuck_ms,
+        for conversation_id in await self.redis.zrangebyscore(keys.OUTBOUND_PENDING, "-inf", now_ms - stuck_ms,
                                                                start=0, num=500):
-            if await self.redis.exists(outbound.lock_key(conversation_id)):
-                await self.redis.zadd(outbound.PENDING, {conversation_id: now_ms})
+            if await self.redis.exists(keys.outbound_lock(conversation_id)):
+                await self.redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: now_ms})
                 continue
-            pending = await outbound.undelivered(self.runtime, conversation_id)
+            pending = await outbound.undelivered(self.services.store, conversation_id)
             if not pending:
-                await self.redis.zrem(outbound.PENDING, conversation_id)
+                await self.redis.zrem(keys.OUTBOUND_PENDING, conversation_id)
                 continue
-            not_before = int(await self.redis.hget(outbound.attempts_key(pending[0].id), "not_before") or 0)
-            await self.redis.zadd(outbound.PENDING, {conversation_id: max(now_ms, not_before)})
+            not_before = int(await self.redis.hget(keys.outbound_attempts(pending[0].id), "not_before") or 0)
+            await self.redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: max(now_ms, not_before)})
             if not_before > now_ms:
                 continue  # a retry is scheduled for then
-            await self.runtime.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, pending[0].id,
+            await self.services.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, pending[0].id,
                                             job_id=f"deliver-recover-{conversation_id}-{now_ms}")
             recovered += 1
         return recovered
@@ -178,31 +168,32 @@ class Sweeper:
         At most ``limit`` conversations per pass, so a long backlog never holds up the timers.
         """
         upper = now_ms - stuck_ms
-        mark = int(await self.redis.get(SCAN_MARK) or upper - 3600_000)
+        mark = int(await self.redis.get(keys.OUTBOUND_SCAN_MARK) or upper - 3600_000)
         if upper <= mark:
             return
-        batch = await self.redis.zrangebyscore(keys.CONVERSATIONS_INDEX, mark, upper, start=0, num=limit,
+        batch = await self.redis.zrangebyscore(core_keys.CONVERSATIONS_INDEX, mark, upper, start=0, num=limit,
                                                withscores=True)
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id, _ in batch:
-                pipe.get(keys.conversation_locator(conversation_id))
+                pipe.get(core_keys.conversation_locator(conversation_id))
             customers = await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
             for (conversation_id, _), customer_id in zip(batch, customers):
-                pipe.hvals(keys.CustomerKeys(customer_id or "-").delivery(conversation_id))
+                pipe.hvals(core_keys.CustomerKeys(customer_id or "-").delivery(conversation_id))
             deliveries = await pipe.execute()
         for (conversation_id, _), states in zip(batch, deliveries):
             if any(json.loads(s).get("status") in UNDELIVERED for s in states):
-                await self.redis.zadd(outbound.PENDING, {conversation_id: 0}, nx=True)
+                await self.redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: 0}, nx=True)
         # A full batch may have more at its last score: resume there (one ms later if it did not move).
         last = int(batch[-1][1]) if len(batch) == limit else upper
-        await self.redis.set(SCAN_MARK, last if last > mark else mark + 1)
+        await self.redis.set(keys.OUTBOUND_SCAN_MARK, last if last > mark else mark + 1)
 
     # -- the loop ----------------------------------------------------------------------
 
     async def lead(self, ttl_ms: int) -> bool:
         """Become or stay the active sweeper."""
-        return bool(await self.redis.eval(_RENEW, 1, LEADER, self.token, ttl_ms))
+        self.leader.ttl_ms = ttl_ms
+        return await self.leader.hold()
 
     async def run(self, interval: float, stop: asyncio.Event, *, parent: int | None = None) -> None:
         ttl_ms = int(max(interval * 5, 10) * 1000)
@@ -213,9 +204,7 @@ class Sweeper:
                 log.warning("the worker that started this sweeper is gone; stopping")
                 return
             try:
-                reload = getattr(self.runtime.rules, "reload_if_changed", None)
-                if reload is not None:
-                    await asyncio.to_thread(reload)
+                await asyncio.to_thread(self.services.rules.reload_if_changed)
                 if await self.lead(ttl_ms):
                     await self.arm_marked()
                     await self.sweep_timers()
@@ -230,16 +219,18 @@ class Sweeper:
                 pass
 
 
-def main() -> None:
-    """``gateway sweeper`` (and the child process ``gateway worker`` starts)."""
-    settings = context.settings()
-    parent = int(os.environ["GATEWAY_SWEEPER_PARENT"]) if os.environ.get("GATEWAY_SWEEPER_PARENT") else None
+def main(parent: int | None = None) -> None:
+    """``gateway sweeper`` (and the child process ``gateway worker`` starts), on the installed services.
+
+    ``parent``: the worker that started this sweeper; it stops when that process is gone.
+    """
 
     async def body() -> None:
-        async with context.session() as runtime:
+        async with context.session() as services:
             stop = asyncio.Event()
-            sweeper = Sweeper(runtime)
-            log.info("sweeper %s running every %ss", sweeper.token, settings.worker.sweep_interval_seconds)
-            await sweeper.run(settings.worker.sweep_interval_seconds, stop, parent=parent)
+            sweeper = Sweeper(services)
+            interval = services.settings.sweep_interval_seconds
+            log.info("sweeper %s running every %ss", sweeper.token, interval)
+            await sweeper.run(interval, stop, parent=parent)
 
     asyncio.run(body())

@@ -17,23 +17,25 @@ do nothing.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
 
 from conversations import changes, codec
 from conversations.changes import PENDING_ESCALATION
+from conversations.clock import now_ms
 from conversations.errors import NotFound
 from conversations.events import ConversationEvent, EventKind
-from conversations.models import Conversation
+from conversations.models import Conversation, Message
 from conversations.store import Change, ConversationStore
-from workers import escalation, metrics, sla
+from router import RuleSet, SlaPolicy
+from workers import escalation, keys, metrics, sla
+from workers.context import Services
 from workers.sla import CLOCKS, KINDS, Deadline
 
 log = logging.getLogger("gateway.timers")
 
-TIMERS = "gw:timers"
 GENERATION = "sla_generation"
 # A deadline computed at fire time may sit a few ms after its (floored) score.
 EARLY_TOLERANCE = timedelta(seconds=1)
@@ -79,21 +81,20 @@ def members_of(conversation_id: str, generation: int) -> list[str]:
 # -- computing ------------------------------------------------------------------------
 
 
-def policy_for(rules: Any, conversation: Conversation) -> Any:
-    lookup = getattr(rules, "sla_policy_for", None)
-    if lookup is None or not conversation.queue:
+def policy_for(rules: RuleSet, conversation: Conversation) -> SlaPolicy | None:
+    if not conversation.queue:
         return None
-    return lookup(conversation.queue, conversation.sla_policy)
+    return rules.sla_policy_for(conversation.queue, conversation.sla_policy)
 
 
-def deadlines_of(rules: Any, conversation: Conversation, timeline: list) -> dict[str, Deadline]:
+def deadlines_of(rules: RuleSet, conversation: Conversation, timeline: list[Message]) -> dict[str, Deadline]:
     """Running clocks of a live, routed conversation under its policy; empty if it has none."""
     if not conversation.is_live:
         return {}
     policy = policy_for(rules, conversation)
     if policy is None:
         return {}
-    calendar = getattr(rules, "calendars", {}).get(policy.calendar) if policy.calendar else None
+    calendar = rules.calendar_for(policy)
     restarts = sla.restarts_from(conversation.extra, codec.from_ms)
     return sla.plan(policy, sla.CalendarTime(calendar), timeline, conversation.created_at, restarts)
 
@@ -112,7 +113,7 @@ def deadline_fields(deadlines: dict[str, Deadline]) -> dict[str, str]:
 # -- arming ---------------------------------------------------------------------------
 
 
-async def arm(store: ConversationStore, rules: Any, conversation_id: str) -> bool:
+async def arm(store: ConversationStore, rules: RuleSet, conversation_id: str) -> bool:
     """Recompute the conversation's deadlines and index them; True if anything changed."""
     old_generation: list[int] = []
 
@@ -130,7 +131,7 @@ async def arm(store: ConversationStore, rules: Any, conversation_id: str) -> boo
                 members[TimerRef(conversation_id, clock, kind, generation).member] = int(value)
         if members:
             # Before the hash: a crash here leaves members that fire and find another generation.
-            await store.redis.zadd(TIMERS, members)
+            await store.redis.zadd(keys.TIMERS, members)
         old_generation.append(generation - 1)
         return Change(fields={**{k: v for k, v in wanted.items() if v}, GENERATION: generation},
                       delete_fields=[k for k, v in wanted.items() if not v and k in current.extra])
@@ -140,7 +141,7 @@ async def arm(store: ConversationStore, rules: Any, conversation_id: str) -> boo
     except NotFound:
         return False
     if change and old_generation and old_generation[0] > 0:
-        await store.redis.zrem(TIMERS, *members_of(conversation_id, old_generation[0]))
+        await store.redis.zrem(keys.TIMERS, *members_of(conversation_id, old_generation[0]))
     return bool(change)
 
 
@@ -162,7 +163,7 @@ class FireOutcome:
     pending: bool = False  # an escalation waits to be carried out
 
 
-async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
+async def fire(services: Services, ref: TimerRef, now: datetime) -> str:
     """Fire one due timer if it still stands; safe to run any number of times.
 
     Re-reads the conversation: a timer of an older generation, or whose
@@ -171,8 +172,8 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
     write: the fired mark, an event on the timeline, and a pending
     escalation if the rule file's path takes one on this trigger.
     """
-    store: ConversationStore = runtime.store
-    rules = runtime.rules.current
+    store = services.store
+    rules = services.rules.current
     outcome = FireOutcome()
 
     async def apply(current: Conversation) -> Change:
@@ -193,7 +194,7 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
         outcome.result = "fired"
         label = ref.clock.replace("_", " ")
         late = "warning" if ref.kind == "warning" else "breached"
-        text = f"SLA {label} {late}: due {codec.iso(at)} ({getattr(policy_for(rules, current), 'name', '')} policy)"
+        text = f"SLA {label} {late}: due {codec.iso(at)} ({_policy_name(rules, current)} policy)"
         meta = {"clock": ref.clock, "due": str(due_ms), "queue": current.queue, "tier": str(current.tier)}
         fields: dict[str, str | int] = {fired_field(ref.clock, ref.kind): due_ms}
         messages = [changes.event_message(current, f"sla_{ref.kind}", text, now, meta)]
@@ -217,30 +218,28 @@ async def fire(runtime: Any, ref: TimerRef, now: datetime) -> str:
                   "tier": str(before.tier)}
         if outcome.alert_channel is not None:
             detail.update({"alert": "1", "alert_channel": outcome.alert_channel})
-        await runtime.events.emit(ConversationEvent(SLA_EVENTS[ref.kind], ref.conversation_id,
+        await services.events.emit(ConversationEvent(SLA_EVENTS[ref.kind], ref.conversation_id,
                                                     before.customer_id, detail=detail))
         lateness = (now - outcome.at).total_seconds() if outcome.at else 0.0
         await metrics.record_fire(store.redis, ref.kind, before.queue, ref.clock, lateness)
     elif outcome.result == "stale":
         await arm(store, rules, ref.conversation_id)  # the index disagrees with the state: reconcile
     if outcome.pending:  # decided now, or by an earlier firing that died before escalating
-        await escalation.finish_pending(runtime, await store.conversation(ref.conversation_id))
+        await escalation.finish_pending(services, await store.conversation(ref.conversation_id))
     return "stale" if outcome.result == "old" else outcome.result
 
 
 # -- what needs arming ------------------------------------------------------------------
 
-DIRTY = "gw:timers:dirty"  # zset: conversation id -> when an event may have moved its deadlines (ms)
-
-
-async def mark_dirty(redis: Any, conversation_id: str) -> None:
+async def mark_dirty(redis: Redis, conversation_id: str) -> None:
     """Called by the event listener on the process's async client; the sweeper re-arms marked conversations in batches.
 
     A Redis mark rather than a job per event: arming is a few ms of Redis work, a forked RQ job
     costs tens of ms, and the mark survives any crash until the sweeper has armed it.
     """
-    await redis.zadd(DIRTY, {conversation_id: time.time_ns() // 1_000_000})
+    await redis.zadd(keys.TIMERS_DIRTY, {conversation_id: now_ms()})
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def _policy_name(rules: RuleSet, conversation: Conversation) -> str:
+    policy = policy_for(rules, conversation)
+    return policy.name if policy else ""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from channels.deps import ChannelDeps
 from channels.email import threads
-from channels.email.parse import ParsedEmail, parse_email, to_inbound
+from channels.email.inbound import ParsedEmail, parse_email, to_inbound
+from channels.email.settings import EmailSettings
+from conversations.clock import utcnow
 from conversations.errors import NotFound
 from conversations.models import DeliveryStatus, Direction
 
@@ -28,34 +30,33 @@ class Outcome:
     detail: str = ""
 
 
-def own_addresses(settings) -> frozenset[str]:
-    email = settings.email
+def own_addresses(email: EmailSettings) -> frozenset[str]:
     return frozenset(a.lower() for a in (email.from_address,) if a)
 
 
-def is_own(parsed: ParsedEmail, runtime) -> bool:
+def is_own(parsed: ParsedEmail, email: EmailSettings, secret_key: bytes) -> bool:
     """Mail from our own sending address or one of our reply addresses: never a customer."""
-    if parsed.sender in own_addresses(runtime.settings):
+    if parsed.sender in own_addresses(email):
         return True
-    return threads.conversation_from_address(parsed.sender, runtime.secret_key) is not None
+    return threads.conversation_from_address(parsed.sender, secret_key) is not None
 
 
-async def record_bounce(runtime, parsed: ParsedEmail) -> Outcome:
+async def record_bounce(deps: ChannelDeps, parsed: ParsedEmail) -> Outcome:
     bounce = parsed.bounce
     if bounce is None or not bounce.failed:
         return Outcome("ignored", detail=f"delivery report, action {bounce.action if bounce else 'unknown'}")
     for message_id in bounce.original_message_ids:
-        found = await threads.lookup(runtime.redis, message_id)
+        found = await threads.lookup(deps.redis, message_id)
         if not found or not found[1]:
             continue
         conversation_id, stored_id = found
         try:
-            message = await runtime.store.message(conversation_id, stored_id)
+            message = await deps.store.message(conversation_id, stored_id)
         except NotFound:
             continue
         if message.direction != Direction.OUTBOUND:
             continue  # only our own mail can bounce back to us
-        await runtime.service.record_delivery(conversation_id, stored_id, DeliveryStatus.FAILED,
+        await deps.service.record_delivery(conversation_id, stored_id, DeliveryStatus.FAILED,
                                               error=bounce.describe())
         return Outcome("bounce", conversation_id, stored_id, bounce.describe())
     log.warning("bounce from %s matches none of our messages (%s)", parsed.sender,
@@ -64,7 +65,8 @@ async def record_bounce(runtime, parsed: ParsedEmail) -> Outcome:
 
 
 async def receive(
-    runtime, raw: bytes, *, envelope_from: str | None = None, recipients: Sequence[str] = ()
+    deps: ChannelDeps, email: EmailSettings, raw: bytes, *, envelope_from: str | None = None,
+    recipients: Sequence[str] = (),
 ) -> Outcome:
     """Store one mail; returns once it is durably in Redis (or known not to need storing).
 
@@ -73,25 +75,21 @@ async def receive(
     """
     parsed = parse_email(raw, envelope_from=envelope_from, recipients=recipients)
     if parsed.bounce is not None:
-        return await record_bounce(runtime, parsed)
-    if is_own(parsed, runtime):
+        return await record_bounce(deps, parsed)
+    if is_own(parsed, email, deps.secret_key):
         return Outcome("ignored", detail="our own mail came back")
-    inbound = to_inbound(parsed, received_at=datetime.now(UTC))
+    inbound = to_inbound(parsed, received_at=utcnow())
     hint = await threads.thread_hint(
-        runtime.store, runtime.redis, runtime.secret_key, inbound.identity,
+        deps.store, deps.redis, deps.secret_key, inbound.identity,
         recipients=parsed.recipients, in_reply_to=parsed.in_reply_to, references=parsed.references,
     )
     if hint:
         inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint)
-    result = await runtime.service.ingest(inbound)
+    result = await deps.service.ingest(inbound)  # the threading facts go in with the message
     if result.duplicate:
         return Outcome("duplicate", result.conversation_id, result.message_id)
-    facts = {threads.LAST_AUTOMATIC: "1" if parsed.verdict.automatic else ""}
     if parsed.message_id:
-        await threads.remember(runtime.redis, parsed.message_id, result.conversation_id, result.message_id)
-        facts[threads.LAST_MESSAGE_ID] = parsed.message_id
-        facts[threads.REFERENCES] = " ".join(parsed.references)
-    if parsed.subject and not parsed.verdict.automatic:
-        facts[threads.SUBJECT] = parsed.subject
-    await runtime.store.set_conversation_fields(result.conversation_id, facts)
+        # A global index (not in the customer's slot): idempotent, so a crash before it only costs
+        # a later bounce or reply its Message-ID match; the reply address still threads it.
+        await threads.remember(deps.redis, parsed.message_id, result.conversation_id, result.message_id)
     return Outcome("stored", result.conversation_id, result.message_id, result.outcome)

@@ -10,7 +10,6 @@ address as ``Reply-To``, and the subject with ``Re:``. Automatic mail carries
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import logging
 import re
@@ -20,11 +19,11 @@ from email.utils import formatdate
 import aiosmtplib
 from redis.asyncio import Redis
 
-from channels.base import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from channels.email import threads
-from conversations import keys
+from channels.email.keys import auto_marker, sent_marker
+from channels.email.settings import EmailSettings
+from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from conversations.models import Channel
-from gateway.settings import Settings
 
 log = logging.getLogger("gateway.email")
 
@@ -34,17 +33,6 @@ SENT_MARKER_TTL = 7 * 24 * 3600
 AUTO_REPLY_WINDOW = 4 * 24 * 3600
 REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|réf|ref|rif)\s*:", re.IGNORECASE)
 FALLBACK_SUBJECT = "Your conversation with us"
-
-
-def sent_marker(message_id: str) -> str:
-    """string: the Message-ID of a mail already handed to the SMTP server."""
-    return f"{keys.PREFIX}:email:sent:{message_id}"
-
-
-def auto_marker(address: str, text: str) -> str:
-    """string (SET NX, TTL): this automatic text already went to this address recently."""
-    digest = hashlib.sha256(f"{address}\n{text}".encode()).hexdigest()[:24]
-    return f"{keys.PREFIX}:email:auto:{digest}"
 
 
 def reply_subject(subject: str | None) -> str:
@@ -87,8 +75,7 @@ def compose(message: OutboundMessage, *, from_address: str, domain: str, secret:
 class EmailSender:
     channel = Channel.EMAIL
 
-    def __init__(self, settings: Settings, redis: Redis, secret: bytes) -> None:
-        email = settings.email
+    def __init__(self, email: EmailSettings, redis: Redis, secret: bytes) -> None:
         assert email.smtp_host and email.from_address
         self.settings = email
         self.redis = redis
@@ -142,11 +129,12 @@ class EmailSender:
             await self.redis.set(auto_marker(message.to.address, message.text), "1", ex=AUTO_REPLY_WINDOW)
         return SendResult(provider_id=header_id)
 
+    async def close(self) -> None:
+        """Nothing held open: each send opens its own SMTP connection."""
 
-def from_settings(settings: Settings, redis: Redis) -> EmailSender | None:
+
+def from_settings(email: EmailSettings, redis: Redis, secret: bytes) -> EmailSender | None:
     """A sender when the SMTP host and the from address are configured."""
-    if not (settings.email.smtp_host and settings.email.from_address):
+    if not (email.smtp_host and email.from_address):
         return None
-    from gateway.runtime import secret_key_bytes  # the reply-address key; imported late (runtime imports us)
-
-    return EmailSender(settings, redis, secret_key_bytes(settings))
+    return EmailSender(email, redis, secret)

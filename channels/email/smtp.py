@@ -11,22 +11,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from channels.base import InvalidPayload
+from channels.deps import CHANNEL_DEPS, ChannelDeps
 from channels.email import intake
-from gateway.appkeys import RUNTIME, SETTINGS
+from channels.email.settings import EmailSettings
+from channels.email.webhooks import SETTINGS
+from conversations.messages import InvalidPayload
 
 log = logging.getLogger("gateway.email.smtp")
 
 PORT_KEY: web.AppKey[int] = web.AppKey("email_smtp_port")  # the port actually bound (the setting may be 0)
 
 
-def accepted_domains(settings) -> frozenset[str]:
+def accepted_domains(email: EmailSettings) -> frozenset[str]:
     """``GATEWAY_EMAIL__DOMAINS``, else the domain of the reply addresses we hand out."""
-    email = settings.email
     domains = [d.lower().strip() for d in email.domains]
     if not domains and email.domain:
         domains = [email.domain.lower()]
@@ -38,9 +40,10 @@ def accepted_domains(settings) -> frozenset[str]:
 class Handler:
     """aiosmtpd hooks: RCPT (which mailboxes we take) and DATA (store, then answer)."""
 
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
-        self.domains = accepted_domains(runtime.settings)
+    def __init__(self, deps: ChannelDeps, email: EmailSettings) -> None:
+        self.deps = deps
+        self.email = email
+        self.domains = accepted_domains(email)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -57,7 +60,7 @@ class Handler:
         # aiosmtpd reports the null sender of bounces and autoresponders as "<>".
         envelope_from = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
         try:
-            outcome = await intake.receive(self.runtime, raw, envelope_from=envelope_from,
+            outcome = await intake.receive(self.deps, self.email, raw, envelope_from=envelope_from,
                                            recipients=envelope.rcpt_tos)
         except InvalidPayload as error:
             return f"550 5.6.0 {error}"
@@ -68,25 +71,24 @@ class Handler:
         return "250 2.0.0 OK: stored"
 
 
-async def listener(app: web.Application):
+async def listener(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: serve SMTP while the app runs, when ``GATEWAY_EMAIL__SMTP_LISTEN_PORT`` is set."""
-    settings = app[SETTINGS]
-    if settings.email.smtp_listen_port is None:
+    email = app[SETTINGS]
+    if email.smtp_listen_port is None:
         yield
         return
-    runtime = app[RUNTIME]
-    handler = Handler(runtime)
+    handler = Handler(app[CHANNEL_DEPS], email)
     if not handler.domains:
         log.warning("SMTP listener refuses every recipient: set GATEWAY_EMAIL__DOMAINS")
-    hostname = settings.email.domain or socket.getfqdn()
+    hostname = email.domain or socket.getfqdn()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname=hostname, data_size_limit=settings.email.max_message_bytes,
+        lambda: SMTP(handler, hostname=hostname, data_size_limit=email.max_message_bytes,
                      enable_SMTPUTF8=True, decode_data=False, ident="gateway"),
-        settings.email.smtp_listen_host, settings.email.smtp_listen_port,
+        email.smtp_listen_host, email.smtp_listen_port,
     )
     app[PORT_KEY] = server.sockets[0].getsockname()[1]
-    log.info("SMTP listener on %s:%s", settings.email.smtp_listen_host, app[PORT_KEY])
+    log.info("SMTP listener on %s:%s", email.smtp_listen_host, app[PORT_KEY])
     try:
         yield
     finally:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from redis.asyncio import Redis
 
-from conversations import keys
+from channels.email.keys import message_key
 from conversations.errors import NotFound
 from conversations.models import Identity
 from conversations.store import ConversationStore
@@ -39,11 +39,6 @@ def message_ids(header: str) -> list[str]:
     if not found and header and header.strip():
         found = [word.strip("<>,;") for word in header.split()]
     return [value for value in dict.fromkeys(found) if "@" in value or len(value) > 6]
-
-
-def message_key(message_id: str) -> str:
-    """string: "<conversation id> <message id>" of a mail we sent or received with this Message-ID."""
-    return f"{keys.PREFIX}:email:msgid:{message_id}"
 
 
 def _signature(secret: bytes, conversation_id: str) -> str:

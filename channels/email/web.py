@@ -5,9 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.email import smtp, webhooks
+from channels.email.settings import EmailSettings
+
+SETTINGS = webhooks.SETTINGS
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, settings: EmailSettings) -> None:
+    app[SETTINGS] = settings
     app.router.add_post(webhooks.MAILGUN_PATH, webhooks.mailgun)
     app.router.add_post(webhooks.SENDGRID_PATH, webhooks.sendgrid)
     app.cleanup_ctx.append(smtp.listener)

@@ -21,10 +21,11 @@ import time
 
 from aiohttp import web
 
-from channels.base import InvalidPayload, InvalidSignature
+from channels.deps import CHANNEL_DEPS
 from channels.email import intake
-from conversations import keys
-from gateway.appkeys import RUNTIME
+from channels.email.keys import mailgun_token_key
+from channels.email.settings import EmailSettings
+from conversations.messages import InvalidPayload, InvalidSignature
 
 log = logging.getLogger("gateway.email.webhooks")
 
@@ -35,13 +36,11 @@ MAILGUN_TOKEN_TTL = 2 * MAILGUN_MAX_AGE  # a used token is remembered past its v
 FORM_OVERHEAD = 64 * 1024  # the webhook's own fields around the MIME
 
 
+SETTINGS: web.AppKey[EmailSettings] = web.AppKey("email_settings", EmailSettings)
+
+
 class TooLarge(Exception):
     pass
-
-
-def mailgun_token_key(token: str) -> str:
-    """string (SET NX, TTL): a Mailgun token already used."""
-    return f"{keys.PREFIX}:email:mailgun_token:{hashlib.sha256(token.encode()).hexdigest()}"
 
 
 def verify_mailgun(signing_key: bytes, timestamp: str, token: str, signature: str, *, now: float) -> None:
@@ -85,12 +84,12 @@ def _text(fields: dict[str, bytes], name: str) -> str:
 
 
 async def mailgun(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    key = runtime.settings.email.mailgun_signing_key
+    deps, email = request.app[CHANNEL_DEPS], request.app[SETTINGS]
+    key = email.mailgun_signing_key
     if key is None:
         raise web.HTTPForbidden(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
     try:
-        fields = await read_form(request, runtime.settings.email.max_message_bytes + FORM_OVERHEAD)
+        fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD)
     except TooLarge:
         return web.json_response({"error": "message too large"}, status=406)
     token = _text(fields, "token")
@@ -104,30 +103,30 @@ async def mailgun(request: web.Request) -> web.Response:
     if not raw:
         return web.json_response({"error": "body-mime is missing; the route must end in /mime"}, status=406)
     marker = mailgun_token_key(token)
-    if not await runtime.redis.set(marker, "1", nx=True, ex=MAILGUN_TOKEN_TTL):
+    if not await deps.redis.set(marker, "1", nx=True, ex=MAILGUN_TOKEN_TTL):
         return web.json_response({"error": "this token was already used"}, status=406)
     recipients = [r.strip() for r in _text(fields, "recipient").split(",") if r.strip()]
     try:
-        outcome = await intake.receive(runtime, raw, envelope_from=_text(fields, "sender") or None,
+        outcome = await intake.receive(deps, email, raw, envelope_from=_text(fields, "sender") or None,
                                        recipients=recipients)
     except InvalidPayload as error:
         return web.json_response({"error": str(error)}, status=406)
     except BaseException:
-        await runtime.redis.delete(marker)  # not stored: Mailgun's retry must be accepted
+        await deps.redis.delete(marker)  # not stored: Mailgun's retry must be accepted
         raise
     return web.json_response({"outcome": outcome.kind, "conversation_id": outcome.conversation_id})
 
 
 async def sendgrid(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    secret = runtime.settings.email.sendgrid_secret
+    deps, email = request.app[CHANNEL_DEPS], request.app[SETTINGS]
+    secret = email.sendgrid_secret
     given = request.match_info["secret"].encode()
     if secret is None or not hmac.compare_digest(given, secret.get_secret_value().encode()):
         raise web.HTTPForbidden(text="unknown inbound parse URL")
     try:
-        fields = await read_form(request, runtime.settings.email.max_message_bytes + FORM_OVERHEAD)
+        fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD)
     except TooLarge:
-        raise web.HTTPRequestEntityTooLarge(runtime.settings.email.max_message_bytes, 0) from None
+        raise web.HTTPRequestEntityTooLarge(email.max_message_bytes, 0) from None
     raw = fields.get("email")
     if not raw:
         raise InvalidPayload("the email field is missing; turn on 'POST the raw, full MIME message'")
@@ -137,5 +136,5 @@ async def sendgrid(request: web.Request) -> web.Response:
         envelope = {}
     recipients = envelope.get("to") if isinstance(envelope.get("to"), list) else []
     sender = envelope.get("from") if isinstance(envelope.get("from"), str) else None
-    outcome = await intake.receive(runtime, raw, envelope_from=sender, recipients=[str(r) for r in recipients])
+    outcome = await intake.receive(deps, email, raw, envelope_from=sender, recipients=[str(r) for r in recipients])
     return web.json_response({"outcome": outcome.kind, "conversation_id": outcome.conversation_id})

@@ -12,32 +12,32 @@ import logging
 
 from channels.slack import blocks
 from channels.slack.api import RateLimited, SlackApi, SlackError, make_client
+from channels.slack.deps import ConsoleDeps
 from channels.slack.state import SlackState
 from conversations.errors import DomainError
-from conversations.service import Escalation
 
 log = logging.getLogger("gateway.slack")
 
 
-def slack_api(runtime) -> SlackApi:
-    return SlackApi(make_client(runtime.settings.slack), runtime.redis)
+def slack_api(deps: ConsoleDeps) -> SlackApi:
+    return SlackApi(make_client(deps.slack), deps.redis)
 
 
 async def author_name(api: SlackApi, user: str) -> str:
     return await api.user_name(user)
 
 
-async def agent_reply(runtime, conversation_id: str, channel: str, thread_ts: str, ts: str, user: str,
+async def agent_reply(deps: ConsoleDeps, conversation_id: str, channel: str, thread_ts: str, ts: str, user: str,
                       text: str) -> str:
     """A thread reply in a conversation's thread: the customer gets it on their channel."""
-    slack = SlackState(runtime.redis)
+    slack = SlackState(deps.redis)
     key = f"reply:{channel}:{ts}"
     if not await slack.once(key):
         return "already handled"
-    api = slack_api(runtime)
+    api = slack_api(deps)
     try:
         author = await author_name(api, user)
-        await runtime.service.reply(conversation_id, text, author, meta={
+        await deps.service.reply(conversation_id, text, author, meta={
             blocks.AGENT_CHANNEL: channel, blocks.AGENT_THREAD: thread_ts, "agent_slack_ts": ts,
             "agent_slack_user": user,
         })
@@ -50,42 +50,32 @@ async def agent_reply(runtime, conversation_id: str, channel: str, thread_ts: st
     return "replied"
 
 
-async def agent_edited(runtime, conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:
+async def agent_edited(deps: ConsoleDeps, conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:
     """Tell the agent that an edit or delete of a sent reply does not reach the customer."""
-    slack = SlackState(runtime.redis)
+    slack = SlackState(deps.redis)
     if not await slack.was_handled(f"reply:{channel}:{ts}"):
         return "not a reply of ours"
     if not await slack.once(f"{kind}:{channel}:{ts}"):
         return "already told"
-    await slack_api(runtime).post(channel, blocks.edit_notice(kind), thread_ts=thread_ts)
+    await slack_api(deps).post(channel, blocks.edit_notice(kind), thread_ts=thread_ts)
     return "told"
 
 
-def escalation_target(rules, conversation) -> Escalation | None:
-    """The rule file's step for an agent's Escalate, when it has one; else one tier up."""
-    step_for = getattr(rules, "escalation_step", None)
-    step = step_for(conversation.queue, conversation.tier, "agent") if step_for else None
-    if step is None:
-        return None
-    return Escalation(tier=step.to_tier, queue=step.to_queue, priority=step.priority)
-
-
-async def agent_action(runtime, conversation_id: str, action: str, user: str, argument: str, reply_channel: str,
+async def agent_action(deps: ConsoleDeps, conversation_id: str, action: str, user: str, argument: str, reply_channel: str,
                        once: str) -> str:
     """A button or command: claim, escalate, transfer, resolve, note."""
-    slack = SlackState(runtime.redis)
+    slack = SlackState(deps.redis)
     if once and not await slack.once(once):
         return "already handled"
-    api = slack_api(runtime)
-    service = runtime.service
+    api = slack_api(deps)
+    service = deps.service
     try:
         name = await author_name(api, user)
         if action == "claim":
             await service.assign(conversation_id, name, author=name)
         elif action == "escalate":
-            conversation = await runtime.store.conversation(conversation_id)
-            target = escalation_target(runtime.rules.current, conversation)
-            await service.escalate(conversation_id, name, argument or None, target=target)
+            # The service reads the rule file's agent step inside the atomic change, as for the admin API.
+            await service.escalate(conversation_id, name, argument or None)
         elif action == "transfer":
             queue, _, reason = argument.partition(" ")
             await service.transfer(conversation_id, queue, name, reason or None)

@@ -15,7 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from gateway.settings import SlackSettings
+from channels.slack.keys import user_name_key
+from channels.slack.settings import SlackSettings
 
 log = logging.getLogger("gateway.slack")
 
@@ -109,7 +110,7 @@ class SlackApi:
 
     async def user_name(self, user: str) -> str:
         """The user's display name (cached in Redis), falling back to the real name, then the id."""
-        key = f"gw:slack:user:{user}"
+        key = user_name_key(user)
         if self.redis is not None:
             cached = await self.redis.get(key)
             if cached:

@@ -21,12 +21,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from redis.exceptions import LockError
-
-from channels.slack import blocks, state
+from channels.slack import blocks, keys
 from channels.slack.api import RateLimited, SlackApi, SlackError, configured, make_client
+from channels.slack.deps import ConsoleDeps
 from channels.slack.state import SlackState, ThreadState
-from conversations.models import Conversation, Message
+from conversations.locks import RedisLock
+from conversations.models import Conversation, Customer, Message
 
 log = logging.getLogger("gateway.slack")
 
@@ -95,18 +95,19 @@ def blocks_hash(payload: list[dict]) -> str:
 class ThreadSync:
     """One pass over one conversation. Raises ``RateLimited`` / ``SlackError`` to the caller."""
 
-    def __init__(self, runtime, api: SlackApi, conversation_id: str) -> None:
-        self.runtime = runtime
+    def __init__(self, deps: ConsoleDeps, api: SlackApi, conversation_id: str) -> None:
+        self.deps = deps
         self.api = api
         self.conversation_id = conversation_id
-        self.state = SlackState(runtime.redis)
+        self.state = SlackState(deps.redis)
 
     def target_for(self, conversation: Conversation) -> str | None:
-        find = getattr(self.runtime.rules.current, "slack_channel", None)
-        return find(conversation.queue, conversation.tier) if find and conversation.routed else None
+        if not conversation.routed:
+            return None
+        return self.deps.rules.current.slack_channel(conversation.queue, conversation.tier)
 
     async def run(self) -> str:
-        store = self.runtime.store
+        store = self.deps.store
         conversation = await store.conversation(self.conversation_id)
         target = self.target_for(conversation)
         if not target:
@@ -134,7 +135,7 @@ class ThreadSync:
 
         messages = await store.messages(self.conversation_id)
         shown = await self.state.notices(self.conversation_id)
-        base = self.runtime.settings.base_url
+        base = self.deps.public_url
         posted_count = 0
         cursor = thread.cursor
         for post in plan_posts(messages, cursor, thread=(thread.channel, thread.ts), shown=shown,
@@ -152,7 +153,8 @@ class ThreadSync:
             posted_count += 1
         return f"synced: {posted_count} posts"
 
-    async def mark_moved(self, thread: ThreadState, conversation: Conversation, customer, earlier) -> None:
+    async def mark_moved(self, thread: ThreadState, conversation: Conversation, customer: Customer,
+                         earlier: list[Conversation]) -> None:
         """Point the thread the conversation left at its new one: banner on the parent, a reply in it."""
         if not thread.moving_from:
             return
@@ -168,7 +170,7 @@ class ThreadSync:
 Reschedule = Callable[[str, float], Awaitable[None]]
 
 
-async def sync_conversation(runtime, conversation_id: str, reschedule: Reschedule) -> str:
+async def sync_conversation(deps: ConsoleDeps, conversation_id: str, reschedule: Reschedule) -> str:
     """Bring the conversation's thread up to date; safe to run any number of times, concurrently.
 
     Whoever holds the lock runs passes while the "dirty" flag is set. Every
@@ -176,45 +178,43 @@ async def sync_conversation(runtime, conversation_id: str, reschedule: Reschedul
     flag again after releasing the lock, so a change that arrives while a
     pass runs is shown either by that holder or by the job it enqueued.
     """
-    if not configured(runtime.settings.slack):
+    if not configured(deps.slack):
         return "Slack is not configured"
-    redis = runtime.redis
-    await redis.delete(state.queued_key(conversation_id))
-    await redis.set(state.dirty_key(conversation_id), "1")  # a job that runs always looks
-    paused_ms = await redis.pttl(state.pause_key(conversation_id))
+    redis = deps.redis
+    await redis.delete(keys.queued_key(conversation_id))
+    await redis.set(keys.dirty_key(conversation_id), "1")  # a job that runs always looks
+    paused_ms = await redis.pttl(keys.pause_key(conversation_id))
     if paused_ms > 0:
         # Slack asked us to wait: a change that arrives meanwhile waits too, instead of spending
         # another 429. The job scheduled for the end of the pause shows it.
         await reschedule(conversation_id, paused_ms / 1000)
         return f"paused by Slack for {paused_ms} ms"
-    api = SlackApi(make_client(runtime.settings.slack), redis)
+    api = SlackApi(make_client(deps.slack), redis)
     outcome = "nothing to do"
     while True:
-        lock = redis.lock(state.lock_key(conversation_id), timeout=state.LOCK_SECONDS, blocking=False)
+        lock = RedisLock(redis, keys.lock_key(conversation_id), keys.LOCK_SECONDS)
         if not await lock.acquire():
             return "another job is syncing this conversation"
         try:
-            while await redis.getdel(state.dirty_key(conversation_id)):
+            while await redis.getdel(keys.dirty_key(conversation_id)):
                 try:
-                    outcome = await ThreadSync(runtime, api, conversation_id).run()
+                    outcome = await ThreadSync(deps, api, conversation_id).run()
                 except RateLimited as limited:
-                    await redis.set(state.dirty_key(conversation_id), "1")
+                    await redis.set(keys.dirty_key(conversation_id), "1")
                     if limited.retry_after > 0:
-                        await redis.set(state.pause_key(conversation_id), "1",
+                        await redis.set(keys.pause_key(conversation_id), "1",
                                         px=max(1, int(limited.retry_after * 1000)))
                     await reschedule(conversation_id, limited.retry_after)
                     return f"rate limited on {limited.method}; again in {limited.retry_after:g}s"
                 except SlackError as error:
                     if not error.permanent:
-                        await redis.set(state.dirty_key(conversation_id), "1")
+                        await redis.set(keys.dirty_key(conversation_id), "1")
                         raise  # RQ retries the job with backoff
                     log.error("Slack refused the thread of %s: %s", conversation_id, error)
                     await SlackState(redis).save(conversation_id, error=str(error))
                     return f"failed: {error}"
         finally:
-            try:
-                await lock.release()
-            except LockError:
+            if not await lock.release():
                 log.warning("the Slack lock of %s expired during a pass", conversation_id)
-        if not await redis.exists(state.dirty_key(conversation_id)):
+        if not await redis.exists(keys.dirty_key(conversation_id)):
             return outcome

@@ -1,27 +1,4 @@
-"""What the gateway remembers about Slack, all under ``gw:slack:``.
-
-Keys (global, not in a customer's slot: Slack ids are looked up before the
-customer is known):
-
-- ``gw:slack:conv:{conversation}``: hash, the conversation's thread in the
-  queue channel: ``target`` (the rule file's channel name), ``channel`` (id),
-  ``ts`` (parent), ``cursor`` (timeline entries already shown in this thread),
-  ``parent_hash``, ``moving_from`` ("channel ts" of a thread still to mark as
-  moved), ``job_queue`` (where its jobs run), ``error`` (last permanent error).
-- ``gw:slack:conv:{conversation}:notices``: set, delivery notices shown in the
-  current thread (``<message id>:ok`` / ``<message id>:failed``).
-- ``gw:slack:conv:{conversation}:dirty`` / ``:queued``: strings, "something to
-  show" and "a sync job is waiting" (see ``console.sync``).
-- ``gw:slack:conv:{conversation}:lock``: the per-conversation posting lock.
-- ``gw:slack:conv:{conversation}:pause``: string with a TTL, set on a 429 for
-  Retry-After: no sync posts for the conversation until it expires.
-- ``gw:slack:thread:{channel}:{ts}``: string, the conversation a thread (current
-  or moved) belongs to.
-- ``gw:slack:event:{event_id}``: SET NX with a TTL, one Events API delivery.
-- ``gw:slack:once:{key}``: SET NX, an agent action (thread reply, button,
-  command) handled at most once.
-- ``gw:slack:user:{user}``: string, a cached display name (``api.user_name``).
-"""
+"""What the gateway remembers about Slack: threads, delivery and action markers (keys in ``keys.py``)."""
 
 from __future__ import annotations
 
@@ -29,47 +6,16 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-PREFIX = "gw:slack"
-EVENT_TTL = 24 * 3600  # Slack retries for about 5 minutes; a day is generous and still bounded
-ONCE_TTL = 7 * 24 * 3600
-QUEUED_TTL = 60  # a lost "queued" marker heals within a minute
-LOCK_SECONDS = 120  # longer than a pass takes; a crashed holder frees it after this
+from channels.slack.keys import (
+    EVENT_TTL,
+    ONCE_TTL,
+    conversation_key,
+    event_key,
+    notices_key,
+    once_key,
+    thread_key,
+)
 
-
-def conversation_key(conversation_id: str) -> str:
-    return f"{PREFIX}:conv:{conversation_id}"
-
-
-def notices_key(conversation_id: str) -> str:
-    return f"{PREFIX}:conv:{conversation_id}:notices"
-
-
-def dirty_key(conversation_id: str) -> str:
-    return f"{PREFIX}:conv:{conversation_id}:dirty"
-
-
-def queued_key(conversation_id: str) -> str:
-    return f"{PREFIX}:conv:{conversation_id}:queued"
-
-
-def pause_key(conversation_id: str) -> str:
-    return f"{PREFIX}:conv:{conversation_id}:pause"
-
-
-def lock_key(conversation_id: str) -> str:
-    return f"{PREFIX}:conv:{conversation_id}:lock"
-
-
-def thread_key(channel: str, ts: str) -> str:
-    return f"{PREFIX}:thread:{channel}:{ts}"
-
-
-def event_key(event_id: str) -> str:
-    return f"{PREFIX}:event:{event_id}"
-
-
-def once_key(key: str) -> str:
-    return f"{PREFIX}:once:{key}"
 
 
 @dataclass(slots=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from channels.base import InboundMessage, InvalidPayload
+from conversations.messages import InboundMessage, InvalidPayload
 from conversations.addresses import normalize_phone
 from conversations.errors import InvalidRequest
 from conversations.models import Attachment, Channel, Identity
 
 MAX_MEDIA = 10  # Twilio sends at most 10 media items per MMS
+OUR_NUMBER = "sms:our_number"  # conversation field: the number the customer last texted
 
 
 def phone(number: str, default_region: str) -> str:
@@ -50,6 +51,7 @@ def from_twilio(form: Mapping[str, str], *, received_at: datetime, default_regio
         received_at=received_at,
         attachments=media(form),
         meta={k: v for k, v in meta.items() if v},
+        facts={OUR_NUMBER: meta["to"]} if meta["to"] else {},
     )
 
 

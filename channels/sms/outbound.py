@@ -20,15 +20,16 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from channels.base import OutboundMessage, PermanentSendError, SendResult, TransientSendError
+from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from conversations import keys
 from conversations.models import Channel
-from gateway.settings import Settings
+from channels.sms.inbound import OUR_NUMBER
+from channels.sms.keys import sent_marker
+from channels.sms.settings import TwilioSettings
 
 log = logging.getLogger("gateway.sms")
 
 STATUS_PATH = "/sms/twilio/status"
-OUR_NUMBER = "sms:our_number"  # conversation field: the number the customer last texted
 REQUEST_TIMEOUT = 15.0
 SENT_MARKER_TTL = 7 * 24 * 3600  # longer than the outbound job's whole retry schedule
 # Twilio error codes worth a human sentence in the agent's view.
@@ -46,11 +47,6 @@ ERROR_TEXT = {
     "30007": "filtered by the carrier",
     "30008": "unknown error",
 }
-
-
-def sent_marker(message_id: str) -> str:
-    """string: the MessageSid Twilio gave our message, so a re-run job does not text twice."""
-    return f"{keys.PREFIX}:sms:sent:{message_id}"
 
 
 def describe_error(code: object, message: str | None = None) -> str:
@@ -76,14 +72,13 @@ class BaseUrlHttpClient(TwilioHttpClient):
 class TwilioSender:
     channel = Channel.SMS
 
-    def __init__(self, settings: Settings, redis: Redis) -> None:
-        twilio = settings.twilio
+    def __init__(self, twilio: TwilioSettings, redis: Redis, public_url: str | None) -> None:
         assert twilio.account_sid and twilio.auth_token
         self.redis = redis
         self.from_number = twilio.from_number
         self.messaging_service_sid = twilio.messaging_service_sid
         # Twilio can only call back a URL it can reach: only with a configured public URL.
-        self.status_callback = settings.public_url.rstrip("/") + STATUS_PATH if settings.public_url else None
+        self.status_callback = public_url.rstrip("/") + STATUS_PATH if public_url else None
         http_client = (BaseUrlHttpClient(twilio.api_base_url) if twilio.api_base_url
                        else TwilioHttpClient(timeout=REQUEST_TIMEOUT))
         self.client = Client(twilio.account_sid, twilio.auth_token.get_secret_value(), http_client=http_client)
@@ -127,9 +122,11 @@ class TwilioSender:
             session.close()
 
 
-def from_settings(settings: Settings, redis: Redis) -> TwilioSender | None:
-    """A sender when the account, token and a sender (number or Messaging Service) are configured."""
-    twilio = settings.twilio
+def from_settings(twilio: TwilioSettings, redis: Redis, public_url: str | None) -> TwilioSender | None:
+    """A sender when the account, token and a sender (number or Messaging Service) are configured.
+
+    ``public_url``: the operator's ``GATEWAY_PUBLIC_URL`` (status callbacks need an address Twilio reaches).
+    """
     if not (twilio.account_sid and twilio.auth_token and (twilio.from_number or twilio.messaging_service_sid)):
         return None
-    return TwilioSender(settings, redis)
+    return TwilioSender(twilio, redis, public_url)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from twilio.request_validator import RequestValidator
 
-from channels.base import InvalidSignature
+from conversations.messages import InvalidSignature
 
 HEADER = "X-Twilio-Signature"
 

@@ -12,7 +12,9 @@
 --       7 reopen window (ms), 8 dedupe retention (ms), 9 customer name,
 --       10 channel, 11 subject, 12 thread hint (a conversation id the
 --       channel's threading points at, or ""), 13 number of identity keys
---       (n), 14 .. 13+n identity keys, then message stream field/value pairs.
+--       (n), 14 .. 13+n identity keys, 14+n number of conversation fact
+--       values (f: field/value pairs the channel keeps on the conversation),
+--       then f values, then message stream field/value pairs.
 -- Returns {outcome, conversation id, message id, queue}; outcome is one of
 -- opened, reopened, appended, duplicate, or {"moved", customer id} when the
 -- customer was merged into another one (the caller retries there).
@@ -72,8 +74,13 @@ if not outcome then
   redis.call('HSET', KEYS[1], 'live', conversation)
 end
 
+local f = tonumber(ARGV[14 + n])
+local facts = {}
+for i = 15 + n, 14 + n + f do
+  facts[#facts + 1] = ARGV[i]
+end
 local fields = {}
-for i = 14 + n, #ARGV do
+for i = 15 + n + f, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
@@ -82,6 +89,9 @@ redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
 -- Remember the address per channel: replies go back where the customer wrote from.
 redis.call('HSET', conversation_key, 'status', 'open', 'updated_at', now,
   'last_inbound_at', now, 'last_inbound_channel', ARGV[10], 'address:' .. ARGV[10], ARGV[14])
+if f > 0 then
+  redis.call('HSET', conversation_key, unpack(facts))
+end
 redis.call('HINCRBY', conversation_key, 'message_count', 1)
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 

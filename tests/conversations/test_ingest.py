@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.errors import Conflict
 from conversations.models import Channel, Direction, Identity, Status
 from conversations.service import ConversationService

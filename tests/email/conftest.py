@@ -15,7 +15,7 @@ import fakeredis
 import pytest
 
 from channels.email.smtp import PORT_KEY
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import Backend, make_settings, start_client
 from tests.email.sink import SinkServer
 from workers import context
@@ -66,7 +66,7 @@ async def email_gateway(aiohttp_client, settings, fake_server=None):
 async def mail_gateway(aiohttp_client, sink):
     client = await email_gateway(aiohttp_client, email_settings(sink.port))
     yield client
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ async def auto_reply_gateway(aiohttp_client, sink, tmp_path):
     rules.write_text(RULES_WITH_AUTO_REPLY)
     client = await email_gateway(aiohttp_client, email_settings(sink.port, rules_path=rules))
     yield client
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 def customer_mail(text: str, *, sender: str = "Ada Lovelace <ada@customer.example>", to: str = SUPPORT,
@@ -116,11 +116,11 @@ def mailgun_fields(raw: bytes, *, key: str = MAILGUN_KEY, timestamp: int | None 
 
 
 async def conversations(client) -> list[str]:
-    return await client.app[RUNTIME].store.recent_conversation_ids(limit=50)
+    return await client.app[SERVICES].store.recent_conversation_ids(limit=50)
 
 
 async def timeline(client, conversation_id: str, direction: str | None = None):
-    messages = await client.app[RUNTIME].store.messages(conversation_id)
+    messages = await client.app[SERVICES].store.messages(conversation_id)
     return [m for m in messages if direction is None or m.direction == direction]
 
 

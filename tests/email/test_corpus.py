@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from channels.email.loops import Kind
-from channels.email.parse import parse_email, to_inbound
+from channels.email.inbound import parse_email, to_inbound
 from tests.email.conftest import CORPUS
 
 # file → (sender, subject, stripped text, sender kind)
@@ -105,7 +105,7 @@ def test_mail_without_message_id_gets_a_content_digest_as_dedupe_key():
 
 
 def test_mail_without_any_sender_is_refused():
-    from channels.base import InvalidPayload
+    from conversations.messages import InvalidPayload
 
     with pytest.raises(InvalidPayload):
         parse_email(b"To: support@example.com\r\nSubject: who?\r\n\r\nhello\r\n")

@@ -6,7 +6,7 @@ import fakeredis
 import pytest
 
 from channels.email.smtp import PORT_KEY
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, start_client
 from tests.email.conftest import customer_mail, email_settings, smtp_send
 from tests.email.sink import SinkServer
@@ -29,20 +29,20 @@ async def both(aiohttp_client, fake_twilio):  # noqa: F811
     client.backend, client.smtp_port = backend, client.app[PORT_KEY]
     yield client, sink_server.sink, fake_twilio
     sink_server.stop()
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 async def test_email_then_sms_from_a_linked_number_is_one_timeline_and_replies_follow_the_channel(both):
     client, sink, twilio = both
     await smtp_send(client, customer_mail("My router keeps rebooting", subject="Router"))
-    [conversation_id] = await client.app[RUNTIME].store.recent_conversation_ids(limit=10)
-    customer_id = (await client.app[RUNTIME].store.conversation(conversation_id)).customer_id
+    [conversation_id] = await client.app[SERVICES].store.recent_conversation_ids(limit=10)
+    customer_id = (await client.app[SERVICES].store.conversation(conversation_id)).customer_id
     response = await client.post(f"/api/customers/{customer_id}/identities",
                                  json={"channel": "sms", "address": PHONE}, headers=admin_headers())
     assert response.status == 200
 
     assert (await post_signed(client, "/sms/twilio", inbound_form(sender=PHONE, body="Any news?"))).status == 200
-    assert await client.app[RUNTIME].store.recent_conversation_ids(limit=10) == [conversation_id]
+    assert await client.app[SERVICES].store.recent_conversation_ids(limit=10) == [conversation_id]
 
     # The customer last wrote by SMS: the reply goes by SMS. The agent may still pick email.
     for body in ({"text": "We are on it."}, {"text": "Details by mail.", "channel": "email"}):

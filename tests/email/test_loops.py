@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers
 from tests.email.conftest import (
     AUTO_REPLY,
@@ -93,7 +93,7 @@ async def test_a_bounce_marks_our_message_failed_and_is_not_a_customer_message(m
     dsn = (CORPUS / "dsn_bounce.eml").read_bytes().replace(
         b"msg_bounced0000000000000000@example.com", f"{reply_id}@example.com".encode())
     await smtp_send_null_sender(mail_gateway, dsn)
-    bounced = await mail_gateway.app[RUNTIME].store.message(conversation_id, reply_id)
+    bounced = await mail_gateway.app[SERVICES].store.message(conversation_id, reply_id)
     assert bounced.delivery == "failed"
     assert "5.1.1" in bounced.delivery_error and "User unknown" in bounced.delivery_error
     assert [m.text for m in await timeline(mail_gateway, conversation_id, "inbound")] == ["Please call me back"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from channels.base import OutboundMessage
+from conversations.messages import OutboundMessage
 from channels.email import threads
 from channels.email.outbound import compose, reply_subject
 from conversations.models import Channel, Identity
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers
 from tests.email.conftest import conversations, customer_mail, email_gateway, email_settings, smtp_send
 from tests.support import free_port
@@ -68,7 +68,7 @@ async def test_a_refused_recipient_fails_at_once_with_the_servers_reason(mail_ga
     sink.rcpt_answers["ada@customer.example"] = "550 5.1.1 <ada@customer.example>: mailbox unavailable"
     await smtp_send(mail_gateway, customer_mail("hello"))
     conversation_id, message_id = await reply_and_deliver(mail_gateway)
-    message = await mail_gateway.app[RUNTIME].store.message(conversation_id, message_id)
+    message = await mail_gateway.app[SERVICES].store.message(conversation_id, message_id)
     assert message.delivery == "failed" and "mailbox unavailable" in message.delivery_error
 
 
@@ -76,7 +76,7 @@ async def test_a_deferred_recipient_is_retried_later(mail_gateway, sink):
     sink.rcpt_answers["ada@customer.example"] = "451 4.7.1 greylisted, try again later"
     await smtp_send(mail_gateway, customer_mail("hello"))
     conversation_id, message_id = await reply_and_deliver(mail_gateway)
-    message = await mail_gateway.app[RUNTIME].store.message(conversation_id, message_id)
+    message = await mail_gateway.app[SERVICES].store.message(conversation_id, message_id)
     assert message.delivery == "queued" and "greylisted" in message.delivery_error
 
 
@@ -84,6 +84,6 @@ async def test_an_unreachable_smtp_server_is_retried_later(aiohttp_client, sink)
     client = await email_gateway(aiohttp_client, email_settings(free_port()))
     await smtp_send(client, customer_mail("hello"))
     conversation_id, message_id = await reply_and_deliver(client)
-    message = await client.app[RUNTIME].store.message(conversation_id, message_id)
+    message = await client.app[SERVICES].store.message(conversation_id, message_id)
     assert message.delivery == "queued" and "cannot reach the SMTP server" in message.delivery_error
 

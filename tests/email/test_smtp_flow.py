@@ -8,7 +8,7 @@ import smtplib
 import aiosmtplib
 import pytest
 
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers
 from tests.email.conftest import SUPPORT, conversations, customer_mail, smtp_send, timeline
 
@@ -37,7 +37,7 @@ async def test_email_sent_by_smtp_opens_a_conversation_with_the_quote_stripped(m
     assert "Sorry to hear that!" in message.meta["full_text"]
     assert message.meta["subject"] == "Re: Order 1042 arrived damaged"
     assert message.author == "Ada Lovelace"
-    conversation = await mail_gateway.app[RUNTIME].store.conversation(conversation_id)
+    conversation = await mail_gateway.app[SERVICES].store.conversation(conversation_id)
     assert conversation.subject == "Re: Order 1042 arrived damaged"
 
 
@@ -71,7 +71,7 @@ async def test_agent_reply_reaches_the_customer_threaded_and_the_reply_to_it_lan
     assert received["Auto-Submitted"] is None
     assert received.text().strip() == "It left our warehouse today.\n\nGrace"
     assert "<p>It left our warehouse today.</p>" in received.html()
-    sent = await mail_gateway.app[RUNTIME].store.message(conversation_id, reply["id"])
+    sent = await mail_gateway.app[SERVICES].store.message(conversation_id, reply["id"])
     assert sent.delivery == "sent"
 
     # The customer answers from their client with a new subject, to the Reply-To address.
@@ -102,7 +102,7 @@ async def test_a_reply_to_a_resolved_conversation_past_the_window_reopens_it_by_
     await smtp_send(client, customer_mail("One more thing", subject="Another topic", to=ours["Reply-To"]),
                     recipients=[ours["Reply-To"]])
     assert await conversations(client) == [conversation_id]
-    conversation = await client.app[RUNTIME].store.conversation(conversation_id)
+    conversation = await client.app[SERVICES].store.conversation(conversation_id)
     assert conversation.status == "open" and conversation.reopen_count == 1
 
 

@@ -6,16 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES, SETTINGS
 from tests.conftest import admin_headers
 
 ADA = Identity(Channel.SMS, "+15551230001")
 
 
 async def open_conversation(gateway, text: str = "hello", provider_id: str = "SM-1", identity: Identity = ADA):
-    result = await gateway.app[RUNTIME].service.ingest(
+    result = await gateway.app[SERVICES].service.ingest(
         InboundMessage(Channel.SMS, identity, provider_id, text, datetime.now(UTC)))
     return result.conversation_id, result.customer_id
 
@@ -97,11 +97,11 @@ async def test_agent_actions_change_the_conversation(gateway):
 )
 async def test_bad_bodies_get_a_reason_and_change_nothing(gateway, path, body, status, reason):
     conversation_id, _ = await open_conversation(gateway)
-    before = await gateway.app[RUNTIME].store.messages(conversation_id)
+    before = await gateway.app[SERVICES].store.messages(conversation_id)
     response = await gateway.post(f"/api/conversations/{conversation_id}{path}", json=body, headers=admin_headers())
     assert response.status == status
     assert reason in (await response.json())["error"]
-    assert await gateway.app[RUNTIME].store.messages(conversation_id) == before
+    assert await gateway.app[SERVICES].store.messages(conversation_id) == before
 
 
 async def test_malformed_json_is_a_400(gateway):
@@ -121,7 +121,7 @@ async def test_unknown_ids_are_404(gateway):
 
 async def test_oversized_body_is_refused(gateway):
     conversation_id, _ = await open_conversation(gateway)
-    big = {"text": "x" * (gateway.app[RUNTIME].settings.max_body_bytes + 1)}
+    big = {"text": "x" * (gateway.app[SETTINGS].max_body_bytes + 1)}
     response = await gateway.post(f"/api/conversations/{conversation_id}/messages", json=big, headers=admin_headers())
     assert response.status == 413
 

@@ -6,9 +6,9 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, make_settings, start_client
 from tests.support import ROOT
 
@@ -22,7 +22,7 @@ def touch_later(path: Path) -> None:
 
 
 async def ingest(client, number: str, text: str) -> str:
-    result = await client.app[RUNTIME].service.ingest(
+    result = await client.app[SERVICES].service.ingest(
         InboundMessage(Channel.SMS, Identity(Channel.SMS, number), f"SM-{number}-{text[:8]}", text, datetime.now(UTC)))
     return result.conversation_id
 
@@ -32,7 +32,7 @@ async def test_example_rules_route_everyday_messages(aiohttp_client):
 
     backend = Backend(make_settings(rules_path=str(EXAMPLE)), fakeredis.FakeServer())
     client = await start_client(aiohttp_client, backend)
-    store = client.app[RUNTIME].store
+    store = client.app[SERVICES].store
     billing = await store.conversation(await ingest(client, "+15550000001", "I was charged twice this month"))
     crash = await store.conversation(await ingest(client, "+15550000002", "the app crashes when I open settings"))
     assert billing.queue == "service" and crash.queue == "support"
@@ -46,7 +46,7 @@ async def test_broken_edit_keeps_the_rules_in_force_and_a_good_edit_takes_effect
     rules.write_text(EXAMPLE.read_text())
     backend = Backend(make_settings(rules_path=str(rules)), fakeredis.FakeServer())
     client = await start_client(aiohttp_client, backend)
-    live = client.app[RUNTIME].rules
+    live = client.app[SERVICES].rules
     status = await (await client.get("/api/rules", headers=admin_headers())).json()
     assert status["error"] is None and status["rules"] > 0
     version = status["version"]
@@ -57,7 +57,7 @@ async def test_broken_edit_keeps_the_rules_in_force_and_a_good_edit_takes_effect
     status = await (await client.get("/api/rules", headers=admin_headers())).json()
     assert status["version"] == version and status["error"]
     assert status["errors"][0]["line"] > 0 and status["errors"][0]["column"] > 0
-    crash = await client.app[RUNTIME].store.conversation(await ingest(client, "+15550000003", "the app crashes"))
+    crash = await client.app[SERVICES].store.conversation(await ingest(client, "+15550000003", "the app crashes"))
     assert crash.queue == "support"  # the old rules still route
 
     rules.write_text("queues:\n  service: {}\n  support: {}\ndefault:\n  queue: support\n  tier: 2\n")
@@ -65,5 +65,5 @@ async def test_broken_edit_keeps_the_rules_in_force_and_a_good_edit_takes_effect
     assert live.reload_if_changed() is True
     status = await (await client.get("/api/rules", headers=admin_headers())).json()
     assert status["version"] != version and status["error"] is None
-    billing = await client.app[RUNTIME].store.conversation(await ingest(client, "+15550000004", "charged twice"))
+    billing = await client.app[SERVICES].store.conversation(await ingest(client, "+15550000004", "charged twice"))
     assert (billing.queue, billing.tier) == ("support", 2)

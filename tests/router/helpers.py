@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import (
     Channel,
     Conversation,

@@ -8,7 +8,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import Backend, make_settings, start_client
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.signing import SIGNING_SECRET, event_body, form_body, interactive_body, signed_headers
@@ -72,7 +72,7 @@ class SlackGateway:
 
     @property
     def runtime(self):
-        return self.client.app[RUNTIME]
+        return self.client.app[SERVICES]
 
     async def drain(self) -> None:
         await self.backend.drain_async()
@@ -118,7 +118,7 @@ async def make_gateway(aiohttp_client, fake: FakeSlack, tmp_path, redis_url: str
 async def slack_gateway(aiohttp_client, fake_slack, tmp_path):
     """The gateway on fakeredis, configured for the fake Slack."""
     yield await make_gateway(aiohttp_client, fake_slack, tmp_path)
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 @pytest.fixture(params=["fake", "real"])
@@ -126,4 +126,4 @@ async def any_slack_gateway(request, aiohttp_client, fake_slack, tmp_path):
     """The same, on fakeredis and on a real redis-server (locks and scripts run for real)."""
     redis_url = request.getfixturevalue("redis_url") if request.param == "real" else None
     yield await make_gateway(aiohttp_client, fake_slack, tmp_path, redis_url)
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)

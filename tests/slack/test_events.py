@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from channels.slack import commands, events
-from channels.slack.events import Kind
+from channels.slack import commands
+from channels.slack import inbound as events
+from channels.slack.inbound import Kind
 
 BOT = "UBOT"
 CUSTOMER_CHANNELS = {"CSHARED"}

@@ -6,7 +6,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
 from tests.support import wait_until
 

@@ -50,7 +50,7 @@ def sms_backend(fake_twilio):
     backend = Backend(sms_settings(fake_twilio), fakeredis.FakeServer())
     backend.configure_jobs()
     yield backend
-    context.configure(None)  # type: ignore[arg-type]
+    context.install(None)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.base import InvalidPayload
+from conversations.messages import InvalidPayload
 from channels.sms.inbound import from_twilio
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers, start_client
 from tests.sms.conftest import OUR_NUMBER, inbound_form, post_signed, sign
 
@@ -16,12 +16,12 @@ NOW = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
 
 
 async def inbound_messages(client, conversation_id: str):
-    messages = await client.app[RUNTIME].store.messages(conversation_id)
+    messages = await client.app[SERVICES].store.messages(conversation_id)
     return [m for m in messages if m.direction == "inbound"]
 
 
 async def only_conversation(client) -> str:
-    ids = await client.app[RUNTIME].store.recent_conversation_ids(limit=10)
+    ids = await client.app[SERVICES].store.recent_conversation_ids(limit=10)
     assert len(ids) == 1
     return ids[0]
 
@@ -71,7 +71,7 @@ async def test_bad_signature_is_refused_with_403_and_stores_nothing(sms_gateway,
         headers = {"X-Twilio-Signature": sign("/sms/twilio", form, base="http://10.0.0.5:8080")}
     response = await sms_gateway.post("/sms/twilio", data=form, headers=headers)
     assert response.status == 403
-    assert await sms_gateway.app[RUNTIME].store.recent_conversation_ids(limit=10) == []
+    assert await sms_gateway.app[SERVICES].store.recent_conversation_ids(limit=10) == []
 
 
 async def test_messaging_service_pool_number_is_accepted(sms_gateway):

@@ -8,7 +8,7 @@ import fakeredis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, start_client
 from tests.sms.conftest import ACCOUNT_SID, OUR_NUMBER, PUBLIC_URL, inbound_form, post_signed, sms_settings
 from workers import defaults
@@ -19,7 +19,7 @@ CUSTOMER = "+14155550100"
 async def customer_texts(client, body: str = "Hi, where is my order?", **extra) -> str:
     response = await post_signed(client, "/sms/twilio", inbound_form(sender=CUSTOMER, body=body, **extra))
     assert response.status == 200
-    [conversation_id] = await client.app[RUNTIME].store.recent_conversation_ids(limit=10)
+    [conversation_id] = await client.app[SERVICES].store.recent_conversation_ids(limit=10)
     return conversation_id
 
 
@@ -31,7 +31,7 @@ async def agent_replies(client, conversation_id: str, text: str) -> str:
 
 
 async def outbound(client, conversation_id: str, message_id: str):
-    return await client.app[RUNTIME].store.message(conversation_id, message_id)
+    return await client.app[SERVICES].store.message(conversation_id, message_id)
 
 
 async def test_agent_reply_reaches_twilio_with_the_right_to_from_and_body(sms_gateway, fake_twilio):

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from channels.webchat.tokens import identifier_hash, issue_token
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES, SETTINGS
 from tests.conftest import IDENTITY_SECRET, admin_headers, start_client
 
 
@@ -51,7 +51,7 @@ async def test_same_client_id_twice_stores_one_message(gateway):
     first = await say(ws, "c-1", "hi")
     second = await say(ws, "c-1", "hi")
     assert second["message_id"] == first["message_id"] and second["duplicate"] is True
-    messages = await gateway.app[RUNTIME].store.messages(first["conversation_id"])
+    messages = await gateway.app[SERVICES].store.messages(first["conversation_id"])
     assert [m.text for m in messages if m.direction == "inbound"] == ["hi"]
 
 
@@ -73,7 +73,7 @@ async def test_reply_reaches_only_the_visitor_it_is_for(aiohttp_client, backend)
     assert frame["message"]["direction"] == "outbound"
     with pytest.raises(TimeoutError):
         await receive(bob, "message", timeout=0.3)
-    store = client.app[RUNTIME].store
+    store = client.app[SERVICES].store
     reply = [m for m in await store.messages(ada_ack["conversation_id"]) if m.direction == "outbound"][0]
     assert reply.delivery == "delivered"
 
@@ -107,7 +107,7 @@ async def test_forged_token_is_refused_and_stores_nothing(gateway):
     assert error["code"] == "invalid_token"
     await ws.send_json({"type": "message", "client_id": "x", "text": "let me in"})
     assert (await receive(ws, "error"))["code"] == "hello_required"
-    assert await gateway.app[RUNTIME].store.recent_conversation_ids(limit=10) == []
+    assert await gateway.app[SERVICES].store.recent_conversation_ids(limit=10) == []
 
 
 async def test_tampered_token_of_another_visitor_is_refused(gateway):
@@ -120,7 +120,7 @@ async def test_tampered_token_of_another_visitor_is_refused(gateway):
 
 
 async def test_verified_identifier_links_to_the_email_customer(gateway):
-    runtime = gateway.app[RUNTIME]
+    runtime = gateway.app[SERVICES]
     digest = identifier_hash(IDENTITY_SECRET.encode(), "ada@example.com")
     ws, _ = await hello(gateway, identifier="ada@example.com", identifier_hash=digest)
     ack = await say(ws, "c-1", "hello from the site")
@@ -163,7 +163,7 @@ async def test_flooding_a_socket_is_rate_limited(gateway):
 
 async def test_oversized_frame_closes_with_1009(gateway):
     ws, _ = await hello(gateway)
-    await ws.send_str("x" * (gateway.app[RUNTIME].settings.webchat.max_frame_bytes + 10))
+    await ws.send_str("x" * (gateway.app[SETTINGS].webchat.max_frame_bytes + 10))
     async with asyncio.timeout(5):
         while (await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
             pass

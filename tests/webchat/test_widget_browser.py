@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers
 from tests.support import IN_CI, wait_until
 
@@ -43,7 +43,7 @@ async def test_visitor_chats_through_the_widget(gateway, browser):
         # Acknowledged: the pending mark goes away once the gateway stored it.
         await page.wait_for_selector(".gw-msg.gw-in:not(.gw-pending)", timeout=5000)
 
-        store = gateway.app[RUNTIME].store
+        store = gateway.app[SERVICES].store
         conversation_ids = await wait_until(lambda: store.recent_conversation_ids(limit=5), what="a conversation")
         response = await gateway.post(f"/api/conversations/{conversation_ids[0]}/messages",
                                       json={"text": "It ships today.", "author": "Grace"}, headers=admin_headers())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from channels.base import OutboundMessage, PermanentSendError, SendResult, TransientSendError
+from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from conversations.models import Channel
 
 

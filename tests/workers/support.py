@@ -10,9 +10,9 @@ from typing import Any
 
 import fakeredis
 
-from channels.base import InboundMessage
+from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
-from gateway.runtime import build_runtime
+from gateway.runtime import build_services
 from router import LiveRules
 from tests.conftest import make_settings
 
@@ -78,7 +78,7 @@ async def fake_runtime(clock: Clock, rules: LiveRules | None = None, **settings:
     server = fakeredis.FakeServer()
     redis = fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
     sync = fakeredis.FakeRedis(server=server)
-    runtime = await build_runtime(make_settings(**settings), redis, sync, role="test", rules=rules or live_rules())
+    runtime = build_services(make_settings(**settings), redis, sync, rules or live_rules())
     runtime.service.clock = clock
     return runtime
 

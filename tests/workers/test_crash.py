@@ -14,12 +14,12 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from conversations.models import DeliveryStatus
-from gateway.runtime import build_runtime
+from gateway.runtime import build_services
 from tests.conftest import make_settings
 from tests.support import wait_until
 from tests.workers.processes import WorkerHost, worker_env
 from tests.workers.support import RULES_YAML, live_rules, sms, write_rules
-from workers import timers
+from workers import keys, timers
 
 CONVERSATIONS = 25
 REPLIES_EACH = 20  # 500 replies in all
@@ -35,8 +35,8 @@ FAST_RULES = RULES_YAML.replace("first_response: 1m", "first_response: 2s").repl
 
 async def real_runtime(redis_url: str, rules_text: str = RULES_YAML):
     redis = Redis.from_url(redis_url, decode_responses=True)
-    runtime = await build_runtime(make_settings(redis_url=redis_url), redis, SyncRedis.from_url(redis_url),
-                                  role="test", rules=live_rules(rules_text))
+    runtime = build_services(make_settings(redis_url=redis_url), redis, SyncRedis.from_url(redis_url),
+                             live_rules(rules_text))
     return runtime
 
 
@@ -139,4 +139,4 @@ async def _conversation_key(runtime, conversation_id: str) -> str:
 
 async def _no_timers_due(runtime) -> bool:
     now_ms = int(time.time() * 1000) + 15_000  # past any lease a killed sweeper left behind
-    return await runtime.redis.zcount(timers.TIMERS, "-inf", now_ms) == 0
+    return await runtime.redis.zcount(keys.TIMERS, "-inf", now_ms) == 0

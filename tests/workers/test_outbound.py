@@ -8,12 +8,13 @@ import pytest
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
+from conversations.locks import RedisLock
 from conversations.models import Channel, DeliveryStatus
-from gateway.appkeys import RUNTIME
+from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers, start_client
 from tests.workers.fake_sender import FakeProviderSender
 from tests.workers.support import Clock, fake_runtime, live_rules, sms
-from workers import defaults, failures, outbound
+from workers import defaults, failures, keys, outbound
 from workers.sweeper import Sweeper
 
 
@@ -46,7 +47,7 @@ async def test_messages_go_out_in_accepted_order_once_whichever_job_runs_first(r
     assert provider.replayed == [] and len(provider.attempts) == 4
     states = {m.id: m.delivery for m in await runtime.store.messages(conversation_id) if m.id in ids}
     assert set(states.values()) == {DeliveryStatus.SENT}
-    assert await runtime.redis.zscore(outbound.PENDING, conversation_id) is None
+    assert await runtime.redis.zscore(keys.OUTBOUND_PENDING, conversation_id) is None
 
 
 async def test_a_transient_error_backs_off_honouring_retry_after_and_holds_later_messages(runtime, provider):
@@ -86,8 +87,7 @@ async def test_a_permanent_error_fails_at_once_is_dead_lettered_and_does_not_blo
 
 
 async def test_giving_up_after_the_last_attempt_dead_letters_the_message(runtime, provider):
-    runtime.settings = runtime.settings.model_copy(
-        update={"worker": runtime.settings.worker.model_copy(update={"outbound_max_attempts": 2})})
+    runtime.settings = runtime.settings.model_copy(update={"outbound_max_attempts": 2})
     provider.failures += [(503, None), (503, None)]
     conversation_id, [message_id] = await conversation_with_replies(runtime, ["flaky"])
     await outbound.deliver_async(runtime, conversation_id, message_id)
@@ -102,7 +102,7 @@ async def test_the_sweeper_re_enqueues_a_message_stuck_after_a_crash(runtime, pr
     # The worker died mid-send: state "sending", no lock (it expired), the job gone.
     await runtime.service.record_delivery(conversation_id, message_id, DeliveryStatus.SENDING)
     # And this conversation's pending mark was never written (crash before the listener ran).
-    await runtime.redis.delete(outbound.PENDING)
+    await runtime.redis.delete(keys.OUTBOUND_PENDING)
     later = Sweeper(runtime, clock=lambda: datetime.now(UTC) + timedelta(minutes=2))
     assert await later.recover_outbound() == 1
     [job] = [j for j in Queue(defaults.OUTBOUND, connection=runtime.sync_redis).get_jobs()
@@ -115,7 +115,7 @@ async def test_the_sweeper_re_enqueues_a_message_stuck_after_a_crash(runtime, pr
 
 async def test_a_busy_conversation_checks_back_when_the_holders_lock_would_lapse(runtime, provider):
     conversation_id, [message_id] = await conversation_with_replies(runtime, ["wait"])
-    holder = outbound.ConversationLock(runtime.redis, conversation_id, 30)
+    holder = RedisLock(runtime.redis, keys.outbound_lock(conversation_id), 30)
     assert await holder.acquire()
     assert await outbound.deliver_async(runtime, conversation_id, message_id) == "busy"
     [(job_id, at)] = scheduled(runtime)
@@ -125,7 +125,7 @@ async def test_a_busy_conversation_checks_back_when_the_holders_lock_would_lapse
 
 async def test_failures_api_lists_and_retries_deliveries_and_jobs(aiohttp_client, fake_backend, provider):
     client = await start_client(aiohttp_client, fake_backend, rules=live_rules())
-    runtime = client.app[RUNTIME]
+    runtime = client.app[SERVICES]
     runtime.senders[Channel.SMS] = FakeProviderSender(provider.url)
     provider.failures.append((400, None))
     conversation_id, [message_id] = await conversation_with_replies(runtime, ["rejected"])
@@ -159,8 +159,8 @@ async def test_sla_metrics_are_on_the_metrics_page(aiohttp_client, fake_backend)
     client = await start_client(aiohttp_client, fake_backend, rules=live_rules())
     from workers import metrics
 
-    await metrics.record_fire(client.app[RUNTIME].redis, "breach", "support", "first_response", 1.5)
-    metrics.count_escalation(client.app[RUNTIME].sync_redis, "sla")
+    await metrics.record_fire(client.app[SERVICES].redis, "breach", "support", "first_response", 1.5)
+    metrics.count_escalation(client.app[SERVICES].sync_redis, "sla")
     text = await (await client.get("/metrics")).text()
     assert 'gateway_sla_breaches_total{clock="first_response",queue="support"} 1.0' in text
     assert 'gateway_escalations_total{trigger="sla"} 1.0' in text

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from conversations.events import EventKind
 from conversations.service import PENDING_ESCALATION
 from tests.workers.support import Clock, fake_runtime, live_rules, sms, timeline_kinds
-from workers import metrics, timers
+from workers import keys, metrics, timers
 from workers.sweeper import Sweeper
 
 
@@ -80,21 +80,21 @@ async def test_answered_conversation_does_not_warn_or_breach():
     assert await sweeper.sweep_timers() == 0
     kinds = await timeline_kinds(runtime, conversation_id)
     assert "sla_warning" not in kinds and "sla_breach" not in kinds and "escalated" not in kinds
-    assert await runtime.redis.zcard(timers.TIMERS) == 0
+    assert await runtime.redis.zcard(keys.TIMERS) == 0
 
 
 async def test_a_stale_timer_does_nothing_even_if_its_index_entry_survived():
     clock = Clock()
     runtime, conversation_id, _, sweeper = await start(clock)
-    old = [m for m in await runtime.redis.zrange(timers.TIMERS, 0, -1)]
+    old = [m for m in await runtime.redis.zrange(keys.TIMERS, 0, -1)]
     clock.advance(seconds=30)
     await runtime.service.reply(conversation_id, "On it", author="agent")
     await timers.arm(runtime.store, runtime.rules.current, conversation_id)
     # As if the arming process died before removing the old members:
-    await runtime.redis.zadd(timers.TIMERS, {member: 0 for member in old})
+    await runtime.redis.zadd(keys.TIMERS, {member: 0 for member in old})
     clock.advance(minutes=5)
     assert await sweeper.sweep_timers() == 0
-    assert await runtime.redis.zcard(timers.TIMERS) == 0
+    assert await runtime.redis.zcard(keys.TIMERS) == 0
     assert "sla_breach" not in await timeline_kinds(runtime, conversation_id)
 
 
@@ -180,11 +180,11 @@ async def test_an_agent_escalate_takes_the_rule_files_step_and_restarts_the_cloc
 async def test_events_mark_the_conversation_and_the_sweeper_arms_it_and_counts_escalations():
     clock = Clock()
     runtime, conversation_id, _, sweeper = await start(clock, live_rules())
-    assert await runtime.redis.zscore(timers.DIRTY, conversation_id) is not None  # ingested, routed
-    await runtime.redis.delete(timers.TIMERS)  # as if never armed
+    assert await runtime.redis.zscore(keys.TIMERS_DIRTY, conversation_id) is not None  # ingested, routed
+    await runtime.redis.delete(keys.TIMERS)  # as if never armed
     await runtime.store.set_conversation_fields(conversation_id, {"sla_first_response_due": "1"})
     clock.now = datetime.now(UTC)  # the marks carry wall-clock times
     assert await sweeper.arm_marked() == 1
-    assert await runtime.redis.zcard(timers.DIRTY) == 0 and await runtime.redis.zcard(timers.TIMERS) == 4
+    assert await runtime.redis.zcard(keys.TIMERS_DIRTY) == 0 and await runtime.redis.zcard(keys.TIMERS) == 4
     await runtime.service.escalate(conversation_id, "alice", "needs a specialist")
     assert (await runtime.redis.hgetall(metrics.METRICS))["escalations|agent"] == "1"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from channels import registry
+from gateway import channels
 from gateway.cli import main
 from tests.workers.fake_sender import FakeProviderSender
 
 if __name__ == "__main__":
-    registry.SENDER_FACTORIES.append(lambda settings, redis: FakeProviderSender(os.environ["FAKE_PROVIDER_URL"]))
+    channels.SENDER_FACTORIES.append(lambda settings, redis, secret: FakeProviderSender(os.environ["FAKE_PROVIDER_URL"]))
     main(sys.argv[1:])

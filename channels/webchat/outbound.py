@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from channels.base import OutboundMessage, SendResult
+from conversations.messages import OutboundMessage, SendResult
 from conversations import keys
 from conversations.models import Channel
 
@@ -29,3 +29,6 @@ class WebchatSender:
         receivers = await self.redis.publish(keys.conversation_events(message.conversation_id), json.dumps(frame))
         # Nobody connected: the reply waits in the conversation and arrives with the next welcome.
         return SendResult(delivered=receivers > 0)
+
+    async def close(self) -> None:
+        """The Redis client belongs to the process; nothing of the sender's own to release."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.base import InboundMessage, InvalidPayload
+from conversations.messages import InboundMessage, InvalidPayload
 from conversations.models import Attachment, Channel, Identity
 
 # Subtypes that carry a person's words; every other subtype is a system message.
@@ -114,6 +114,7 @@ def to_inbound(body: Mapping[str, Any], event: Mapping[str, Any]) -> InboundMess
         channel=Channel.SLACK, identity=Identity(Channel.SLACK, f"{team}:{user}"), provider_id=str(provider_id),
         text=text, received_at=datetime.fromtimestamp(float(ts), tz=UTC), name=name, attachments=files,
         meta={"slack_channel": str(channel), "slack_ts": str(ts), "slack_thread_ts": str(event.get("thread_ts") or "")},
+        facts=customer_thread(event, is_dm=event.get("channel_type") == "im"),
     )
 
 

@@ -7,11 +7,11 @@ thread, if they used one) or the thread of their message in a shared
 
 from __future__ import annotations
 
-from channels.base import OutboundMessage, PermanentSendError, SendResult, TransientSendError
+from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from channels.slack.blocks import escape
 from channels.slack.api import RateLimited, SlackApi, SlackError, configured, make_client
 from conversations.models import Channel
-from gateway.settings import SlackSettings
+from channels.slack.settings import SlackSettings
 
 
 class SlackSender:
@@ -39,6 +39,9 @@ class SlackSender:
                 raise PermanentSendError(f"Slack refused the message: {error.error}") from error
             raise TransientSendError(str(error)) from error
         return SendResult(provider_id=f"{posted.channel}:{posted.ts}")
+
+    async def close(self) -> None:
+        """slack_sdk's async client opens a session per call: nothing held open."""
 
 
 def _text(message: OutboundMessage) -> str:

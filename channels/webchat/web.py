@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from channels.base import InboundMessage
-from channels.webchat import protocol, tokens
-from channels.webchat.protocol import ChatMessage, FrameError, Hello, Ping
+from channels.deps import CHANNEL_DEPS
+from channels.webchat import inbound, protocol, tokens
+from channels.webchat.inbound import ChatMessage, FrameError, Hello, Ping
+from channels.webchat.settings import WebchatSettings
 from conversations import codec
+from conversations.clock import utcnow
 from conversations.models import Channel, Direction, Identity
-from gateway.appkeys import RUNTIME, WEBSOCKETS
 
 log = logging.getLogger("gateway.webchat")
+
+SETTINGS: web.AppKey[WebchatSettings] = web.AppKey("webchat_settings", WebchatSettings)
+# The open sockets of this process: the gateway closes them (1001, going away) when it stops.
+WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("webchat_sockets", set)
 
 
 class TokenBucket:
@@ -80,11 +85,11 @@ class WebchatSocket:
     """One connected visitor. Everything it may see is its own customer's live conversation."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
-        self.runtime = request.app[RUNTIME]
-        self.settings = self.runtime.settings
+        self.deps = request.app[CHANNEL_DEPS]
+        self.settings = request.app[SETTINGS]
         self.ws = ws
         self.visitor: Visitor | None = None
-        self.limit = TokenBucket(self.settings.webchat.frames_per_second, self.settings.webchat.frame_burst)
+        self.limit = TokenBucket(self.settings.frames_per_second, self.settings.frame_burst)
 
     async def send(self, frame: dict[str, Any]) -> None:
         if not self.ws.closed:
@@ -101,13 +106,13 @@ class WebchatSocket:
                     await self.send(protocol.error_frame("rate_limited", "too many frames; slow down"))
                     continue
                 try:
-                    await self.handle(protocol.parse_frame(frame.data, max_text=self.settings.webchat.max_message_chars))
+                    await self.handle(inbound.parse_frame(frame.data, max_text=self.settings.max_message_chars))
                 except FrameError as error:
                     await self.send(protocol.error_frame(error.code, error.detail))
         finally:
             await self._leave()
 
-    async def handle(self, frame: protocol.Frame) -> None:
+    async def handle(self, frame: inbound.Frame) -> None:
         if isinstance(frame, Ping):
             await self.send({"type": "pong"})
         elif isinstance(frame, Hello):
@@ -118,12 +123,12 @@ class WebchatSocket:
     async def hello(self, hello: Hello) -> None:
         if self.visitor is not None:
             raise FrameError("bad_frame", "hello was already sent on this socket")
-        identity_secret = self.settings.webchat.identity_secret
+        identity_secret = self.settings.identity_secret
         visitor, token = resolve_visitor(
-            hello, secret=self.runtime.secret_key,
+            hello, secret=self.deps.secret_key,
             identity_secret=identity_secret.get_secret_value().encode() if identity_secret else None,
         )
-        store = self.runtime.store
+        store = self.deps.store
         customer_id = await store.customer_for(visitor.identity)
         messages: list[dict[str, Any]] = []
         if customer_id:
@@ -135,7 +140,7 @@ class WebchatSocket:
                             if m.visible_to_customer]
         self.visitor = visitor
         if visitor.conversation_id:
-            await self.runtime.hub.join(visitor.conversation_id, self.on_event)
+            await self.deps.hub.join(visitor.conversation_id, self.on_event)
         await self.send({"type": "welcome", "visitor_token": token, "conversation_id": visitor.conversation_id,
                          "messages": messages})
 
@@ -143,17 +148,14 @@ class WebchatSocket:
         visitor = self.visitor
         if visitor is None:
             raise FrameError("hello_required", "send hello before messages")
-        inbound = InboundMessage(
-            channel=Channel.WEBCHAT, identity=visitor.identity, provider_id=f"{visitor.visitor_id}:{chat.client_id}",
-            text=chat.text, received_at=datetime.now(UTC), linked=visitor.linked, name=visitor.name,
-            meta={"visitor": visitor.visitor_id},
-        )
-        result = await self.runtime.service.ingest(inbound)
+        message = inbound.to_inbound(chat, visitor_id=visitor.visitor_id, identity=visitor.identity,
+                                     linked=visitor.linked, name=visitor.name, received_at=utcnow())
+        result = await self.deps.service.ingest(message)
         if result.conversation_id != visitor.conversation_id:
             if visitor.conversation_id:
-                await self.runtime.hub.leave(visitor.conversation_id, self.on_event)
+                await self.deps.hub.leave(visitor.conversation_id, self.on_event)
             visitor.conversation_id = result.conversation_id
-            await self.runtime.hub.join(result.conversation_id, self.on_event)
+            await self.deps.hub.join(result.conversation_id, self.on_event)
         visitor.forwarded.add(result.message_id)
         await self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
                          "conversation_id": result.conversation_id, "duplicate": result.duplicate})
@@ -172,11 +174,11 @@ class WebchatSocket:
 
     async def _leave(self) -> None:
         if self.visitor and self.visitor.conversation_id:
-            await self.runtime.hub.leave(self.visitor.conversation_id, self.on_event)
+            await self.deps.hub.leave(self.visitor.conversation_id, self.on_event)
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    settings = request.app[RUNTIME].settings.webchat
+    settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(heartbeat=settings.heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
@@ -187,14 +189,14 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, settings: WebchatSettings) -> None:
+    app[SETTINGS] = settings
+    app[WEBSOCKETS] = set()
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
 
 
 async def widget(request: web.Request) -> web.FileResponse:
-    from importlib import resources
-
     path = resources.files("channels.webchat").joinpath("static/widget.js")
     return web.FileResponse(str(path), headers={"Content-Type": "application/javascript",
                                                 "Cache-Control": "public, max-age=300"})

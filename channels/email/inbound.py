@@ -17,8 +17,8 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 
-from channels.base import InboundMessage, InvalidPayload
-from channels.email import body, loops
+from conversations.messages import InboundMessage, InvalidPayload
+from channels.email import body, loops, threads
 from channels.email.bounces import Bounce, read_bounce
 from channels.email.threads import MAX_REFERENCES, message_ids
 from conversations.addresses import normalize_email
@@ -206,4 +206,16 @@ def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversatio
         attachments=parsed.attachments,
         meta={key: value for key, value in meta.items() if value},
         automatic=parsed.verdict.automatic,
+        facts=conversation_facts(parsed),
     )
+
+
+def conversation_facts(parsed: ParsedEmail) -> dict[str, str]:
+    """What the conversation keeps for threading our answers: the latest Message-ID, References, subject."""
+    facts = {threads.LAST_AUTOMATIC: "1" if parsed.verdict.automatic else ""}
+    if parsed.message_id:
+        facts[threads.LAST_MESSAGE_ID] = parsed.message_id
+        facts[threads.REFERENCES] = " ".join(parsed.references)
+    if parsed.subject and not parsed.verdict.automatic:
+        facts[threads.SUBJECT] = parsed.subject
+    return facts

@@ -14,36 +14,39 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from channels.base import InvalidPayload
-from channels.slack import commands, events, jobs
+from channels.deps import CHANNEL_DEPS, ChannelDeps
+from channels.slack import commands, jobnames
+from channels.slack import inbound as events
 from channels.slack.api import SlackApi, SlackError, configured, make_client
+from channels.slack.settings import SlackSettings
 from channels.slack.state import SlackState
 from conversations.errors import NotFound
-from gateway.appkeys import RUNTIME
+from conversations.messages import InvalidPayload
 
 log = logging.getLogger("gateway.slack")
 
 BOLT = web.AppKey("slack_bolt", AsyncApp)
+SETTINGS: web.AppKey[SlackSettings] = web.AppKey("slack_settings", SlackSettings)
 NOTE_MODAL = "gw_note_modal"
 BUTTON_ACTIONS = {"gw_claim": ("claim", ""), "gw_escalate": ("escalate", ""), "gw_resolve": ("resolve", ""),
                   "gw_transfer_service": ("transfer", "service"), "gw_transfer_support": ("transfer", "support")}
 
 
-def setup_routes(app: web.Application) -> None:
+def setup_routes(app: web.Application, settings: SlackSettings) -> None:
+    app[SETTINGS] = settings
     app.router.add_post("/slack/events", slack_events)
     app.cleanup_ctx.append(_lifecycle)
 
 
-async def _lifecycle(app: web.Application):
-    runtime = app[RUNTIME]
-    if configured(runtime.settings.slack):
-        app[BOLT] = build_bolt_app(runtime)
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    if configured(app[SETTINGS]):
+        app[BOLT] = build_bolt_app(app[CHANNEL_DEPS], app[SETTINGS])
     yield
 
 
@@ -54,18 +57,20 @@ async def slack_events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
 
-def build_bolt_app(runtime) -> AsyncApp:
-    settings = runtime.settings.slack
+def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
+    assert settings.signing_secret is not None  # configured() checked it
     client = make_client(settings)
     bolt = AsyncApp(signing_secret=settings.signing_secret.get_secret_value(), client=client,
                     process_before_response=True, logger=log)
-    slack = SlackState(runtime.redis)
-    api = SlackApi(client, runtime.redis)
+    slack = SlackState(deps.redis)
+    api = SlackApi(client, deps.redis)
     customer_channels = frozenset(settings.customer_channels)
 
-    async def enqueue(conversation_id: str, func, *args: Any) -> None:
-        queue = await jobs.conversation_job_queue(runtime, conversation_id)
-        await runtime.jobs.enqueue(queue, func, conversation_id, *args, retry=jobs.retry())
+    async def enqueue(conversation_id: str, job: str, *args: str) -> None:
+        """An agent's job on the conversation's job queue, named by its dotted path."""
+        conversation = await deps.store.conversation(conversation_id)
+        await deps.jobs.enqueue(jobnames.job_queue(conversation.queue), job, conversation_id, *args,
+                                retry_intervals=jobnames.RETRY_INTERVALS)
 
     @bolt.event("message")
     async def on_message(body: dict, event: dict, context) -> None:
@@ -89,19 +94,16 @@ def build_bolt_app(runtime) -> AsyncApp:
             except InvalidPayload as error:
                 log.info("ignored a Slack customer message: %s", error)
                 return
-            result = await runtime.service.ingest(inbound)
-            if not result.duplicate:
-                await runtime.store.set_conversation_fields(
-                    result.conversation_id, events.customer_thread(event, is_dm=event.get("channel_type") == "im"))
+            await deps.service.ingest(inbound)  # with the customer's Slack thread as a conversation fact
             return
         conversation_id = await slack.conversation_for_thread(seen.channel, seen.thread_ts)
         if conversation_id is None:
             return  # a thread that is not a conversation's: agents talking among themselves
         if seen.kind == events.Kind.AGENT_REPLY:
-            await enqueue(conversation_id, jobs.agent_reply, seen.channel, seen.thread_ts, seen.ts, seen.user,
+            await enqueue(conversation_id, jobnames.AGENT_REPLY, seen.channel, seen.thread_ts, seen.ts, seen.user,
                           events.plain_text(seen.text))
         else:
-            await enqueue(conversation_id, jobs.agent_edited, seen.channel, seen.thread_ts, seen.ts, seen.kind.value)
+            await enqueue(conversation_id, jobnames.AGENT_EDITED, seen.channel, seen.thread_ts, seen.ts, seen.kind.value)
 
     @bolt.event("app_mention")
     async def on_mention() -> None:
@@ -116,7 +118,7 @@ def build_bolt_app(runtime) -> AsyncApp:
         channel = (body.get("channel") or {}).get("id", "")
         once = f"action:{action.get('action_ts') or body.get('trigger_id')}"
         try:
-            await enqueue(conversation_id, jobs.agent_action, verb, user, argument, channel, once)
+            await enqueue(conversation_id, jobnames.AGENT_ACTION, verb, user, argument, channel, once)
         except NotFound:
             await api.ephemeral(channel, user, f"No conversation {conversation_id}; it may have been merged.")
 
@@ -151,7 +153,7 @@ def build_bolt_app(runtime) -> AsyncApp:
             return
         await ack()
         conversation_id = view.get("private_metadata", "")
-        await enqueue(conversation_id, jobs.agent_action, "note", body["user"]["id"], text, "",
+        await enqueue(conversation_id, jobnames.AGENT_ACTION, "note", body["user"]["id"], text, "",
                       f"view:{view.get('id')}")
 
     @bolt.command("/gateway")
@@ -168,7 +170,7 @@ def build_bolt_app(runtime) -> AsyncApp:
             await ack(response_type="ephemeral", text=await _queue_listing(parsed.argument))
             return
         try:
-            await enqueue(parsed.conversation, jobs.agent_action, parsed.verb, command["user_id"], parsed.argument,
+            await enqueue(parsed.conversation, jobnames.AGENT_ACTION, parsed.verb, command["user_id"], parsed.argument,
                           command.get("channel_id", ""), f"command:{command.get('trigger_id')}")
         except NotFound:
             await ack(response_type="ephemeral", text=f"No conversation {parsed.conversation}.")
@@ -177,13 +179,13 @@ def build_bolt_app(runtime) -> AsyncApp:
 
     async def _queue_listing(queue: str) -> str:
         # A bounded read (the 500 most recently active conversations): fast enough to answer inline.
-        ids = await runtime.store.recent_conversation_ids(limit=500)
-        conversations = await runtime.store.conversations(ids)
+        ids = await deps.store.recent_conversation_ids(limit=500)
+        conversations = await deps.store.conversations(ids)
         names: dict[str, str] = {}
         for conversation in conversations:
             if conversation.customer_id not in names:
                 try:
-                    names[conversation.customer_id] = (await runtime.store.customer(conversation.customer_id)).name
+                    names[conversation.customer_id] = (await deps.store.customer(conversation.customer_id)).name
                 except NotFound:
                     names[conversation.customer_id] = "customer"
         return commands.queue_listing(conversations, names, queue)

@@ -1,0 +1,41 @@
+"""What the Slack console's jobs (thread sync, agent actions) need from the worker that runs them.
+
+Protocols, so the worker passes its own services object and this package
+never imports ``workers`` or ``router``: anything with these attributes will do.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from channels.slack.settings import SlackSettings
+from conversations.service import ConversationService
+from conversations.store import ConversationStore
+
+
+class QueueChannels(Protocol):
+    """The rule file's Slack channel for a queue and tier (``router.RuleSet`` has it)."""
+
+    def slack_channel(self, queue: str, tier: int) -> str | None: ...
+
+
+class RulesInForce(Protocol):
+    @property
+    def current(self) -> QueueChannels: ...
+
+
+class ConsoleDeps(Protocol):
+    @property
+    def store(self) -> ConversationStore: ...
+    @property
+    def service(self) -> ConversationService: ...
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def slack(self) -> SlackSettings: ...
+    @property
+    def public_url(self) -> str: ...
+    @property
+    def rules(self) -> RulesInForce: ...

@@ -1,0 +1,16 @@
+"""GATEWAY_SLACK__*: the Slack app's credentials and customer channels.
+
+The group belongs to its package; ``gateway.settings`` composes every group under one prefix.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    api_base_url: str | None = None  # e.g. http://127.0.0.1:9000/api/ in tests
+    # Slack channels whose members are customers (Slack Connect); DMs to the app always are.
+    customer_channels: list[str] = Field(default_factory=list)
