@@ -31,7 +31,7 @@ def test_a_bad_value_names_its_variable(monkeypatch, name, value):
     assert name in message and "\n" not in message
 
 
-@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize("command", ["serve", "worker", "sweeper"])
 def test_production_processes_refuse_to_start_without_a_secret_key(monkeypatch, capsys, tmp_path, command):
     from gateway.cli import main
 
