@@ -31,12 +31,12 @@ class RedisLock:
 
     async def hold(self) -> bool:
         """Take the lock if it is free, or extend it if we already hold it."""
-        return bool(await self.redis.eval(_HOLD, 1, self.key, self.token, self.ttl_ms))  # type: ignore[misc]
+        return bool(await self.redis.eval(_HOLD, 1, self.key, self.token, self.ttl_ms))
 
     async def refresh(self) -> bool:
         """Extend the lock; False when it lapsed and someone else may hold it now."""
-        return bool(await self.redis.eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))  # type: ignore[misc]
+        return bool(await self.redis.eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))
 
     async def release(self) -> bool:
         """Free the lock if we still hold it; False when it had already lapsed."""
-        return bool(await self.redis.eval(_RELEASE, 1, self.key, self.token))  # type: ignore[misc]
+        return bool(await self.redis.eval(_RELEASE, 1, self.key, self.token))

@@ -15,13 +15,16 @@ Each step is idempotent, so a merge interrupted by a crash can be run again.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from conversations import codec, ids, keys
+from conversations import codec, ids, keys, redisio
 from conversations.models import LIVE_STATUSES, Status
+from conversations.store import ConversationStore
 
 MERGED_INTO_CONVERSATION = "merged_into_conversation"
 
@@ -33,60 +36,63 @@ class MergeResult:
     moved_conversations: tuple[str, ...]
 
 
-async def merge_customers(store, survivor_id: str, merged_id: str, *, now: datetime, author: str) -> MergeResult:
+async def merge_customers(store: ConversationStore, survivor_id: str, merged_id: str, *, now: datetime,
+                          author: str) -> MergeResult:
     redis = store.redis
     survivor, merged = keys.CustomerKeys(survivor_id), keys.CustomerKeys(merged_id)
     await redis.hset(merged.customer, "merged_into", survivor_id)
 
-    for identity_key in await redis.smembers(merged.identities):
+    for identity_key in redisio.texts(await redis.smembers(merged.identities)):
         await redis.set(keys.identity(identity_key), survivor_id)
         await redis.sadd(survivor.identities, identity_key)
 
-    seen = await redis.hgetall(merged.seen)
+    seen = redisio.text_hash(await redis.hgetall(merged.seen))
     if seen:
-        await redis.hset(survivor.seen, mapping=seen)
-        seen_at = await redis.zrange(merged.seen_at, 0, -1, withscores=True)
+        await redis.hset(survivor.seen, mapping=redisio.fields(seen))
+        seen_at = redisio.scored(await redis.zrange(merged.seen_at, 0, -1, withscores=True))
         await redis.zadd(survivor.seen_at, dict(seen_at))
 
-    merged_customer = await redis.hgetall(merged.customer)
+    merged_customer = redisio.text_hash(await redis.hgetall(merged.customer))
     if merged_customer.get("name") and not await redis.hget(survivor.customer, "name"):
         await redis.hset(survivor.customer, "name", merged_customer["name"])
 
-    moved = []
-    for conversation_id in await redis.lrange(merged.conversations, 0, -1):
+    moved: list[str] = []
+    for conversation_id in redisio.texts(await redis.lrange(merged.conversations, 0, -1)):
         await _move_conversation(redis, merged, survivor, conversation_id, now=now, author=author)
         moved.append(conversation_id)
     await redis.delete(merged.conversations, merged.seen, merged.seen_at)
-    live = await redis.hget(survivor.customer, "live")
+    live = redisio.optional_text(await redis.hget(survivor.customer, "live"))
     return MergeResult(survivor_id, live, tuple(moved))
 
 
-async def _move_conversation(redis, source: keys.CustomerKeys, target: keys.CustomerKeys, conversation_id: str,
+async def _move_conversation(redis: Redis, source: keys.CustomerKeys, target: keys.CustomerKeys, conversation_id: str,
                              *, now: datetime, author: str) -> None:
-    fields = await redis.hgetall(source.conversation(conversation_id))
+    fields = redisio.text_hash(await redis.hgetall(source.conversation(conversation_id)))
     if not fields:
         return  # moved by an earlier, interrupted run
-    entries = await redis.xrange(source.messages(conversation_id))
-    delivery = await redis.hgetall(source.delivery(conversation_id))
+    entries = redisio.stream_entries(await redis.xrange(source.messages(conversation_id)))
+    delivery = redisio.text_hash(await redis.hgetall(source.delivery(conversation_id)))
     fields["customer_id"] = target.customer_id
 
-    survivor_live = await redis.hget(target.customer, "live")
-    survivor_live_fields = await redis.hgetall(target.conversation(survivor_live)) if survivor_live else {}
+    survivor_live = redisio.optional_text(await redis.hget(target.customer, "live"))
+    survivor_live_fields = (redisio.text_hash(await redis.hgetall(target.conversation(survivor_live)))
+                            if survivor_live else {})
     moving_is_live = fields["status"] in LIVE_STATUSES
     survivor_is_live = survivor_live_fields.get("status") in LIVE_STATUSES
 
-    if moving_is_live and survivor_is_live and survivor_live != conversation_id:
+    # survivor_is_live implies survivor_live is set; the test says so to the type checker.
+    if moving_is_live and survivor_is_live and survivor_live and survivor_live != conversation_id:
         await _fold_into(redis, target, survivor_live, entries, delivery, fields, now=now, author=author)
         fields.update({"status": Status.RESOLVED.value, "resolved_at": str(codec.to_ms(now)),
                        MERGED_INTO_CONVERSATION: survivor_live})
 
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(target.conversation(conversation_id), mapping=fields)
+        pipe.hset(target.conversation(conversation_id), mapping=redisio.fields(fields))
         pipe.delete(target.messages(conversation_id))
         for entry_id, entry in entries:
-            pipe.xadd(target.messages(conversation_id), entry, id=entry_id)
+            pipe.xadd(target.messages(conversation_id), redisio.fields(entry), id=entry_id)
         if delivery:
-            pipe.hset(target.delivery(conversation_id), mapping=delivery)
+            pipe.hset(target.delivery(conversation_id), mapping=redisio.fields(delivery))
         await pipe.execute()
 
     await _insert_in_history(redis, target, conversation_id, int(fields["created_at"]))
@@ -99,8 +105,8 @@ async def _move_conversation(redis, source: keys.CustomerKeys, target: keys.Cust
                        source.delivery(conversation_id))
 
 
-async def _fold_into(redis, target: keys.CustomerKeys, live_id: str, entries, delivery, moving_fields,
-                     *, now: datetime, author: str) -> None:
+async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entries: list[tuple[str, dict[str, str]]],
+                     delivery: dict[str, str], moving_fields: dict[str, str], *, now: datetime, author: str) -> None:
     """Rebuild the survivor's live timeline with the moving messages, in time order."""
     stream, conversation_key = target.messages(live_id), target.conversation(live_id)
     note = {
@@ -113,17 +119,17 @@ async def _fold_into(redis, target: keys.CustomerKeys, live_id: str, entries, de
         while True:
             try:
                 await pipe.watch(stream, conversation_key)
-                current = await pipe.xrange(stream)
+                current = redisio.stream_entries(await pipe.xrange(stream))
                 already = {entry.get("id") for _, entry in current}
                 incoming = [entry for _, entry in entries if entry.get("id") not in already]
                 combined = sorted([entry for _, entry in current] + incoming, key=lambda e: int(e["created_at"]))
                 combined.append(note)
-                pipe.multi()
+                redisio.multi(pipe)
                 pipe.delete(stream)
                 for entry_id, entry in zip(_ascending_ids(combined), combined, strict=True):
-                    pipe.xadd(stream, entry, id=entry_id)
+                    pipe.xadd(stream, redisio.fields(entry), id=entry_id)
                 if delivery:
-                    pipe.hset(target.delivery(live_id), mapping=delivery)
+                    pipe.hset(target.delivery(live_id), mapping=redisio.fields(delivery))
                 inbound = sum(1 for entry in incoming if entry.get("direction") == "inbound")
                 pipe.hincrby(conversation_key, "message_count", inbound)
                 pipe.hset(conversation_key, "updated_at", str(codec.to_ms(now)))
@@ -136,9 +142,10 @@ async def _fold_into(redis, target: keys.CustomerKeys, live_id: str, entries, de
                 continue
 
 
-def _ascending_ids(entries) -> list[str]:
+def _ascending_ids(entries: Iterable[Mapping[str, str]]) -> list[str]:
     """Explicit stream ids from creation times, strictly increasing as streams require."""
-    result, last_ms, seq = [], -1, 0
+    result: list[str] = []
+    last_ms, seq = -1, 0
     for entry in entries:
         millis = int(entry["created_at"])
         if millis <= last_ms:
@@ -150,11 +157,11 @@ def _ascending_ids(entries) -> list[str]:
     return result
 
 
-async def _insert_in_history(redis, target: keys.CustomerKeys, conversation_id: str, created_ms: int) -> None:
-    history = await redis.lrange(target.conversations, 0, -1)
+async def _insert_in_history(redis: Redis, target: keys.CustomerKeys, conversation_id: str, created_ms: int) -> None:
+    history = redisio.texts(await redis.lrange(target.conversations, 0, -1))
     if conversation_id in history:
         return
-    created = {}
+    created: dict[str, int] = {}
     for other in history:
         created[other] = int(await redis.hget(target.conversation(other), "created_at") or 0)
     created[conversation_id] = created_ms

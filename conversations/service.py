@@ -24,6 +24,7 @@ from conversations.merge import merge_customers
 from conversations.models import (
     Channel,
     Conversation,
+    ConversationId,
     Customer,
     DeliveryStatus,
     Direction,
@@ -121,6 +122,7 @@ class ConversationService:
         before, change = await self.store.mutate(conversation_id, lambda current: changes.replied(
             current, message_id, text, author, now, channel=channel, automatic=automatic, meta=meta or {}))
         reply = change.messages[0]
+        assert reply.channel is not None  # changes.replied always names the channel it replies on
         await self.events.emit(
             ConversationEvent(EventKind.REPLIED, conversation_id, before.customer_id, message_id,
                               {"channel": reply.channel.value, "automatic": "1" if automatic else ""})
@@ -131,7 +133,7 @@ class ConversationService:
         """An internal note: stored, shown to agents, never sent to the customer."""
         text = changes.required_text(text)
         now = self.clock()
-        note = Message(id=MessageId(ids.message_id()), conversation_id=conversation_id,  # type: ignore[arg-type]
+        note = Message(id=MessageId(ids.message_id()), conversation_id=ConversationId(conversation_id),
                        direction=Direction.NOTE, channel=None, author=author, text=text, created_at=now)
         before, _ = await self.store.mutate(
             conversation_id, lambda current: Change(fields={"updated_at": codec.to_ms(now)}, messages=[note])

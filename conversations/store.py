@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from conversations.messages import InboundMessage
-from conversations import codec, ids, keys
+from conversations import codec, ids, keys, redisio
 from conversations.delivery import is_step_back
 from conversations.errors import NotFound
 from conversations.models import (
@@ -93,11 +94,11 @@ class ConversationStore:
     # -- identities and customers -------------------------------------------------
 
     async def customer_for(self, identity: Identity) -> CustomerId | None:
-        value = await self.redis.get(keys.identity(identity.key))
+        value = redisio.optional_text(await self.redis.get(keys.identity(identity.key)))
         return CustomerId(value) if value else None
 
     async def customer_for_key(self, identity_key: str) -> CustomerId | None:
-        value = await self.redis.get(keys.identity(identity_key))
+        value = redisio.optional_text(await self.redis.get(keys.identity(identity_key)))
         return CustomerId(value) if value else None
 
     async def claim_identity(self, identity: Identity) -> CustomerId:
@@ -106,20 +107,27 @@ class ConversationStore:
         ``SET NX`` makes concurrent first messages from one address agree on one id.
         """
         key = keys.identity(identity.key)
-        existing = await self.redis.get(key)
+        existing = redisio.optional_text(await self.redis.get(key))
         if existing:
             return CustomerId(existing)
         candidate = ids.customer_id()
         if await self.redis.set(key, candidate, nx=True):
             return CustomerId(candidate)
-        return CustomerId(await self.redis.get(key))
+        return CustomerId(await self._owner(key))
 
     async def claim_identity_for(self, identity: Identity, customer_id: str) -> CustomerId:
         """Give an unknown identity to ``customer_id``; returns whoever owns it now."""
         key = keys.identity(identity.key)
         if await self.redis.set(key, customer_id, nx=True):
             return CustomerId(customer_id)
-        return CustomerId(await self.redis.get(key))
+        return CustomerId(await self._owner(key))
+
+    async def _owner(self, identity_key: str) -> str:
+        """The customer id a lost ``SET NX`` race left at an identity key."""
+        owner = redisio.optional_text(await self.redis.get(identity_key))
+        if owner is None:
+            raise RuntimeError(f"{identity_key} was claimed, then vanished")
+        return owner
 
     async def add_identity(self, customer_id: str, identity: Identity) -> None:
         await self.redis.sadd(keys.CustomerKeys(customer_id).identities, identity.key)
@@ -153,15 +161,16 @@ class ConversationStore:
         if attributes is not None:
             mapping["attributes"] = json.dumps(attributes, sort_keys=True)
         if mapping:
-            await self.redis.hset(ck.customer, mapping=mapping)
+            await self.redis.hset(ck.customer, mapping=redisio.fields(mapping))
 
     async def live_conversation_id(self, customer_id: str) -> ConversationId | None:
         """The customer's latest conversation (live, or resolved and still reopenable)."""
-        value = await self.redis.hget(keys.CustomerKeys(customer_id).customer, "live")
+        value = redisio.optional_text(await self.redis.hget(keys.CustomerKeys(customer_id).customer, "live"))
         return ConversationId(value) if value else None
 
     async def customer_conversation_ids(self, customer_id: str) -> list[ConversationId]:
-        return [ConversationId(c) for c in await self.redis.lrange(keys.CustomerKeys(customer_id).conversations, 0, -1)]
+        history = await self.redis.lrange(keys.CustomerKeys(customer_id).conversations, 0, -1)
+        return [ConversationId(c) for c in redisio.texts(history)]
 
     # -- ingest ----------------------------------------------------------------------
 
@@ -220,20 +229,20 @@ class ConversationStore:
     # -- reads ----------------------------------------------------------------------
 
     async def locate(self, conversation_id: str) -> CustomerId:
-        customer_id = await self.redis.get(keys.conversation_locator(conversation_id))
+        customer_id = redisio.optional_text(await self.redis.get(keys.conversation_locator(conversation_id)))
         if not customer_id:
             raise NotFound(f"no conversation {conversation_id}")
         return CustomerId(customer_id)
 
     async def conversation(self, conversation_id: str) -> Conversation:
         ck = keys.CustomerKeys(await self.locate(conversation_id))
-        fields = await self.redis.hgetall(ck.conversation(conversation_id))
+        fields = redisio.text_hash(await self.redis.hgetall(ck.conversation(conversation_id)))
         if not fields:
             raise NotFound(f"no conversation {conversation_id}")
         return codec.conversation_from_hash(fields)
 
     async def conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
-        found = []
+        found: list[Conversation] = []
         for conversation_id in conversation_ids:
             try:
                 found.append(await self.conversation(conversation_id))
@@ -256,17 +265,17 @@ class ConversationStore:
         stream = ck.messages(conversation_id)
         upper = "+"
         while True:
-            entries = await self.redis.xrevrange(stream, max=upper, count=100)
+            entries = redisio.stream_entries(await self.redis.xrevrange(stream, max=upper, count=100))
             for entry_id, fields in entries:
                 if fields.get("id") == message_id:
-                    delivery = await self.redis.hgetall(ck.delivery(conversation_id))
+                    delivery = redisio.text_hash(await self.redis.hgetall(ck.delivery(conversation_id)))
                     return codec.message_from_fields(conversation_id, fields, delivery)
             if len(entries) < 100:
                 raise NotFound(f"no message {message_id} in {conversation_id}")
             upper = "(" + entries[-1][0]
 
     async def recent_conversation_ids(self, *, limit: int, offset: int = 0) -> list[str]:
-        return await self.redis.zrevrange(keys.CONVERSATIONS_INDEX, offset, offset + limit - 1)
+        return redisio.members(await self.redis.zrevrange(keys.CONVERSATIONS_INDEX, offset, offset + limit - 1))
 
     # -- writes ---------------------------------------------------------------------
 
@@ -282,7 +291,7 @@ class ConversationStore:
             while True:
                 try:
                     await pipe.watch(conversation_key)
-                    fields = await pipe.hgetall(conversation_key)
+                    fields = redisio.text_hash(await pipe.hgetall(conversation_key))
                     if not fields:
                         raise NotFound(f"no conversation {conversation_id}")
                     before = codec.conversation_from_hash(fields)
@@ -290,9 +299,9 @@ class ConversationStore:
                     if not isinstance(change, Change):
                         change = await change
                     if not change:
-                        await pipe.reset()
+                        await redisio.reset(pipe)
                         return before, change
-                    pipe.multi()
+                    redisio.multi(pipe)
                     _write(pipe, ck, conversation_id, change)
                     await pipe.execute()
                     break
@@ -322,13 +331,13 @@ class ConversationStore:
             while True:
                 try:
                     await pipe.watch(key)
-                    raw = await pipe.hget(key, message_id)
+                    raw = redisio.optional_text(await pipe.hget(key, message_id))
                     current = json.loads(raw) if raw else {}
                     previous = DeliveryStatus(current["status"]) if current.get("status") else None
                     if not force and is_step_back(previous, status):
-                        await pipe.reset()
+                        await redisio.reset(pipe)
                         return False
-                    pipe.multi()
+                    redisio.multi(pipe)
                     pipe.hset(key, message_id,
                               codec.delivery_state(status, error, provider_id or current.get("provider_id")))
                     pipe.publish(keys.conversation_events(conversation_id), json.dumps(
@@ -341,13 +350,13 @@ class ConversationStore:
     async def set_conversation_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
         """Channel facts kept on the conversation (Slack thread ts, email reply token); no event."""
         ck = keys.CustomerKeys(await self.locate(conversation_id))
-        await self.redis.hset(ck.conversation(conversation_id), mapping=fields)
+        await self.redis.hset(ck.conversation(conversation_id), mapping=redisio.fields(fields))
 
     async def remember_provider_id(self, channel: str, provider_id: str, conversation_id: str, message_id: str) -> None:
         await self.redis.set(keys.provider_message(channel, provider_id), f"{conversation_id} {message_id}")
 
     async def find_by_provider_id(self, channel: str, provider_id: str) -> tuple[ConversationId, MessageId] | None:
-        value = await self.redis.get(keys.provider_message(channel, provider_id))
+        value = redisio.optional_text(await self.redis.get(keys.provider_message(channel, provider_id)))
         if not value:
             return None
         conversation_id, _, message_id = value.partition(" ")
@@ -363,15 +372,15 @@ class ConversationStore:
         return bool(await self.redis.ping())
 
 
-def _write(pipe, ck: keys.CustomerKeys, conversation_id: str, change: Change) -> None:
+def _write(pipe: Pipeline, ck: keys.CustomerKeys, conversation_id: str, change: Change) -> None:
     if change.fields:
         pipe.hset(ck.conversation(conversation_id), mapping={k: str(v) for k, v in change.fields.items()})
     if change.delete_fields:
         pipe.hdel(ck.conversation(conversation_id), *change.delete_fields)
     for message in change.messages:
-        pipe.xadd(ck.messages(conversation_id), codec.message_fields(message))
+        pipe.xadd(ck.messages(conversation_id), redisio.fields(codec.message_fields(message)))
     if change.delivery:
-        pipe.hset(ck.delivery(conversation_id), mapping=change.delivery)
+        pipe.hset(ck.delivery(conversation_id), mapping=redisio.fields(change.delivery))
 
 
 def _now_ms(change: Change, before: Conversation) -> int:

@@ -6,6 +6,7 @@ import hmac
 from typing import Literal, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field
 
 from conversations import codec
@@ -79,7 +80,7 @@ async def read_body(request: web.Request, model: type[M]) -> M:
 
 
 @web.middleware
-async def admin_auth(request: web.Request, handler):
+async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bearer token on everything under /api."""
     if not request.path.startswith("/api/"):
         return await handler(request)
@@ -127,7 +128,8 @@ async def list_conversations(request: web.Request) -> web.Response:
     except ValueError:
         raise InvalidRequest("limit and offset must be integers") from None
     store = _services(request).store
-    found, cursor = [], 0
+    found: list[dict[str, object]] = []
+    cursor = 0
     # Newest activity first; filters apply to the MAX_SCAN most recently active conversations.
     while len(found) < offset + limit and cursor < MAX_SCAN:
         batch = await store.recent_conversation_ids(limit=MAX_PAGE, offset=cursor)

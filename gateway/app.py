@@ -46,7 +46,8 @@ def create_app(
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
         yield
         watcher.cancel()
-        for ws in list(app[WEBSOCKETS]):
+        sockets = app[WEBSOCKETS]
+        for ws in list(sockets):
             await ws.close(code=1001, message=b"server shutting down")
         await hub.close()
         await services.close()

@@ -6,6 +6,8 @@ SLA metrics collector at this process's Redis, so ``/metrics`` shows them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from conversations.errors import InvalidRequest
@@ -33,7 +35,7 @@ async def retry_failure(request: web.Request) -> web.Response:
     return web.json_response(await failures.retry(request.app[SERVICES], request.match_info["id"]))
 
 
-async def _expose_metrics(app: web.Application):
+async def _expose_metrics(app: web.Application) -> AsyncIterator[None]:
     metrics.expose(app[SERVICES].sync_redis)
     yield
 

@@ -32,16 +32,16 @@ class Settings(BaseSettings):
     # Unset: the embedded in-process store (demo only; nothing is persisted).
     redis_url: str | None = None
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)
     # The URL providers call us at (Twilio signs it); defaults to http://host:port.
     public_url: str | None = None
     rules_path: Path = Path("routing.yaml")
-    rules_reload_seconds: float = Field(2.0, gt=0)  # how often processes look for an edited rule file
+    rules_reload_seconds: float = Field(default=2.0, gt=0)  # how often processes look for an edited rule file
     admin_token: SecretStr | None = None
     # Signs web chat visitor tokens and reply addresses; must be shared by all web processes.
     secret_key: SecretStr | None = None
     reopen_window: timedelta = timedelta(days=7)
-    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
 
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)

@@ -18,6 +18,7 @@ from redis import Redis as SyncRedis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from conversations import redisio
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import DeliveryStatus
 from workers import defaults, keys, outbound
@@ -28,8 +29,8 @@ async def list_failures(services: Services, limit: int = 100) -> list[dict[str, 
     """Newest first: failed deliveries, then failed jobs of every job queue."""
     redis = services.redis
     found: list[dict[str, Any]] = []
-    for failure_id in await redis.zrevrange(keys.FAILURES, 0, limit - 1):
-        fields = await redis.hgetall(keys.failure(failure_id))
+    for failure_id in redisio.members(await redis.zrevrange(keys.FAILURES, 0, limit - 1)):
+        fields = redisio.text_hash(await redis.hgetall(keys.failure(failure_id)))
         if fields:
             found.append({**fields, "failed_at": int(fields.get("failed_at") or 0), "retryable": True})
     found.extend(await asyncio.to_thread(_failed_jobs, services.sync_redis, limit))
@@ -75,7 +76,7 @@ async def retry(services: Services, failure_id: str) -> dict[str, Any]:
 
 
 async def _retry_delivery(services: Services, failure_id: str) -> dict[str, Any]:
-    fields = await services.redis.hgetall(keys.failure(failure_id))
+    fields = redisio.text_hash(await services.redis.hgetall(keys.failure(failure_id)))
     if not fields:
         raise NotFound(f"no failure {failure_id}")
     conversation_id, message_id = fields["conversation_id"], fields["message_id"]

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
+from conversations import redisio
 from conversations.clock import now_ms
 from conversations.errors import NotFound
 from conversations.locks import RedisLock
@@ -65,7 +66,7 @@ async def deliver_async(services: Services, conversation_id: str, message_id: st
             # Another job delivers this conversation and will take our message in turn. In case
             # its worker died, look again when its lock would have lapsed.
             # One check per lock holder: its token names the job, so the waiters share it.
-            holder = await services.redis.get(lock.key) or "gone"
+            holder = redisio.optional_text(await services.redis.get(lock.key)) or "gone"
             wait = max(await services.redis.pttl(lock.key), 0) / 1000 + 0.5
             await schedule(services, conversation_id, None, wait, job_id=f"deliver-check-{conversation_id}-{holder}")
             return "busy"
@@ -123,12 +124,14 @@ async def send_one(services: Services, message: Message) -> str:
     conversation_id = message.conversation_id
     if message.delivery in DONE:
         return "already"
-    sender = services.senders.get(message.channel)
+    channel = message.channel
+    assert channel is not None  # an outbound message always names its channel (changes.replied)
+    sender = services.senders.get(channel)
     if sender is None:
-        return await _fail(services, message, f"the {message.channel.value} channel is not configured")
+        return await _fail(services, message, f"the {channel.value} channel is not configured")
     conversation = await store.conversation(conversation_id)
     outbound = OutboundMessage(
-        message_id=message.id, conversation_id=conversation_id, channel=message.channel,
+        message_id=message.id, conversation_id=conversation_id, channel=channel,
         to=Identity.parse(message.meta["to"]), text=message.text, author=message.author,
         subject=conversation.subject, automatic=message.meta.get("automatic") == "1",
         meta={**conversation.extra, **message.meta},
@@ -142,7 +145,7 @@ async def send_one(services: Services, message: Message) -> str:
     except Exception as error:  # transient, a timeout, or a sender bug: all worth another try
         retry_after = error.retry_after if isinstance(error, TransientSendError) else None
         if not isinstance(error, (TransientSendError, TimeoutError)):
-            log.exception("sender %s failed on %s", message.channel.value, message.id)
+            log.exception("sender %s failed on %s", channel.value, message.id)
         reason = str(error) or type(error).__name__
         attempts = await services.redis.hincrby(keys.outbound_attempts(message.id), "attempts", 1)
         if attempts >= settings.outbound_max_attempts:
@@ -158,7 +161,7 @@ async def send_one(services: Services, message: Message) -> str:
     status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.SENT
     await service.record_delivery(conversation_id, message.id, status, provider_id=result.provider_id)
     if result.provider_id:
-        await store.remember_provider_id(message.channel.value, result.provider_id, conversation_id, message.id)
+        await store.remember_provider_id(channel.value, result.provider_id, conversation_id, message.id)
     await services.redis.delete(keys.outbound_attempts(message.id))
     return status.value
 

@@ -42,9 +42,14 @@ class JobQueues:
             retry = Retry(max=len(retry_intervals), interval=list(retry_intervals))
         options: dict[str, Any] = {"job_id": job_id, "retry": retry, "result_ttl": defaults.RESULT_TTL,
                    "failure_ttl": defaults.FAILURE_TTL}
+        jobs = self.queue(queue)
         if at is not None:
-            return self.queue(queue).enqueue_at(at, func, *args, **options)
-        return self.queue(queue).enqueue(func, *args, **options)
+            scheduled: Job = jobs.enqueue_at(at, func, *args, **options)  # rq leaves enqueue_at unannotated
+            return scheduled
+        # rq types ``func`` as a constrained TypeVar (a dotted name or a callable): one call per kind.
+        if isinstance(func, str):
+            return jobs.enqueue(func, *args, **options)
+        return jobs.enqueue(func, *args, **options)
 
     async def enqueue(self, queue: str, func: Callable[..., Any] | str, *args: Any, **options: Any) -> Job:
         return await asyncio.to_thread(self.enqueue_now, queue, func, *args, **options)

@@ -20,7 +20,7 @@ All three count business time in the policy's calendar (``None`` = 24/7).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -38,12 +38,18 @@ STARTS = frozenset({"reopened"})
 class Policy(Protocol):
     """What the rule file's ``SlaPolicy`` gives: targets, calendar name, pause flag, warning share."""
 
-    name: str
-    first_response: timedelta | None
-    next_response: timedelta | None
-    resolution: timedelta | None
-    pause_while_pending: bool
-    warning_at: float
+    @property
+    def name(self) -> str: ...
+    @property
+    def first_response(self) -> timedelta | None: ...
+    @property
+    def next_response(self) -> timedelta | None: ...
+    @property
+    def resolution(self) -> timedelta | None: ...
+    @property
+    def pause_while_pending(self) -> bool: ...
+    @property
+    def warning_at(self) -> float: ...
 
 
 class BusinessTime(Protocol):
@@ -95,7 +101,7 @@ def plan(
     restarts = restarts or {}
     deadlines: dict[str, Deadline] = {}
     for clock in CLOCKS:
-        target: timedelta | None = getattr(policy, clock)
+        target = _target(policy, clock)
         if target is None:
             continue
         start = max(started_at, restarts.get(clock, started_at))
@@ -107,6 +113,17 @@ def plan(
         if breach is not None:
             deadlines[clock] = Deadline(clock, warning, breach)
     return deadlines
+
+
+def _target(policy: Policy, clock: str) -> timedelta | None:
+    # One branch per clock (not getattr), so each target keeps its declared type.
+    if clock == "first_response":
+        return policy.first_response
+    if clock == "next_response":
+        return policy.next_response
+    if clock == "resolution":
+        return policy.resolution
+    raise ValueError(f"unknown SLA clock {clock!r}; expected one of {', '.join(CLOCKS)}")
 
 
 def _segments(clock: str, policy: Policy, timeline: Sequence[Message], start: datetime) -> list[Segment]:
@@ -163,13 +180,14 @@ def crossing(segments: Sequence[Segment], amount: timedelta, business: BusinessT
     return None
 
 
-def restarts_from(extra: Mapping[str, str], to_datetime) -> dict[str, datetime]:
+def restarts_from(extra: Mapping[str, str], to_datetime: Callable[[str], datetime | None]) -> dict[str, datetime]:
     """The ``sla_<clock>_restarted_at`` marks escalations leave on the conversation."""
     found: dict[str, datetime] = {}
     for clock in CLOCKS:
         value = extra.get(f"sla_{clock}_restarted_at")
-        if value:
-            found[clock] = to_datetime(value)
+        at = to_datetime(value) if value else None
+        if at is not None:
+            found[clock] = at
     return found
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from conversations import keys as core_keys
+from conversations import redisio
 from conversations.clock import to_ms, utcnow
 from conversations.events import ConversationEvent, EventKind
 from conversations.locks import RedisLock
@@ -143,8 +144,8 @@ class Sweeper:
         stuck_ms = int(self.services.settings.outbound_stuck_seconds * 1000)
         await self._scan_recent(now_ms, stuck_ms)
         recovered = 0
-        for conversation_id in await self.redis.zrangebyscore(keys.OUTBOUND_PENDING, "-inf", now_ms - stuck_ms,
-                                                               start=0, num=500):
+        due = await self.redis.zrangebyscore(keys.OUTBOUND_PENDING, "-inf", now_ms - stuck_ms, start=0, num=500)
+        for conversation_id in redisio.members(due):
             if await self.redis.exists(keys.outbound_lock(conversation_id)):
                 await self.redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: now_ms})
                 continue
@@ -171,8 +172,8 @@ class Sweeper:
         mark = int(await self.redis.get(keys.OUTBOUND_SCAN_MARK) or upper - 3600_000)
         if upper <= mark:
             return
-        batch = await self.redis.zrangebyscore(core_keys.CONVERSATIONS_INDEX, mark, upper, start=0, num=limit,
-                                               withscores=True)
+        batch = redisio.scored(await self.redis.zrangebyscore(core_keys.CONVERSATIONS_INDEX, mark, upper, start=0,
+                                                              num=limit, withscores=True))
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id, _ in batch:
                 pipe.get(core_keys.conversation_locator(conversation_id))

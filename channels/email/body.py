@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from email.message import Message
+from email.message import Message, MIMEPart
 
 import html2text
 from mailparser_reply import EmailReplyParser
@@ -58,10 +58,12 @@ def part_text(part: Message) -> tuple[str, list[str]]:
         problems.append(f"unreadable body encoding: {error}")
         raw = part.get_payload()
         payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
-    if payload is None:
+    if not isinstance(payload, bytes):  # None: a multipart has no decoded payload of its own
         raw = part.get_payload()
         payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
-    text, problem = decode_bytes(payload, part.get_content_charset() or part.get_param("charset"))
+    declared = part.get_content_charset() or part.get_param("charset")
+    # get_param gives a (charset, language, value) tuple for an RFC 2231 value get_content_charset refused.
+    text, problem = decode_bytes(payload, declared if isinstance(declared, str) else None)
     if problem:
         problems.append(problem)
     return text.replace("\r\n", "\n"), problems
@@ -86,11 +88,14 @@ def find_text_part(msg: Message) -> Message | None:
 
     An empty plain alternative ("view this mail in HTML") loses to its HTML twin.
     """
-    try:
-        plain = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-        html = msg.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
-    except Exception:
-        plain = html = None
+    plain: Message | None = None
+    html: Message | None = None
+    if isinstance(msg, MIMEPart):  # parsed with policy.default; a compat32 Message has no get_body
+        try:
+            plain = msg.get_body(preferencelist=("plain",))
+            html = msg.get_body(preferencelist=("html",))
+        except Exception:
+            plain = html = None
     if plain is None and html is None:
         for part in msg.walk():
             if part.get_content_maintype() == "text" and not _is_attachment(part):

@@ -60,7 +60,7 @@ def _status_blocks(msg: Message) -> list[Message]:
             text = payload
             try:
                 decoded = part.get_payload(decode=True)
-                text = decoded.decode("utf-8", "replace") if decoded else payload
+                text = decoded.decode("utf-8", "replace") if isinstance(decoded, bytes) and decoded else payload
             except Exception:
                 pass
             return [HeaderParser().parsestr(chunk) for chunk in re.split(r"\n\s*\n", text) if chunk.strip()]

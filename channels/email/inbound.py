@@ -9,7 +9,7 @@ all, since it cannot belong to any customer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -62,7 +62,7 @@ def header_values(msg: Message, name: str) -> list[str]:
     try:
         return [" ".join(str(value).split()) for value in msg.get_all(name) or ()]
     except Exception:
-        return [_decoded_raw(raw) for key, raw in msg.raw_items() if key.lower() == name.lower()]  # type: ignore[attr-defined]
+        return [_decoded_raw(raw) for key, raw in msg.raw_items() if key.lower() == name.lower()]
 
 
 def header(msg: Message, name: str) -> str:
@@ -81,14 +81,15 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     return found
 
 
-def _leaves(part: Message):
+def _leaves(part: Message) -> Iterator[Message]:
     """Every non-multipart part; an attached message (forwarded mail) is one leaf, not opened."""
     if part.get_content_type() == "message/rfc822" or not part.is_multipart():
         yield part
         return
     payload = part.get_payload()
     for sub in payload if isinstance(payload, list) else ():
-        yield from _leaves(sub)
+        if isinstance(sub, Message):  # a multipart's payload is its list of parts
+            yield from _leaves(sub)
 
 
 def _size(part: Message) -> int | None:
@@ -116,7 +117,8 @@ def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ..
             continue  # an alternative body (the HTML twin of the plain text), not a file
         if not filename and part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
-            subject = header(inner[0], "Subject") if isinstance(inner, list) and inner else ""
+            attached = inner[0] if isinstance(inner, list) and inner else None
+            subject = header(attached, "Subject") if isinstance(attached, Message) else ""
             filename = f"{subject or 'message'}.eml"
         found.append(Attachment(name=filename or f"unnamed.{part.get_content_subtype()}",
                                 content_type=part.get_content_type(), size=_size(part)))

@@ -14,7 +14,7 @@ class EmailSettings(BaseModel):
     smtp_listen_port: int | None = None
     # Domains we accept mail for; anything else is refused (no open relay).
     domains: list[str] = Field(default_factory=list)
-    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     mailgun_signing_key: SecretStr | None = None
     sendgrid_secret: SecretStr | None = None
     # Outbound SMTP.

@@ -57,6 +57,9 @@ class Handler:
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
+        if raw is None:  # aiosmtpd sets the content before this hook; nothing to store without it
+            log.error("no content in the envelope of mail from %s", envelope.mail_from)
+            return "451 4.3.0 Temporary failure storing the message, try again later"
         # aiosmtpd reports the null sender of bounces and autoresponders as "<>".
         envelope_from = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
         try:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from redis.asyncio import Redis
 
 from channels.email.keys import message_key
+from conversations import redisio
 from conversations.errors import NotFound
 from conversations.models import Identity
 from conversations.store import ConversationStore
@@ -71,7 +72,7 @@ async def remember(redis: Redis, message_id: str, conversation_id: str, stored_m
 
 
 async def lookup(redis: Redis, message_id: str) -> tuple[str, str] | None:
-    value = await redis.get(message_key(message_id))
+    value = redisio.optional_text(await redis.get(message_key(message_id)))
     if not value:
         return None
     conversation_id, _, stored_message_id = value.partition(" ")

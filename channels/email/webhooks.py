@@ -63,7 +63,7 @@ async def read_form(request: web.Request, limit: int) -> dict[str, bytes]:
     if request.content_type != "multipart/form-data":
         if request.content_length and request.content_length > limit:
             raise TooLarge()
-        return {k: v.encode() if isinstance(v, str) else v.file.read() for k, v in (await request.post()).items()}
+        return {k: _form_bytes(v) for k, v in (await request.post()).items()}
     fields: dict[str, bytes] = {}
     total = 0
     reader = await request.multipart()
@@ -77,6 +77,14 @@ async def read_form(request: web.Request, limit: int) -> dict[str, bytes]:
         if part.name:  # type: ignore[union-attr]
             fields.setdefault(part.name, bytes(data))  # type: ignore[union-attr]
     return fields
+
+
+def _form_bytes(value: str | bytes | bytearray | web.FileField) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, web.FileField):
+        return value.file.read()
+    return bytes(value)
 
 
 def _text(fields: dict[str, bytes], name: str) -> str:

@@ -8,15 +8,20 @@ never blocked waiting.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from channels.slack.blocks import Block
 from channels.slack.keys import user_name_key
 from channels.slack.settings import SlackSettings
+from conversations import redisio
 
 log = logging.getLogger("gateway.slack")
 
@@ -53,10 +58,9 @@ class Posted:
 
 def make_client(settings: SlackSettings) -> AsyncWebClient:
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    options = {"base_url": settings.api_base_url} if settings.api_base_url else {}
     # Connection errors are retried once in-process; rate limits never are (see module doc).
-    return AsyncWebClient(token=token, retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
-                          timeout=10, **options)
+    return AsyncWebClient(token=token, base_url=settings.api_base_url or AsyncWebClient.BASE_URL,
+                          retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)], timeout=10)
 
 
 def configured(settings: SlackSettings) -> bool:
@@ -68,57 +72,57 @@ class SlackApi:
         self.client = client
         self.redis = redis
 
-    async def _call(self, method: str, **kwargs):
-        # The typed client methods, so each call uses the encoding Slack documents for it.
-        call = getattr(self.client, method.replace(".", "_"))
+    async def _call(self, method: str, call: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+        """Await one call of the typed client methods (each uses the encoding Slack documents for it)."""
         try:
-            return await call(**kwargs)
+            return await call
         except SlackApiError as error:
             raise _sorted(method, error) from error
 
     async def post(self, channel: str, text: str, *, thread_ts: str | None = None,
-                   blocks: list[dict] | None = None) -> Posted:
-        args: dict = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
-        if thread_ts:
-            args["thread_ts"] = thread_ts
-        if blocks is not None:
-            args["blocks"] = blocks
-        response = await self._call("chat.postMessage", **args)
+                   blocks: list[Block] | None = None) -> Posted:
+        # The client leaves out arguments that are None.
+        response = await self._call("chat.postMessage", self.client.chat_postMessage(
+            channel=channel, text=text, unfurl_links=False, unfurl_media=False, thread_ts=thread_ts or None,
+            blocks=blocks))
         return Posted(response["channel"], response["ts"])
 
-    async def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
-        await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+    async def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
+        await self._call("chat.update", self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
 
     async def ephemeral(self, channel: str, user: str, text: str) -> None:
-        await self._call("chat.postEphemeral", channel=channel, user=user, text=text)
+        await self._call("chat.postEphemeral", self.client.chat_postEphemeral(channel=channel, user=user, text=text))
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:
-            response = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
+            response = await self._call("chat.getPermalink",
+                                        self.client.chat_getPermalink(channel=channel, message_ts=ts))
         except SlackError as error:
             if isinstance(error, RateLimited):
                 raise
             return None  # a link is a convenience; the move itself must not fail for it
-        return response.get("permalink")
+        link = response.get("permalink")
+        return link if isinstance(link, str) else None
 
     async def open_dm(self, user: str) -> str:
-        response = await self._call("conversations.open", users=user)
-        return response["channel"]["id"]
+        response = await self._call("conversations.open", self.client.conversations_open(users=user))
+        channel_id: str = response["channel"]["id"]
+        return channel_id
 
-    async def open_view(self, trigger_id: str, view: dict) -> None:
-        await self._call("views.open", trigger_id=trigger_id, view=view)
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self._call("views.open", self.client.views_open(trigger_id=trigger_id, view=view))
 
     async def user_name(self, user: str) -> str:
         """The user's display name (cached in Redis), falling back to the real name, then the id."""
         key = user_name_key(user)
         if self.redis is not None:
-            cached = await self.redis.get(key)
+            cached = redisio.optional_text(await self.redis.get(key))
             if cached:
                 return cached
-        response = await self._call("users.info", user=user)
+        response = await self._call("users.info", self.client.users_info(user=user))
         profile = response["user"].get("profile", {})
-        name = (profile.get("display_name") or profile.get("real_name") or response["user"].get("real_name")
-                or response["user"].get("name") or user)
+        name: str = (profile.get("display_name") or profile.get("real_name") or response["user"].get("real_name")
+                     or response["user"].get("name") or user)
         if self.redis is not None:
             await self.redis.set(key, name, ex=USER_NAME_TTL)
         return name

@@ -7,6 +7,7 @@ or forge links through the gateway.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from conversations.models import (
     Channel,
@@ -30,6 +31,9 @@ QUEUES = ("service", "support")
 OK = frozenset({DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ})
 FAILED = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED})
 
+# A Block Kit element as Slack's JSON takes it (sections, context, buttons, ...).
+Block = dict[str, Any]
+
 # Agent replies typed in a Slack thread carry where they were typed, so the thread does not echo them.
 AGENT_CHANNEL = "agent_slack_channel"
 AGENT_THREAD = "agent_slack_thread"
@@ -52,7 +56,7 @@ def parent_text(conversation: Conversation, customer: Customer) -> str:
 
 
 def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: Sequence[Conversation] = (),
-                    moved_to: tuple[str, str | None] | None = None) -> list[dict]:
+                    moved_to: tuple[str, str | None] | None = None) -> list[Block]:
     """The parent message: who, where, why, the clocks, earlier conversations and the actions.
 
     Args:
@@ -66,7 +70,7 @@ def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: 
     headline = f"{icon} *{escape(customer.name or 'Unknown customer')}*"
     if conversation.subject:
         headline += f": {escape(conversation.subject)}"
-    blocks: list[dict] = []
+    blocks: list[Block] = []
     if moved_to is not None:
         channel, link = moved_to
         where = f"<{link}|{escape(channel)}>" if link else escape(channel)
@@ -99,18 +103,19 @@ def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: 
     return blocks
 
 
-def _section(text: str) -> dict:
+def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
-    button = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id, "value": value}
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id,
+                     "value": value}
     if style:
         button["style"] = style
     return button
 
 
-def _buttons(conversation: Conversation) -> list[dict]:
+def _buttons(conversation: Conversation) -> list[Block]:
     cid = conversation.id
     if conversation.status == Status.RESOLVED:
         return [_button("Add note", "gw_note", cid)]

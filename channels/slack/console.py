@@ -88,7 +88,7 @@ def plan_notices(messages: Sequence[Message], cursor: int, shown: set[str]) -> P
     return Post(cursor, "\n".join(lines), tuple(markers)) if lines else None
 
 
-def blocks_hash(payload: list[dict]) -> str:
+def blocks_hash(payload: list[blocks.Block]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

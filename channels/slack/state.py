@@ -15,6 +15,7 @@ from channels.slack.keys import (
     once_key,
     thread_key,
 )
+from conversations import redisio
 
 
 
@@ -44,7 +45,7 @@ class SlackState:
         self.redis = redis
 
     async def thread(self, conversation_id: str) -> ThreadState:
-        return ThreadState.from_hash(await self.redis.hgetall(conversation_key(conversation_id)))
+        return ThreadState.from_hash(redisio.text_hash(await self.redis.hgetall(conversation_key(conversation_id))))
 
     async def save(self, conversation_id: str, **fields: str | int) -> None:
         await self.redis.hset(conversation_key(conversation_id), mapping={k: str(v) for k, v in fields.items()})
@@ -70,10 +71,10 @@ class SlackState:
             await pipe.execute()
 
     async def notices(self, conversation_id: str) -> set[str]:
-        return set(await self.redis.smembers(notices_key(conversation_id)))
+        return redisio.text_set(await self.redis.smembers(notices_key(conversation_id)))
 
     async def conversation_for_thread(self, channel: str, ts: str) -> str | None:
-        return await self.redis.get(thread_key(channel, ts))
+        return redisio.optional_text(await self.redis.get(thread_key(channel, ts)))
 
     async def first_delivery(self, event_id: str) -> bool:
         """True once per Events API ``event_id``: Slack's retries and redeliveries return False."""

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
 from channels.slack import commands, jobnames
@@ -73,7 +74,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
                                 retry_intervals=jobnames.RETRY_INTERVALS)
 
     @bolt.event("message")
-    async def on_message(body: dict, event: dict, context) -> None:
+    async def on_message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         seen = events.classify(event, bot_user_id=context.bot_user_id, customer_channels=customer_channels)
         if seen.kind == events.Kind.IGNORE:
             return
@@ -87,7 +88,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
                 await slack.forget_delivery(event_id)  # let Slack's retry try again
             raise
 
-    async def _handle(seen: events.Classified, body: dict, event: dict) -> None:
+    async def _handle(seen: events.Classified, body: dict[str, Any], event: dict[str, Any]) -> None:
         if seen.kind == events.Kind.CUSTOMER:
             try:
                 inbound = events.to_inbound(body, event)
@@ -110,7 +111,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         return  # the message event carries the same text; nothing more to do
 
     @bolt.action(re.compile("^gw_(claim|escalate|resolve|transfer_service|transfer_support)$"))
-    async def on_button(ack, body: dict, action: dict) -> None:
+    async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         verb, argument = BUTTON_ACTIONS[action["action_id"]]
         conversation_id = action.get("value", "")
@@ -123,12 +124,12 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
             await api.ephemeral(channel, user, f"No conversation {conversation_id}; it may have been merged.")
 
     @bolt.action("gw_note")
-    async def on_note_button(ack, body: dict, action: dict) -> None:
+    async def on_note_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         await _open_note_modal(body["trigger_id"], action.get("value", ""))
 
     @bolt.shortcut("gw_note")
-    async def on_note_shortcut(ack, body: dict) -> None:
+    async def on_note_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id", "")
@@ -146,7 +147,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
             log.warning("could not open the note modal: %s", error)
 
     @bolt.view(NOTE_MODAL)
-    async def on_note_submitted(ack, body: dict, view: dict) -> None:
+    async def on_note_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         text = view["state"]["values"]["note"]["text"]["value"] or ""
         if not text.strip():
             await ack(response_action="errors", errors={"note": "Write the note first."})
@@ -157,7 +158,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
                       f"view:{view.get('id')}")
 
     @bolt.command("/gateway")
-    async def on_command(ack, command: dict) -> None:
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         try:
             parsed = commands.parse(command.get("text", ""))
         except commands.CommandError as error:
@@ -169,6 +170,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         if parsed.verb == "queue":
             await ack(response_type="ephemeral", text=await _queue_listing(parsed.argument))
             return
+        assert parsed.conversation is not None  # parse() names the conversation of every action
         try:
             await enqueue(parsed.conversation, jobnames.AGENT_ACTION, parsed.verb, command["user_id"], parsed.argument,
                           command.get("channel_id", ""), f"command:{command.get('trigger_id')}")
@@ -193,7 +195,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
     return bolt
 
 
-def note_modal(conversation_id: str) -> dict:
+def note_modal(conversation_id: str) -> dict[str, Any]:
     return {
         "type": "modal", "callback_id": NOTE_MODAL, "private_metadata": conversation_id,
         "title": {"type": "plain_text", "text": "Internal note"},

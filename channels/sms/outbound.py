@@ -21,7 +21,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
-from conversations import keys
+from conversations import keys, redisio
 from conversations.models import Channel
 from channels.sms.inbound import OUR_NUMBER
 from channels.sms.keys import sent_marker
@@ -55,14 +55,15 @@ def describe_error(code: object, message: str | None = None) -> str:
     return f"Twilio error {code_text}: {reason}" if code_text else reason
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
+# twilio ships no type information, so mypy sees its classes as Any and refuses to subclass them.
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Sends every API call to ``base_url`` instead of the host the client composed."""
 
     def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
         self.base = urlsplit(base_url)
 
-    def request(self, method: str, url: str, *args, **kwargs) -> Response:  # type: ignore[override]
+    def request(self, method: str, url: str, *args: object, **kwargs: object) -> Response:
         parts = urlsplit(url)
         url = urlunsplit((self.base.scheme, self.base.netloc, self.base.path.rstrip("/") + parts.path,
                           parts.query, ""))
@@ -79,9 +80,9 @@ class TwilioSender:
         self.messaging_service_sid = twilio.messaging_service_sid
         # Twilio can only call back a URL it can reach: only with a configured public URL.
         self.status_callback = public_url.rstrip("/") + STATUS_PATH if public_url else None
-        http_client = (BaseUrlHttpClient(twilio.api_base_url) if twilio.api_base_url
-                       else TwilioHttpClient(timeout=REQUEST_TIMEOUT))
-        self.client = Client(twilio.account_sid, twilio.auth_token.get_secret_value(), http_client=http_client)
+        self.http_client = (BaseUrlHttpClient(twilio.api_base_url) if twilio.api_base_url
+                            else TwilioHttpClient(timeout=REQUEST_TIMEOUT))
+        self.client = Client(twilio.account_sid, twilio.auth_token.get_secret_value(), http_client=self.http_client)
 
     def create_options(self, message: OutboundMessage) -> dict[str, str]:
         """The ``messages.create`` arguments: the whole text (Twilio segments long ones), one sender."""
@@ -97,7 +98,7 @@ class TwilioSender:
         return options
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        already = await self.redis.get(sent_marker(message.message_id))
+        already = redisio.optional_text(await self.redis.get(sent_marker(message.message_id)))
         if already:
             return SendResult(provider_id=already)
         options = self.create_options(message)
@@ -117,7 +118,7 @@ class TwilioSender:
         return SendResult(provider_id=created.sid, meta={"segments": str(created.num_segments or "")})
 
     async def close(self) -> None:
-        session = getattr(self.client.http_client, "session", None)
+        session = self.http_client.session  # a requests Session, or None without connection pooling
         if session is not None:
             session.close()
 

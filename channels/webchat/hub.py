@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from conversations import keys
+from conversations import keys, redisio
 
 log = logging.getLogger("gateway.webchat.hub")
 
@@ -28,7 +28,7 @@ class Hub:
         self.redis = redis
         self._pubsub = redis.pubsub(ignore_subscribe_messages=True)
         self._sockets: dict[str, set[Deliver]] = defaultdict(set)
-        self._reader: asyncio.Task | None = None
+        self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._pubsub.subscribe(KEEPALIVE_CHANNEL)
@@ -41,7 +41,7 @@ class Hub:
                 await self._reader
             except asyncio.CancelledError:
                 pass
-        await self._pubsub.aclose()
+        await redisio.aclose(self._pubsub)
 
     async def join(self, conversation_id: str, deliver: Deliver) -> None:
         if not self._sockets[conversation_id]:
