@@ -1,0 +1,141 @@
+"""Where the customer's new words end and the quoted history (or a forwarded mail) begins. Pure.
+
+The first boundary from the top wins, and a reply boundary only counts below
+some text of the customer's own. Rules, each the shape a client writes:
+
+1. a drawn line titled "Original Message" (any language), "Forwarded message",
+   or Zoho's "---- On … wrote ----";
+2. a bare rule (``____``, ``-----``, ``====``), or a drawn line with words we
+   do not know, right above a header block or a reply header;
+3. a From/Sent/To/Subject header block in one language (Outlook, GMX, QQ, Naver);
+4. a reply header line ("On … wrote:", "W dniu … napisał:", "…, "Name" <addr>:"),
+   wrapped over up to three lines, above a ``>``-quoted block that runs to the
+   end of the mail (or above anything, when it names verb, address and date);
+5. a ``>``-quoted block running to the end, not introduced by a line of the
+   customer's own ending in ":" ("Your site says:").
+
+An inline reply (the customer's text between quoted lines) has no boundary:
+nothing is cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from channels.email import shapes
+
+Kind = Literal["reply", "forward"]
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    start: int  # first line of the quoted history or forwarded block
+    kind: Kind
+    header: shapes.HeaderBlock | None = None  # the quoted/forwarded message's own header block, when found
+    intro_end: int | None = None  # index after the reply header line(s), when the boundary is one
+
+
+def _quoted_to_end(lines: list[str], plain: list[str]) -> list[bool]:
+    """For each line: every non-blank line from here on is ``>``-quoted (and there is one)."""
+    flags = [False] * (len(lines) + 1)
+    seen = False
+    for index in range(len(lines) - 1, -1, -1):
+        if not plain[index]:
+            flags[index] = seen and flags[index + 1]
+            continue
+        quoted = shapes.quote_depth(lines[index]) > 0
+        flags[index] = quoted and (flags[index + 1] or not seen)
+        seen = True
+    return flags
+
+
+def _has_content(plain: list[str], start: int) -> bool:
+    return any(plain[start:])
+
+
+def _after_separator(plain: list[str], index: int, kind: Kind) -> Boundary | None:
+    """What follows a drawn line: the quoted message's header block or reply header."""
+    below = shapes.next_filled(plain, index + 1)
+    if below is None:
+        return None
+    block = shapes.read_header_block(plain, below, after_separator=True)
+    if block is not None:
+        return Boundary(index, kind, block)
+    found = shapes.attribution_end(plain, below)
+    if found is not None:
+        return Boundary(index, kind, None, found[0])
+    return None
+
+
+def _boundary_at(lines: list[str], plain: list[str], tail: list[bool], index: int, forward_subject: bool
+                 ) -> Boundary | None:
+    text = plain[index]
+    quoted = shapes.quote_depth(lines[index]) > 0
+    if quoted and not tail[index]:
+        return None  # inside an inline reply: the customer writes again below
+    reply_kind: Kind = "forward" if forward_subject else "reply"
+    separator = shapes.separator_kind(text)
+    if separator == "forward":
+        return _after_separator(plain, index, "forward") or Boundary(index, "forward")
+    if separator == "original":
+        return _after_separator(plain, index, reply_kind) or (
+            Boundary(index, reply_kind) if _has_content(plain, index + 1) else None)
+    if separator == "attribution":
+        return Boundary(index, "reply", None, index + 1) if _has_content(plain, index + 1) else None
+    if separator in ("rule", "titled"):
+        return _after_separator(plain, index, reply_kind)
+    block = shapes.read_header_block(plain, index)
+    if block is not None:
+        return Boundary(index, reply_kind, block)
+    found = shapes.attribution_end(plain, index)
+    if found is not None:
+        end, strength = found
+        unquoted_below = not any(shapes.quote_depth(line) for line in lines[end:])  # Yahoo's plain original
+        if tail[end] or strength == "strong" and not quoted and unquoted_below and _has_content(plain, end):
+            return Boundary(index, "reply", None, end)
+    return None
+
+
+def _starts_trailing_quote(lines: list[str], plain: list[str], index: int) -> bool:
+    """The first line of a quoted block running to the end, not introduced by the customer.
+
+    A quote right below a line of the customer's own ending in ":" ("Your site
+    says:") is part of what they wrote.
+    """
+    above = next((i for i in range(index - 1, -1, -1) if plain[i]), None)
+    if above is None or shapes.quote_depth(lines[above]) > 0:
+        return False
+    return not plain[above].endswith((":", "："))
+
+
+def _rule_above(plain: list[str], index: int) -> int:
+    """Move a boundary up over the rule a client draws above it ("____", "* * *" from an HTML <hr>)."""
+    above = next((i for i in range(index - 1, -1, -1) if plain[i]), None)
+    if above is not None and shapes.separator_kind(plain[above]) in ("rule", "titled"):
+        return above
+    return index
+
+
+def find_boundary(lines: list[str], *, forward_subject: bool = False) -> Boundary | None:
+    """The first line of quoted history or of a forwarded mail, or ``None`` when all is new text.
+
+    Args:
+        lines: the body, split on newlines.
+        forward_subject: the subject says forward ("Fwd:", "WG:", "TR:"): an
+            Outlook header block below starts a forwarded mail, not history.
+    """
+    plain = [shapes.clean(shapes.unquote(line)) for line in lines]
+    tail = _quoted_to_end(lines, plain)
+    own_text = False
+    for index, text in enumerate(plain):
+        if not text:
+            continue
+        boundary = _boundary_at(lines, plain, tail, index, forward_subject)
+        if boundary is not None and (own_text or boundary.kind == "forward"):
+            return replace(boundary, start=_rule_above(plain, boundary.start))
+        if own_text and tail[index] and shapes.quote_depth(lines[index]) > 0 and _starts_trailing_quote(
+                lines, plain, index):
+            return Boundary(index, "reply")
+        own_text = True
+    return None
