@@ -1,17 +1,22 @@
-"""The customer's words out of a MIME message: pick the text part, decode any charset, strip quotes.
+"""The customer's words out of a MIME message: pick the text part, decode any charset, split the body.
 
 Pure functions; nothing here raises on bad input: a problem becomes a note in
-``problems`` and the best readable text is returned.
+``problems`` and the best readable text is returned. The split into new
+words, signature, quoted history and forwarded mail is ``split_body``; the
+rules live in ``quotes``, ``signatures`` and ``forwards``.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from email.message import Message, MIMEPart
 
 import html2text
-from mailparser_reply import EmailReplyParser
+
+from channels.email import forwards, quotes, signatures
+from channels.email.forwards import Forwarded
 
 # Labels mail clients write that Python does not know, or that mean a superset in practice
 # (mail labelled ISO-8859-1 or ASCII is very often Windows-1252; Shift_JIS is usually CP932).
@@ -24,8 +29,6 @@ CHARSET_ALIASES = {
     "iso-8859-11": "cp874", "utf8": "utf-8", "x-mac-roman": "mac_roman",
 }
 UNKNOWN_CHARSETS = frozenset({"", "unknown-8bit", "x-unknown", "unknown", "default", "charset"})
-# Languages whose "On ... wrote:" lines the reply parser knows; more languages, more false splits.
-REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "sv", "da", "ja"]
 MAX_TEXT_CHARS = 100_000
 
 
@@ -75,7 +78,8 @@ def html_to_text(html: str) -> str:
     converter.ignore_images = True
     converter.ignore_emphasis = True  # "**From:**" would hide Outlook's reply header from the parser
     converter.unicode_snob = True
-    return converter.handle(html).strip()
+    # html2text indents top-level list items by two spaces ("  * Browser"); the customer did not.
+    return re.sub(r"(?m)^  (?=(?:\*|\d+\.) )", "", converter.handle(html)).strip()
 
 
 def _is_attachment(part: Message) -> bool:
@@ -124,22 +128,31 @@ def extract_text(msg: Message) -> tuple[str, list[str]]:
     return text.strip(), problems
 
 
-def strip_reply(text: str) -> str:
-    """The new part of a reply: quoted history, reply headers and signatures removed.
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A mail body split into what the customer wrote now and what came with it."""
 
-    Falls back to the whole text when stripping would leave nothing (a mail
-    that is all quote, or a one-line "Thanks" the parser mistakes for a signature).
-    """
-    if not text.strip():
-        return ""
-    try:
-        replies = EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(text).replies
-        latest = replies[0].body if replies else text
-    except Exception:  # a regex blow-up on odd input must not lose the mail
-        latest = text
-    lines = latest.rstrip().split("\n")
-    # A bare trailing quote block with no "On ... wrote:" line above it.
-    while lines and lines[-1].lstrip().startswith(">"):
-        lines.pop()
-    stripped = "\n".join(lines).strip()
-    return stripped or text.strip()
+    text: str  # the new words: no quoted history, no signature (what routing and agents read first)
+    signature: str  # "" when none; shown collapsed, never routed on
+    quoted: str  # the quoted history below the new words ("" when none)
+    forwards: tuple[Forwarded, ...]  # a forwarded mail in the body: kept whole, with its sender and date
+
+
+def split_body(full_text: str, subject: str | None = None) -> Body:
+    """Split a readable body; a mail that is all quote, or all signature, stays whole as the text."""
+    lines = full_text.split("\n")
+    boundary = quotes.find_boundary(lines, forward_subject=forwards.is_forward_subject(subject))
+    if boundary is None:
+        new, rest = full_text, ""
+    else:
+        new, rest = "\n".join(lines[:boundary.start]), "\n".join(lines[boundary.start:]).strip()
+    forwarded = (forwards.read_forward(lines, boundary),) if boundary is not None and boundary.kind == "forward" else ()
+    text, signature = signatures.split_signature(new)
+    if not text and not forwarded:
+        return Body(full_text.strip(), "", "", ())
+    return Body(_trim_lines(text), signature, "" if forwarded else rest, forwarded)
+
+
+def _trim_lines(text: str) -> str:
+    """No trailing spaces: html2text ends a <br> line with two ("Regards  ")."""
+    return "\n".join(line.rstrip() for line in text.split("\n"))

@@ -9,6 +9,7 @@ all, since it cannot belong to any customer.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from email.utils import getaddresses
 from conversations.messages import InboundMessage, InvalidPayload
 from channels.email import body, loops, threads
 from channels.email.bounces import Bounce, read_bounce
+from channels.email.forwards import Forwarded, with_forwards
 from channels.email.threads import MAX_REFERENCES, message_ids
 from conversations.addresses import normalize_email
 from conversations.errors import InvalidRequest
@@ -35,8 +37,8 @@ class ParsedEmail:
     name: str | None
     message_id: str | None
     subject: str | None
-    text: str  # the new part of the reply
-    full_text: str  # the whole readable body, quotes included
+    text: str  # the customer's new words: no quoted history, no signature
+    full_text: str  # the whole readable body, quotes and signature included
     in_reply_to: tuple[str, ...]
     references: tuple[str, ...]
     recipients: tuple[str, ...]  # envelope recipients, then To/Cc/Delivered-To addresses
@@ -48,6 +50,8 @@ class ParsedEmail:
     reply_to: str | None = None
     html_only: bool = False
     meta: dict[str, str] = field(default_factory=dict)
+    signature: str = ""  # shown collapsed to agents, never routed on
+    forwards: tuple[Forwarded, ...] = ()  # mails the customer forwarded (in the body or attached), kept whole
 
 
 def _decoded_raw(raw: object) -> str:
@@ -100,6 +104,20 @@ def _size(part: Message) -> int | None:
         return len(payload) if isinstance(payload, bytes) else None
     except Exception:
         return None
+
+
+def attached_forwards(msg: Message) -> tuple[Forwarded, ...]:
+    """Mails attached whole (message/rfc822, Outlook's "forward as attachment"): sender, date, subject, text."""
+    found = []
+    for part in _leaves(msg):
+        if part is msg or part.get_content_type() != "message/rfc822":
+            continue
+        inner = part.get_payload()
+        if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
+            continue
+        text, _ = body.extract_text(inner[0])
+        found.append(Forwarded(header(inner[0], "From"), header(inner[0], "Date"), header(inner[0], "Subject"), text))
+    return tuple(found)
 
 
 def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ...]:
@@ -160,12 +178,16 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
         seen += [address for _, address in addresses(msg, name_)]
     reply_to = addresses(msg, "Reply-To")
     subject = header(msg, "Subject")[:MAX_SUBJECT_CHARS] or None
+    split = body.split_body(full_text, subject)
+    forwards = split.forwards
+    if verdict.kind != loops.Kind.BOUNCE:  # a bounce attaches our own mail: not a forward
+        forwards += attached_forwards(msg)
     return ParsedEmail(
         sender=sender,
         name=name or None,
         message_id=message_id,
         subject=subject,
-        text=body.strip_reply(full_text),
+        text=split.text,
         full_text=full_text,
         in_reply_to=tuple(message_ids(header(msg, "In-Reply-To"))),
         references=tuple(message_ids(header(msg, "References"))[-MAX_REFERENCES:]),
@@ -177,6 +199,8 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
         problems=tuple(problems),
         reply_to=reply_to[0][1] if reply_to else None,
         html_only=text_part is not None and text_part.get_content_subtype() == "html",
+        signature=split.signature,
+        forwards=forwards,
     )
 
 
@@ -192,8 +216,13 @@ def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversatio
         "automatic_reason": parsed.verdict.reason,
         "html_only": "1" if parsed.html_only else "",
         "thread_conversation": thread_conversation or "",
+        "signature": parsed.signature,
+        "forwarded": json.dumps([{"sender": f.sender, "date": f.date, "subject": f.subject}
+                                 for f in parsed.forwards], ensure_ascii=False) if parsed.forwards else "",
     }
-    text = parsed.text
+    # Routing and agents read the new words and any forwarded mail (the context the
+    # customer brought); the quoted history and the signature stay in full_text/meta.
+    text = with_forwards(parsed.text, parsed.forwards)
     if not text and parsed.attachments:
         text = "(attachments only)"
     return InboundMessage(

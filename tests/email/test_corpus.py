@@ -36,7 +36,9 @@ CASES = {
                         Kind.PERSON),
     "outlook_reply.eml": ("hans.becker@contoso.example", "AW: Upgrade to the Business plan",
                           "Yes, please upgrade us from next month.\n\nRegards\nHans", Kind.PERSON),
-    "german_reply.eml": ("joerg@example.de", "Re: Passwort zurücksetzen", "Danke, das hat funktioniert!", Kind.PERSON),
+    # The closing and name are the customer's lines: kept (mail-parser-reply used to cut them as a signature).
+    "german_reply.eml": ("joerg@example.de", "Re: Passwort zurücksetzen",
+                         "Danke, das hat funktioniert!\n\nViele Grüße\nJörg", Kind.PERSON),
     "out_of_office.eml": ("priya@partner.example", "Automatic reply: Your order",
                           "I am out of the office until 20 November with limited access to email.", Kind.AUTO_REPLY),
     "mailing_list.eml": ("noreply@lists.example.org", "[dev-announce] Version 4.2 released", "Version 4.2 is out.",
