@@ -36,77 +36,90 @@ class Boundary:
     intro_end: int | None = None  # index after the reply header line(s), when the boundary is one
 
 
-def _quoted_to_end(lines: list[str], plain: list[str]) -> list[bool]:
-    """For each line: every non-blank line from here on is ``>``-quoted (and there is one)."""
-    flags = [False] * (len(lines) + 1)
-    seen = False
-    for index in range(len(lines) - 1, -1, -1):
-        if not plain[index]:
-            flags[index] = seen and flags[index + 1]
-            continue
-        quoted = shapes.quote_depth(lines[index]) > 0
-        flags[index] = quoted and (flags[index + 1] or not seen)
-        seen = True
-    return flags
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The body's lines with what every rule asks of them, computed once (a long mail stays linear)."""
+
+    lines: list[str]
+    plain: list[str]  # trimmed, unquoted, without bidi marks
+    quoted: list[bool]  # the line is ">"-quoted
+    tail: list[bool]  # every non-blank line from here on is quoted (and there is one)
+    quoted_after: list[bool]  # some line from here on is quoted
+    last_filled: int  # index of the last non-blank line (-1: none)
+
+    @classmethod
+    def of(cls, lines: list[str]) -> _View:
+        plain = [shapes.clean(shapes.unquote(line)) for line in lines]
+        quoted = [shapes.quote_depth(line) > 0 for line in lines]
+        tail = [False] * (len(lines) + 1)
+        quoted_after = [False] * (len(lines) + 1)
+        seen = False
+        for index in range(len(lines) - 1, -1, -1):
+            quoted_after[index] = quoted_after[index + 1] or quoted[index]
+            if not plain[index]:
+                tail[index] = seen and tail[index + 1]
+                continue
+            tail[index] = quoted[index] and (tail[index + 1] or not seen)
+            seen = True
+        last_filled = max((i for i, text in enumerate(plain) if text), default=-1)
+        return cls(lines, plain, quoted, tail, quoted_after, last_filled)
+
+    def has_content(self, start: int) -> bool:
+        return start <= self.last_filled
 
 
-def _has_content(plain: list[str], start: int) -> bool:
-    return any(plain[start:])
-
-
-def _after_separator(plain: list[str], index: int, kind: Kind) -> Boundary | None:
+def _after_separator(view: _View, index: int, kind: Kind) -> Boundary | None:
     """What follows a drawn line: the quoted message's header block or reply header."""
-    below = shapes.next_filled(plain, index + 1)
+    below = shapes.next_filled(view.plain, index + 1)
     if below is None:
         return None
-    block = shapes.read_header_block(plain, below, after_separator=True)
+    block = shapes.read_header_block(view.plain, below, after_separator=True)
     if block is not None:
         return Boundary(index, kind, block)
-    found = shapes.attribution_end(plain, below)
+    found = shapes.attribution_end(view.plain, below)
     if found is not None:
         return Boundary(index, kind, None, found[0])
     return None
 
 
-def _boundary_at(lines: list[str], plain: list[str], tail: list[bool], index: int, forward_subject: bool
-                 ) -> Boundary | None:
-    text = plain[index]
-    quoted = shapes.quote_depth(lines[index]) > 0
-    if quoted and not tail[index]:
+def _boundary_at(view: _View, index: int, forward_subject: bool) -> Boundary | None:
+    text = view.plain[index]
+    if view.quoted[index] and not view.tail[index]:
         return None  # inside an inline reply: the customer writes again below
     reply_kind: Kind = "forward" if forward_subject else "reply"
     separator = shapes.separator_kind(text)
     if separator == "forward":
-        return _after_separator(plain, index, "forward") or Boundary(index, "forward")
+        return _after_separator(view, index, "forward") or Boundary(index, "forward")
     if separator == "original":
-        return _after_separator(plain, index, reply_kind) or (
-            Boundary(index, reply_kind) if _has_content(plain, index + 1) else None)
+        return _after_separator(view, index, reply_kind) or (
+            Boundary(index, reply_kind) if view.has_content(index + 1) else None)
     if separator == "attribution":
-        return Boundary(index, "reply", None, index + 1) if _has_content(plain, index + 1) else None
+        return Boundary(index, "reply", None, index + 1) if view.has_content(index + 1) else None
     if separator in ("rule", "titled"):
-        return _after_separator(plain, index, reply_kind)
-    block = shapes.read_header_block(plain, index)
+        return _after_separator(view, index, reply_kind)
+    block = shapes.read_header_block(view.plain, index)
     if block is not None:
         return Boundary(index, reply_kind, block)
-    found = shapes.attribution_end(plain, index)
+    found = shapes.attribution_end(view.plain, index)
     if found is not None:
         end, strength = found
-        unquoted_below = not any(shapes.quote_depth(line) for line in lines[end:])  # Yahoo's plain original
-        if tail[end] or strength == "strong" and not quoted and unquoted_below and _has_content(plain, end):
+        # Yahoo writes its full header above an unquoted original; anything else needs the ">" block.
+        plain_original = strength == "strong" and not view.quoted[index] and not view.quoted_after[end]
+        if view.tail[end] or plain_original and view.has_content(end):
             return Boundary(index, "reply", None, end)
     return None
 
 
-def _starts_trailing_quote(lines: list[str], plain: list[str], index: int) -> bool:
+def _starts_trailing_quote(view: _View, index: int) -> bool:
     """The first line of a quoted block running to the end, not introduced by the customer.
 
     A quote right below a line of the customer's own ending in ":" ("Your site
     says:") is part of what they wrote.
     """
-    above = next((i for i in range(index - 1, -1, -1) if plain[i]), None)
-    if above is None or shapes.quote_depth(lines[above]) > 0:
+    above = next((i for i in range(index - 1, -1, -1) if view.plain[i]), None)
+    if above is None or view.quoted[above]:
         return False
-    return not plain[above].endswith((":", "："))
+    return not view.plain[above].endswith((":", "："))
 
 
 def _rule_above(plain: list[str], index: int) -> int:
@@ -125,17 +138,15 @@ def find_boundary(lines: list[str], *, forward_subject: bool = False) -> Boundar
         forward_subject: the subject says forward ("Fwd:", "WG:", "TR:"): an
             Outlook header block below starts a forwarded mail, not history.
     """
-    plain = [shapes.clean(shapes.unquote(line)) for line in lines]
-    tail = _quoted_to_end(lines, plain)
+    view = _View.of(lines)
     own_text = False
-    for index, text in enumerate(plain):
+    for index, text in enumerate(view.plain):
         if not text:
             continue
-        boundary = _boundary_at(lines, plain, tail, index, forward_subject)
+        boundary = _boundary_at(view, index, forward_subject)
         if boundary is not None and (own_text or boundary.kind == "forward"):
-            return replace(boundary, start=_rule_above(plain, boundary.start))
-        if own_text and tail[index] and shapes.quote_depth(lines[index]) > 0 and _starts_trailing_quote(
-                lines, plain, index):
+            return replace(boundary, start=_rule_above(view.plain, boundary.start))
+        if own_text and view.tail[index] and view.quoted[index] and _starts_trailing_quote(view, index):
             return Boundary(index, "reply")
         own_text = True
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from channels.email.reply_words import FIRST_PERSON, FORWARD_TITLES, LABELS, ORIGINAL_TITLES, VERBS
@@ -114,6 +115,8 @@ def attribution_strength(text: str) -> Strength | None:
         return None
     address = bool(ADDRESS.search(text))
     dated, timed = has_date(text), has_time(text)
+    if not address and not (dated and timed):
+        return None  # every shape below needs one of these; the verb search is the costly one
     verb = VERB.search(text)
     if verb is not None:
         if _first_person(text, verb):
@@ -174,6 +177,7 @@ def separator_kind(text: str) -> SeparatorKind | None:
     return "titled"  # a drawn line with words we do not know: a boundary only above a header
 
 
+@lru_cache(maxsize=4096)  # a block is read from every line: each line's label is looked up many times
 def header_label(text: str) -> tuple[str, frozenset[str], str] | None:
     """(field, languages, value) of a "From: …" style line, when its label is a known header label."""
     match = _LABEL_LINE.match(text)
