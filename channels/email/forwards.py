@@ -77,8 +77,12 @@ def read_forward(lines: list[str], boundary: Boundary) -> Forwarded:
             block = shapes.read_header_block(plain, below, after_separator=True)
     if block is not None:
         fields = block.fields
+        start = block.end
+        closing = shapes.next_filled(plain, start)
+        if closing is not None and shapes.separator_kind(plain[closing]) in ("forward", "rule"):
+            start = closing + 1  # Zoho draws its "Forwarded message" line below the header too
         return Forwarded(_sender_value(fields.get("from", "")), fields.get("date", ""), fields.get("subject", ""),
-                         _body(lines, plain, block.end))
+                         _body(lines, plain, start))
     below = shapes.next_filled(plain, boundary.start + 1)
     found = shapes.attribution_end(plain, below) if below is not None else None
     if below is not None and found is not None:

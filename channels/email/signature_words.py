@@ -16,7 +16,7 @@ DEVICE_FOOTERS: tuple[str, ...] = (
     r"sent from my {device}", r"sent from (?:yahoo mail|mail|outlook|zoho mail|aol mail|gmx|samsung mobile)"
     r"(?: (?:for|on) [\w\s.-]{2,30})?", r"get outlook for (?:ios|android|mac)", r"sent (?:with|from) proton ?mail"
     r"(?: secure email)?\.?", r"sent from proton mail (?:for )?(?:ios|android|mobile)", r"sent via [\w\s.-]{2,30}",
-    r"sent from samsung galaxy smartphone\.?", r"sent using the mail\.com mail app",
+    r"sent from samsung galaxy smartphone\.?", r"sent using (?:the )?(?:zoho mail|mail\.com mail app|{device} app)",
     # de
     r"von meinem {device} gesendet", r"gesendet von meinem {device}",
     r"gesendet (?:mit|von) (?:der )?(?:gmx|web\.de|1&1|t-online) [\w\s.-]{0,30}",
