@@ -12,6 +12,11 @@ from datetime import datetime
 from conversations.models import Attachment, Channel, Identity
 
 
+# Message meta keys any channel may write and any reader (admin API, Slack console) may show.
+FULL_TEXT = "full_text"  # the whole original body, quoted history included, when ``text`` is shorter
+SIGNATURE = "signature"  # the sender's signature: kept out of ``text`` (never routed on), shown collapsed
+
+
 class InvalidPayload(ValueError):
     """A provider payload that cannot be read: answered 400 with the reason."""
 
@@ -30,14 +35,15 @@ class InboundMessage:
         provider_id: the provider's id for this message (Twilio MessageSid,
             Slack event/client id, email Message-ID, web chat client id);
             the dedupe key, unique within the channel.
-        text: the customer's words, quotes and signatures already stripped.
+        text: the customer's words, quotes and signatures already stripped:
+            what routing reads (a word in the quoted history never routes).
         linked: further identities proven to belong to the same person (a
             verified web chat identifier's email, say); ingest links them.
         name: a display name, when the channel carries one.
         subject: email subject, when there is one.
         full_text: the unstripped original, when stripping removed anything.
         meta: channel facts worth keeping (email Message-ID, References,
-            Twilio To number, Slack channel/thread ts); strings only.
+            Twilio To number, Slack channel/thread ts, ``SIGNATURE``); strings only.
         automatic: the sender is a machine (auto-reply, bulk mail): never
             auto-answer it.
         facts: channel facts the conversation keeps from its latest message

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from conversations.messages import InboundMessage
+from conversations.messages import FULL_TEXT, InboundMessage
 from conversations import codec, ids, keys, redisio
 from conversations.delivery import is_step_back
 from conversations.errors import NotFound
@@ -397,7 +397,7 @@ def _inbound_meta(message: InboundMessage) -> dict[str, str]:
     if message.subject:
         meta["subject"] = message.subject
     if message.full_text and message.full_text != message.text:
-        meta["full_text"] = message.full_text
+        meta[FULL_TEXT] = message.full_text
     if message.automatic:
         meta["automatic"] = "1"
     return meta

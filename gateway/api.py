@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field
 
+from channels.email.original import original_view
 from conversations import codec
 from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
@@ -152,6 +153,13 @@ async def list_conversations(request: web.Request) -> web.Response:
 @routes.get("/api/conversations/{id}")
 async def get_conversation(request: web.Request) -> web.Response:
     return web.json_response(await conversation_view(_services(request), request.match_info["id"]))
+
+
+@routes.get("/api/conversations/{id}/messages/{message}/original")
+async def message_original(request: web.Request) -> web.Response:
+    """The message as it arrived: quoted history, signature, forwards, and a mail's headers and parts."""
+    message = await _services(request).store.message(request.match_info["id"], request.match_info["message"])
+    return web.json_response(original_view(message))
 
 
 @routes.post("/api/conversations/{id}/messages")

@@ -18,10 +18,11 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 
-from conversations.messages import InboundMessage, InvalidPayload
+from conversations.messages import SIGNATURE, InboundMessage, InvalidPayload
 from channels.email import body, loops, threads
 from channels.email.bounces import Bounce, read_bounce
 from channels.email.forwards import Forwarded, with_forwards
+from channels.email.original import FORWARDED_KEY, ORIGINAL_KEY, original_parts
 from channels.email.threads import MAX_REFERENCES, message_ids
 from conversations.addresses import normalize_email
 from conversations.errors import InvalidRequest
@@ -52,6 +53,7 @@ class ParsedEmail:
     meta: dict[str, str] = field(default_factory=dict)
     signature: str = ""  # shown collapsed to agents, never routed on
     forwards: tuple[Forwarded, ...] = ()  # mails the customer forwarded (in the body or attached), kept whole
+    original: str = ""  # JSON: the headers and every part as received (``original.original_parts``)
 
 
 def _decoded_raw(raw: object) -> str:
@@ -201,6 +203,7 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
         html_only=text_part is not None and text_part.get_content_subtype() == "html",
         signature=split.signature,
         forwards=forwards,
+        original=original_parts(msg, raw),
     )
 
 
@@ -216,9 +219,10 @@ def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversatio
         "automatic_reason": parsed.verdict.reason,
         "html_only": "1" if parsed.html_only else "",
         "thread_conversation": thread_conversation or "",
-        "signature": parsed.signature,
-        "forwarded": json.dumps([{"sender": f.sender, "date": f.date, "subject": f.subject}
+        SIGNATURE: parsed.signature,
+        FORWARDED_KEY: json.dumps([{"sender": f.sender, "date": f.date, "subject": f.subject}
                                  for f in parsed.forwards], ensure_ascii=False) if parsed.forwards else "",
+        ORIGINAL_KEY: parsed.original,
     }
     # Routing and agents read the new words and any forwarded mail (the context the
     # customer brought); the quoted history and the signature stay in full_text/meta.
