@@ -90,8 +90,10 @@ class SlackApi:
     async def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
         await self._call("chat.update", self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
 
-    async def ephemeral(self, channel: str, user: str, text: str) -> None:
-        await self._call("chat.postEphemeral", self.client.chat_postEphemeral(channel=channel, user=user, text=text))
+    async def ephemeral(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
+        # thread_ts: shown in the thread the agent is reading; the client leaves out None.
+        await self._call("chat.postEphemeral", self.client.chat_postEphemeral(
+            channel=channel, user=user, text=text, thread_ts=thread_ts or None))
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from conversations.messages import FULL_TEXT, SIGNATURE
 from conversations.models import (
     Channel,
     Conversation,
@@ -26,7 +27,11 @@ EVENT_ICONS = {"sla_warning": ":warning:", "sla_breach": ":rotating_light:", "sl
                "reopened": ":leftwards_arrow_with_hook:", "routed": ":twisted_rightwards_arrows:"}
 SLA_FIELDS = (("sla_first_response_due", "First response"), ("sla_next_response_due", "Next response"),
               ("sla_resolution_due", "Resolution"))
-MAX_MESSAGE_CHARS = 1500  # longer customer texts are cut, with a link to the whole message
+MAX_MESSAGE_CHARS = 1500  # longer customer texts are cut; "Show full email" shows the whole message
+MAX_SECTION_CHARS = 3000  # Slack's limit for a section block's text
+MAX_EPHEMERAL_CHARS = 39_000  # Slack cuts a message's text at 40,000 characters
+MAX_SIGNATURE_CHARS = 200
+FULL_MESSAGE_ACTION = "gw_full_message"
 QUEUES = ("service", "support")
 OK = frozenset({DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ})
 FAILED = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED})
@@ -128,19 +133,16 @@ def _buttons(conversation: Conversation) -> list[Block]:
 # -- thread lines ------------------------------------------------------------------------
 
 
-def message_line(message: Message, *, thread: tuple[str, str], full_url: str) -> str | None:
+def message_line(message: Message, *, thread: tuple[str, str]) -> str | None:
     """One timeline entry as a line of the thread; ``None`` when the thread already shows it."""
     if message.direction == Direction.INBOUND:
         channel = message.channel.value if message.channel else "?"
         text = message.text
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[:MAX_MESSAGE_CHARS].rstrip() + "…"
-            tail = f" <{full_url}|full message>"
-        else:
-            tail = ""
         files = "".join(f"\n:paperclip: <{a.url}|{escape(a.name)}>" if a.url else f"\n:paperclip: {escape(a.name)}"
                         for a in message.attachments)
-        return f"*{escape(message.author)}* ({channel}): {escape(text)}{tail}{files}"
+        return f"*{escape(message.author)}* ({channel}): {escape(text)}{files}"
     if message.direction == Direction.OUTBOUND:
         if (message.meta.get(AGENT_CHANNEL), message.meta.get(AGENT_THREAD)) == thread:
             return None  # the agent typed it in this very thread
@@ -178,3 +180,57 @@ def edit_notice(kind: str) -> str:
                 "Send a correction as a new reply if needed.")
     return (":warning: Edits are not sent: the customer keeps the original reply. "
             "Send the correction as a new reply.")
+
+
+# -- the whole message, one click away --------------------------------------------------
+
+
+def has_more(message: Message) -> bool:
+    """The thread shows less than the customer sent: quoted history, a signature, or a cut text."""
+    if message.direction != Direction.INBOUND:
+        return False
+    meta = message.meta
+    return bool(meta.get(FULL_TEXT) or meta.get(SIGNATURE)) or len(message.text) > MAX_MESSAGE_CHARS
+
+
+def signature_line(signature: str) -> str:
+    """A signature collapsed to one short grey line."""
+    flat = " · ".join(line.strip() for line in signature.splitlines() if line.strip())
+    if len(flat) > MAX_SIGNATURE_CHARS:
+        flat = flat[:MAX_SIGNATURE_CHARS].rstrip() + "…"
+    return f"Signature: {escape(flat)}"
+
+
+def full_message_button(message: Message) -> dict[str, Any]:
+    label = "Show full email" if message.channel == Channel.EMAIL else "Show full message"
+    return {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": FULL_MESSAGE_ACTION,
+            "value": f"{message.conversation_id} {message.id}"}
+
+
+def message_blocks(line: str, message: Message) -> list[dict[str, Any]]:
+    """A thread entry with more behind it: the line, the signature collapsed, and the "Show full email" button."""
+    if len(line) > MAX_SECTION_CHARS:
+        line = line[:MAX_SECTION_CHARS - 1] + "…"
+    out: list[dict[str, Any]] = [_section(line)]
+    signature = message.meta.get(SIGNATURE, "")
+    if signature:
+        out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": signature_line(signature)}]})
+    out.append({"type": "actions", "block_id": f"gw_full_{message.id}", "elements": [full_message_button(message)]})
+    return out
+
+
+def original_text(message: Message) -> str:
+    """The whole message as the customer sent it (quoted history, signature), for the agent who asked."""
+    subject = message.meta.get("subject", "")
+    head = f"*Full {'email' if message.channel == Channel.EMAIL else 'message'} from {escape(message.author)}*"
+    if subject:
+        head += f" — {escape(subject)}"
+    body = message.meta.get(FULL_TEXT) or message.text
+    signature = message.meta.get(SIGNATURE, "")
+    if signature and signature not in body:
+        body = f"{body}\n-- \n{signature}"
+    text = f"{head}\n{escape(body)}"
+    if len(text) > MAX_EPHEMERAL_CHARS:
+        text = (text[:MAX_EPHEMERAL_CHARS].rstrip() + "\n… (cut here; the admin API has the whole mail: "
+                f"/api/conversations/{message.conversation_id}/messages/{message.id}/original)")
+    return text

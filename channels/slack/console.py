@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from channels.slack import blocks, keys
 from channels.slack.api import RateLimited, SlackApi, SlackError, configured, make_client
@@ -42,12 +43,16 @@ class Post:
     end: int
     text: str  # "" = nothing to show (the agent typed these entries here): just advance
     notices: tuple[str, ...] = ()
+    blocks: tuple[dict[str, Any], ...] = ()  # a message with more behind it: its line, signature and "Show full email"
 
 
 def plan_posts(messages: Sequence[Message], start: int, *, thread: tuple[str, str], shown: set[str],
-               full_url: Callable[[Message], str], max_items: int = MAX_ITEMS_PER_POST,
-               max_chars: int = MAX_CHARS_PER_POST) -> list[Post]:
-    """The posts that show ``messages[start:]``, consecutive entries coalesced; pure."""
+               max_items: int = MAX_ITEMS_PER_POST, max_chars: int = MAX_CHARS_PER_POST) -> list[Post]:
+    """The posts that show ``messages[start:]``, consecutive entries coalesced; pure.
+
+    A customer message with more behind it (quoted history, a signature, a cut
+    text) gets a post of its own, with blocks: its button must sit under it.
+    """
     posts: list[Post] = []
     lines: list[str] = []
     notices: list[str] = []
@@ -55,7 +60,7 @@ def plan_posts(messages: Sequence[Message], start: int, *, thread: tuple[str, st
     for index in range(start, len(messages)):
         message = messages[index]
         entry: list[str] = []
-        line = blocks.message_line(message, thread=thread, full_url=full_url(message))
+        line = blocks.message_line(message, thread=thread)
         if line:
             entry.append(line)
         notice = blocks.delivery_notice(message)
@@ -64,6 +69,13 @@ def plan_posts(messages: Sequence[Message], start: int, *, thread: tuple[str, st
             entry.append(notice[1])
             entry_notices.append(notice[0])
         text = "\n".join(entry)
+        if line and blocks.has_more(message):
+            if lines or notices:
+                posts.append(Post(index, "\n".join(lines), tuple(notices)))
+            posts.append(Post(index + 1, text[:max_chars], tuple(entry_notices),
+                              tuple(blocks.message_blocks(text, message))))
+            lines, notices, items = [], [], 0
+            continue
         size = sum(len(x) + 1 for x in lines)
         if lines and (items >= max_items or size + len(text) > max_chars):
             posts.append(Post(index, "\n".join(lines), tuple(notices)))
@@ -72,7 +84,7 @@ def plan_posts(messages: Sequence[Message], start: int, *, thread: tuple[str, st
             lines.append(text[:max_chars])
             items += 1
         notices.extend(entry_notices)
-    if start < len(messages):
+    if start < len(messages) and (not posts or posts[-1].end < len(messages)):
         posts.append(Post(len(messages), "\n".join(lines), tuple(notices)))
     return posts
 
@@ -135,13 +147,12 @@ class ThreadSync:
 
         messages = await store.messages(self.conversation_id)
         shown = await self.state.notices(self.conversation_id)
-        base = self.deps.public_url
         posted_count = 0
         cursor = thread.cursor
-        for post in plan_posts(messages, cursor, thread=(thread.channel, thread.ts), shown=shown,
-                               full_url=lambda m: f"{base}/api/conversations/{m.conversation_id}"):
+        for post in plan_posts(messages, cursor, thread=(thread.channel, thread.ts), shown=shown):
             if post.text:
-                await self.api.post(thread.channel, post.text, thread_ts=thread.ts)
+                await self.api.post(thread.channel, post.text, thread_ts=thread.ts,
+                                    blocks=list(post.blocks) if post.blocks else None)
                 posted_count += 1
             await self.state.advance(self.conversation_id, post.end, post.notices)
             shown.update(post.notices)

@@ -6,8 +6,10 @@ window (401 otherwise) and answers ``url_verification``. Our listeners only
 read Redis, write a marker, and enqueue jobs, so the answer is well inside
 Slack's 3 seconds; the exception is a customer's message, which is stored
 (ingested) before the 200, like every channel's, so an accepted message is
-never lost. Opening the note modal is the one Web API call made inline:
-Slack's ``trigger_id`` expires after 3 seconds.
+never lost. Two Web API calls are made inline: opening the note modal
+(Slack's ``trigger_id`` expires after 3 seconds), and "Show full email",
+which reads one message and posts it ephemerally to the agent who asked
+(read-only, nothing to retry, and the agent is waiting for it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
-from channels.slack import commands, jobnames
+from channels.slack import blocks, commands, jobnames
 from channels.slack import inbound as events
 from channels.slack.api import SlackApi, SlackError, configured, make_client
 from channels.slack.settings import SlackSettings
@@ -122,6 +124,26 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
             await enqueue(conversation_id, jobnames.AGENT_ACTION, verb, user, argument, channel, once)
         except NotFound:
             await api.ephemeral(channel, user, f"No conversation {conversation_id}; it may have been merged.")
+
+    @bolt.action(blocks.FULL_MESSAGE_ACTION)
+    async def on_full_message(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """The whole mail (quoted history, signature) to the agent who pressed, and only to them."""
+        await ack()
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id", "")
+        container = body.get("container") or {}
+        thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+        conversation_id, _, message_id = str(action.get("value", "")).partition(" ")
+        try:
+            message = await deps.store.message(conversation_id, message_id)
+        except NotFound:
+            text = "That message is no longer stored (its conversation may have been merged)."
+        else:
+            text = blocks.original_text(message)
+        try:
+            await api.ephemeral(channel, user, text, thread_ts=thread_ts)
+        except SlackError as error:
+            log.warning("could not show the full message %s to %s: %s", message_id, user, error)
 
     @bolt.action("gw_note")
     async def on_note_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
