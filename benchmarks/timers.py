@@ -34,13 +34,12 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from conversations import codec, keys
+from conversations import codec
+from conversations import keys as core_keys
 from gateway.runtime import build_services
 from router import LiveRules
-from tests.conftest import make_settings
-from tests.support import ROOT, RedisServer
-from tests.workers.support import write_rules
-from workers import keys, timers
+from tests.support import ROOT, RedisServer, settings_for, write_rules
+from workers import keys, metrics
 from workers.sweeper import Sweeper
 
 RULES = """\
@@ -85,8 +84,8 @@ async def create_conversations(redis: Redis, numbers: range, due: int, window: f
                 conversation_id, customer_id = f"cnv_bench{n:07d}", f"cus_bench{n:07d}"
                 soon = n < due
                 created = start + timedelta(seconds=LEAD + window * n / max(due, 1) - 30) if soon else start
-                ck = keys.CustomerKeys(customer_id)
-                pipe.set(keys.conversation_locator(conversation_id), customer_id)
+                ck = core_keys.CustomerKeys(customer_id)
+                pipe.set(core_keys.conversation_locator(conversation_id), customer_id)
                 pipe.hset(ck.conversation(conversation_id), mapping={
                     "id": conversation_id, "customer_id": customer_id, "status": "open", "queue": "support",
                     "tier": 1, "priority": "normal", "tags": "[]", "created_at": codec.to_ms(created),
@@ -114,8 +113,8 @@ async def index_design(server: RedisServer, args) -> dict:
     redis = Redis.from_url(server.url, decode_responses=True, max_connections=200)
     sync = SyncRedis.from_url(server.url)
     sync.flushall()
-    rules = LiveRules(write_rules(RULES))
-    runtime = build_services(make_settings(redis_url=server.url), redis, sync, rules)
+    rules_path = write_rules(RULES)
+    runtime = build_services(settings_for(rules_path, redis_url=server.url), redis, sync, LiveRules(rules_path))
     # The conversations armed far ahead first (memory per timer is measured on them), then the
     # ones due in this run, so the lead before their first deadline covers only their own arming.
     far = await create_conversations(redis, range(args.due, args.conversations), args.due, args.window,
@@ -151,14 +150,8 @@ async def index_design(server: RedisServer, args) -> dict:
     return {"armed": armed, "bytes_per_timer": per_timer, "lateness": lateness}
 
 
-def metrics_key() -> str:
-    from workers import metrics
-
-    return metrics.METRICS
-
-
 async def _fired(redis: Redis) -> int:
-    raw = await redis.hgetall(metrics_key())
+    raw = await redis.hgetall(metrics.METRICS)
     return sum(int(v) for k, v in raw.items() if k.startswith(("warnings|", "breaches|")))
 
 

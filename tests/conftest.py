@@ -24,12 +24,11 @@ from gateway.app import create_app
 from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings
 from router.default import DEFAULT_RULES_YAML
-from tests.support import IN_CI, RedisServer
+from tests.support import IDENTITY_SECRET  # noqa: F401  (re-exported: tests import it from here)
+from tests.support import ADMIN_TOKEN, IN_CI, RedisServer, settings_for
 from workers import context, defaults
 from workers.embedded import ThreadWorker
 
-ADMIN_TOKEN = "test-admin-token"
-IDENTITY_SECRET = "test-identity-secret"
 # Every test names its rules: the built-in ones written to a file of the test session's own, never
 # whatever ./routing.yaml or GATEWAY_RULES_PATH the shell that runs pytest happens to have.
 BUILTIN_RULES = Path("/nonexistent/routing.yaml")  # set by the session fixture below
@@ -72,14 +71,8 @@ def redis_url(redis_server) -> str:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "rules_path": BUILTIN_RULES,
-        "admin_token": ADMIN_TOKEN,
-        "secret_key": "test-secret-key",
-        "webchat": {"identity_secret": IDENTITY_SECRET},
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
+    """Test settings on the session's built-in rule file unless ``rules_path`` is given."""
+    return settings_for(overrides.pop("rules_path", BUILTIN_RULES), **overrides)
 
 
 @dataclass

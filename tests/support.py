@@ -1,4 +1,8 @@
-"""Test helpers: a real redis-server, app wiring, running jobs, polling with a deadline."""
+"""Test helpers: a real redis-server, app wiring, running jobs, polling with a deadline.
+
+Nothing here imports pytest: the benchmarks use the same redis-server, settings
+and rule files (``python -m benchmarks.timers``) without a test runner.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,41 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 
+from gateway.settings import Settings
+
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ADMIN_TOKEN = "test-admin-token"
+IDENTITY_SECRET = "test-identity-secret"
+
+
+def settings_for(rules_path: Path, **overrides: Any) -> Settings:
+    """Settings for a test or a benchmark: the given rule file, known secrets, no ``.env`` file.
+
+    The rule file is always named, so no ``./routing.yaml`` or ``GATEWAY_RULES_PATH`` of the
+    shell decides the rules (``tests/conftest.py``'s ``make_settings`` names the built-in ones).
+    """
+    values: dict[str, Any] = {
+        "rules_path": rules_path,
+        "admin_token": ADMIN_TOKEN,
+        "secret_key": "test-secret-key",
+        "webchat": {"identity_secret": IDENTITY_SECRET},
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def write_rules(text: str) -> Path:
+    """A rule file of its own (in the temp dir) with ``text``."""
+    handle, name = tempfile.mkstemp(prefix="gateway-rules-", suffix=".yaml")
+    os.close(handle)
+    path = Path(name)
+    path.write_text(text)
+    return path
 
 
 def free_port() -> int:
@@ -55,6 +88,30 @@ def _pings(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.exceptions.ConnectionError:
         return False
+
+
+def redis_snapshot(client: redis.Redis) -> dict[bytes, tuple[str, object]]:
+    """Every key with its type and value, to show a request changed nothing in Redis."""
+    snapshot: dict[bytes, tuple[str, object]] = {}
+    for key in client.scan_iter(count=1000):
+        kind = client.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "string":
+            value: object = client.get(key)
+        elif kind == "hash":
+            value = client.hgetall(key)
+        elif kind == "list":
+            value = client.lrange(key, 0, -1)
+        elif kind == "set":
+            value = client.smembers(key)
+        elif kind == "zset":
+            value = client.zrange(key, 0, -1, withscores=True)
+        elif kind == "stream":
+            value = client.xrange(key)
+        else:
+            value = None
+        snapshot[key if isinstance(key, bytes) else key.encode()] = (kind, value)
+    return snapshot
 
 
 def wait_until_sync(predicate: Callable[[], object], *, timeout: float = 5.0, what: str = "condition",

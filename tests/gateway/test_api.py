@@ -121,23 +121,57 @@ async def test_unknown_ids_are_404(gateway):
 
 async def test_oversized_body_is_refused(gateway):
     conversation_id, _ = await open_conversation(gateway)
+    store = gateway.app[SERVICES].store
+    before = await store.messages(conversation_id)
     big = {"text": "x" * (gateway.app[SETTINGS].max_body_bytes + 1)}
     response = await gateway.post(f"/api/conversations/{conversation_id}/messages", json=big, headers=admin_headers())
     assert response.status == 413
+    assert await store.messages(conversation_id) == before  # nothing stored
+    view = await (await gateway.get(f"/api/conversations/{conversation_id}", headers=admin_headers())).json()
+    assert [m["kind"] or m["direction"] for m in view["messages"]] == ["inbound", "routed"]
 
 
 async def test_link_identity_normalizes_and_merges(gateway):
-    conversation_id, customer_id = await open_conversation(gateway)
-    response = await gateway.post(f"/api/customers/{customer_id}/identities",
+    ada_conversation, ada = await open_conversation(gateway, "my parcel never came")
+    # Someone else writes from the address first: a second customer owns it, with a live conversation.
+    email = Identity(Channel.EMAIL, "ada@example.com")
+    second = await gateway.app[SERVICES].service.ingest(
+        InboundMessage(Channel.EMAIL, email, "<m1@example.com>", "tracking number please", datetime.now(UTC),
+                       subject="Where is my parcel?"))
+    other_conversation, other = second.conversation_id, second.customer_id
+    assert other != ada
+
+    response = await gateway.post(f"/api/customers/{ada}/identities",
                                   json={"channel": "email", "address": " Ada@Example.COM "}, headers=admin_headers())
-    assert response.status == 200
-    identities = (await response.json())["customer"]["identities"]
-    assert {"channel": "email", "address": "ada@example.com"} in identities
-    bad = await gateway.post(f"/api/customers/{customer_id}/identities",
+    assert response.status == 200, await response.text()
+    merged = (await response.json())["customer"]
+    # The older customer survives, with both identities.
+    assert merged["id"] == ada and merged["merged_into"] is None
+    assert {(i["channel"], i["address"]) for i in merged["identities"]} == {("sms", "+15551230001"),
+                                                                              ("email", "ada@example.com")}
+    # The other customer's id now resolves to the survivor.
+    resolved = await (await gateway.get(f"/api/customers/{other}", headers=admin_headers())).json()
+    assert resolved["customer"]["id"] == ada
+    assert [c["id"] for c in resolved["conversations"]] == [ada_conversation, other_conversation]
+    assert await gateway.app[SERVICES].store.customer_for(email) == ada
+
+    # Both were live: the other conversation's messages are folded into Ada's live one, in time
+    # order, and the moved copy is resolved with a pointer to it.
+    view = await (await gateway.get(f"/api/conversations/{ada_conversation}", headers=admin_headers())).json()
+    assert [m["text"] for m in view["messages"] if m["direction"] == "inbound"] == ["my parcel never came",
+                                                                                    "tracking number please"]
+    assert any(m["kind"] == "merged" and other_conversation in m["text"] for m in view["messages"])
+    assert [c["id"] for c in view["history"]] == [other_conversation]
+    moved = (await (await gateway.get(f"/api/conversations/{other_conversation}",
+                                      headers=admin_headers())).json())["conversation"]
+    assert moved["customer_id"] == ada and moved["status"] == "resolved"
+    assert moved["extra"]["merged_into_conversation"] == ada_conversation
+    listed = await (await gateway.get("/api/conversations", headers=admin_headers())).json()
+    assert [c["id"] for c in listed["conversations"]] == [ada_conversation]
+
+    bad = await gateway.post(f"/api/customers/{ada}/identities",
                              json={"channel": "sms", "address": "not a number"}, headers=admin_headers())
     assert bad.status == 400 and "phone number" in (await bad.json())["error"]
-    customer = await (await gateway.get(f"/api/customers/{customer_id}", headers=admin_headers())).json()
-    assert [c["id"] for c in customer["conversations"]] == [conversation_id]
 
 
 async def test_customer_attributes_can_be_set(gateway):

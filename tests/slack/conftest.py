@@ -40,6 +40,38 @@ rules:
 default:
   queue: service
 """
+# RULES with SLA policies: support runs "standard"; an agent's Escalate from tier 1 switches the
+# conversation to "priority" and starts its first response clock over.
+SLA_RULES = """\
+queues:
+  service:
+    slack_channel: "#service"
+  support:
+    slack_channel: "#support"
+    sla_policy: standard
+    tiers:
+      1: {}
+      2: {slack_channel: "#support-t2"}
+      3: {slack_channel: "#support-t3"}
+sla_policies:
+  standard: {first_response: 1h, resolution: 2d, warning_at: 75%}
+  priority: {first_response: 10m, resolution: 1d, warning_at: 50%}
+escalation:
+  support:
+    steps:
+      - {from_tier: 1, to_tier: 2, on: [agent], sla_policy: priority, restart: [first_response]}
+      - {from_tier: 2, to_tier: 3, on: [agent], priority: high}
+rules:
+  - name: technical-problems
+    when:
+      content:
+        words: [error, errors, crash, broken]
+    then:
+      queue: support
+      tags: [bug]
+default:
+  queue: service
+"""
 CUSTOMER_CHANNEL = "CSHARED01"
 
 
@@ -51,11 +83,11 @@ async def fake_slack(aiohttp_server):
     return fake
 
 
-def slack_settings(fake: FakeSlack, tmp_path, **overrides: Any):
-    rules = tmp_path / "routing.yaml"
-    rules.write_text(RULES)
+def slack_settings(fake: FakeSlack, tmp_path, rules: str = RULES, **overrides: Any):
+    rules_path = tmp_path / "routing.yaml"
+    rules_path.write_text(rules)
     return make_settings(
-        rules_path=rules, public_url="https://gateway.example",
+        rules_path=rules_path, public_url="https://gateway.example",
         slack={"bot_token": "xoxb-test-token", "signing_secret": SIGNING_SECRET, "api_base_url": fake.base_url,
                "customer_channels": [CUSTOMER_CHANNEL]},
         **overrides,
@@ -105,11 +137,12 @@ class SlackGateway:
         })
 
 
-async def make_gateway(aiohttp_client, fake: FakeSlack, tmp_path, redis_url: str | None = None) -> SlackGateway:
+async def make_gateway(aiohttp_client, fake: FakeSlack, tmp_path, redis_url: str | None = None,
+                       rules: str = RULES) -> SlackGateway:
     if redis_url:
-        backend = Backend(slack_settings(fake, tmp_path, redis_url=redis_url))
+        backend = Backend(slack_settings(fake, tmp_path, rules, redis_url=redis_url))
     else:
-        backend = Backend(slack_settings(fake, tmp_path), fakeredis.FakeServer())
+        backend = Backend(slack_settings(fake, tmp_path, rules), fakeredis.FakeServer())
     backend.configure_jobs()
     return SlackGateway(await start_client(aiohttp_client, backend), backend, fake)
 
@@ -118,6 +151,13 @@ async def make_gateway(aiohttp_client, fake: FakeSlack, tmp_path, redis_url: str
 async def slack_gateway(aiohttp_client, fake_slack, tmp_path):
     """The gateway on fakeredis, configured for the fake Slack."""
     yield await make_gateway(aiohttp_client, fake_slack, tmp_path)
+    context.install(None)
+
+
+@pytest.fixture
+async def sla_slack_gateway(aiohttp_client, fake_slack, tmp_path):
+    """The gateway on fakeredis with SLA_RULES: SLA policies, and an escalation step that switches policy."""
+    yield await make_gateway(aiohttp_client, fake_slack, tmp_path, rules=SLA_RULES)
     context.install(None)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from conversations import codec
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_console import agent_reply_event, blocks_text, open_support_conversation
+from tests.workers.support import Clock
+from workers.sweeper import Sweeper
 
 SUPPORT = FakeSlack.channel_id("#support")
 
@@ -99,32 +104,41 @@ async def test_commands_without_a_conversation_explain_why_it_is_needed(slack_ga
     assert "conversation id" in text
 
 
-async def test_an_sla_breach_written_by_the_workers_is_shown_in_the_thread(slack_gateway):
-    from datetime import UTC, datetime
-
-    from conversations.events import ConversationEvent, EventKind
-    from conversations.changes import event_message
-    from conversations.store import Change
-
-    gw = slack_gateway
+async def test_an_sla_breach_written_by_the_workers_is_shown_in_the_thread(sla_slack_gateway):
+    gw = sla_slack_gateway
     _, conversation_id = await open_support_conversation(gw)
     [parent] = gw.fake.parents("#support")
-    now = datetime.now(UTC)
-    # What the workers' timer does when a deadline passes: an event on the timeline, then the domain event.
-    before, _ = await gw.runtime.store.mutate(conversation_id, lambda c: Change(
-        fields={"sla_first_response_due": "1795000000000"},
-        messages=[event_message(c, "sla_breach", "SLA first response breached", now, {})]))
-    await gw.runtime.events.emit(ConversationEvent(EventKind.SLA_BREACH, conversation_id, before.customer_id))
+    store = gw.runtime.store
+    opened = await store.conversation(conversation_id)
+    assert (opened.queue, opened.tier, opened.sla_policy) == ("support", 1, "standard")
+
+    # The workers' timers on a driven clock: the sweeper arms what the ingest marked, then fires
+    # the first response warning (75% of 1 h) and breach when the clock reaches them.
+    clock = Clock(datetime.now(UTC))  # the marks carry wall-clock times
+    sweeper = Sweeper(gw.runtime, clock=clock)
+    assert await sweeper.arm_marked() == 1
+    due_ms = int((await store.conversation(conversation_id)).extra["sla_first_response_due"])
+    assert due_ms == codec.to_ms(opened.created_at) + 3_600_000
+    clock.now = codec.from_ms(due_ms - 1000)
+    assert await sweeper.sweep_timers() == 1  # the warning only
+    clock.now = codec.from_ms(due_ms)
+    assert await sweeper.sweep_timers() == 1  # the breach
     await gw.drain()
 
-    assert any(m.text == ":rotating_light: SLA first response breached"
-               for m in gw.fake.thread("#support", parent.ts))
-    assert "First response <!date^1795000000^" in blocks_text(gw.fake.find("#support", parent.ts).blocks)
+    breached = await store.conversation(conversation_id)
+    assert breached.extra["sla_first_response_breach_fired"] == str(due_ms)
+    assert breached.tier == 1  # the path escalates only when an agent asks
+    due_text = codec.from_ms(due_ms).strftime("%Y-%m-%dT%H:%M:%S")
+    # One thread post may carry several timeline entries, a line each.
+    thread = [line for m in gw.fake.thread("#support", parent.ts) for line in m.text.split("\n")]
+    [warning] = [t for t in thread if t.startswith(":warning: SLA first response warning")]
+    [breach] = [t for t in thread if t.startswith(":rotating_light: SLA first response breached")]
+    assert f"due {due_text}" in breach and breach.endswith("(standard policy)")
+    assert thread.index(warning) < thread.index(breach)
+    assert f"First response <!date^{due_ms // 1000}^" in blocks_text(gw.fake.find("#support", parent.ts).blocks)
 
 
 async def test_deadlines_armed_by_the_sweeper_appear_on_the_parent(slack_gateway):
-    from workers.sweeper import Sweeper
-
     gw = slack_gateway
     _, conversation_id = await open_support_conversation(gw)
     [parent] = gw.fake.parents("#support")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import fakeredis
 import pytest
 from twilio.request_validator import RequestValidator
@@ -39,10 +41,12 @@ async def fake_twilio(aiohttp_server):
     return fake
 
 
-def sms_settings(fake: FakeTwilio, **twilio):
+def sms_settings(fake: FakeTwilio, *, rules_path: Path | None = None, **twilio):
+    """Settings for the fake Twilio; the session's built-in rules unless ``rules_path`` names others."""
     values = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_number": OUR_NUMBER,
               "api_base_url": fake.url, **twilio}
-    return make_settings(public_url=PUBLIC_URL, twilio=values)
+    rules = {"rules_path": rules_path} if rules_path is not None else {}
+    return make_settings(public_url=PUBLIC_URL, twilio=values, **rules)
 
 
 @pytest.fixture

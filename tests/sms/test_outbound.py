@@ -11,6 +11,7 @@ from rq.registry import ScheduledJobRegistry
 from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, start_client
 from tests.sms.conftest import ACCOUNT_SID, OUR_NUMBER, PUBLIC_URL, inbound_form, post_signed, sms_settings
+from tests.support import redis_snapshot
 from workers import defaults
 
 CUSTOMER = "+14155550100"
@@ -150,5 +151,24 @@ async def test_status_callback_needs_a_valid_signature(sms_gateway):
     assert response.status == 403
 
 
-async def test_status_of_a_message_we_did_not_send_changes_nothing(sms_gateway):
-    assert (await status_callback(sms_gateway, "SM" + "9" * 32, "delivered")).status == 204
+async def test_status_of_a_message_we_did_not_send_changes_nothing(sms_gateway, fake_twilio):
+    conversation_id = await customer_texts(sms_gateway)
+    message_id = await agent_replies(sms_gateway, conversation_id, "It ships tomorrow.")
+    await sms_gateway.backend.drain_async()
+    ours = await outbound(sms_gateway, conversation_id, message_id)
+    assert ours.delivery == "sent"
+    redis = sms_gateway.backend.sync_client()
+    before = redis_snapshot(redis)
+    timeline = await sms_gateway.app[SERVICES].store.messages(conversation_id)
+
+    unknown = "SM" + "9" * 32
+    assert unknown != ours.provider_id
+    assert (await status_callback(sms_gateway, unknown, "delivered")).status == 204
+    assert (await status_callback(sms_gateway, unknown, "failed", ErrorCode="30003")).status == 204
+
+    assert redis_snapshot(redis) == before  # no key written, created or removed
+    assert await sms_gateway.app[SERVICES].store.messages(conversation_id) == timeline
+    assert await sms_gateway.app[SERVICES].store.find_by_provider_id("sms", unknown) is None
+    after = await outbound(sms_gateway, conversation_id, message_id)
+    assert (after.delivery, after.delivery_error) == ("sent", ours.delivery_error)
+    assert len(fake_twilio.requests) == 1

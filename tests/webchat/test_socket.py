@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from aiohttp import WSMsgType
@@ -81,13 +82,32 @@ async def test_reply_reaches_only_the_visitor_it_is_for(aiohttp_client, backend)
 async def test_note_never_reaches_the_visitor(gateway):
     ws, _ = await hello(gateway)
     ack = await say(ws, "c-1", "hello")
-    await gateway.post(f"/api/conversations/{ack['conversation_id']}/messages",
-                       json={"text": "internal: VIP, be nice", "kind": "note"}, headers=admin_headers())
-    await gateway.post(f"/api/conversations/{ack['conversation_id']}/messages",
-                       json={"text": "public answer"}, headers=admin_headers())
+    base = f"/api/conversations/{ack['conversation_id']}"
+    note_text = "internal: VIP, be nice"
+    noted = await gateway.post(f"{base}/messages", json={"text": note_text, "kind": "note", "author": "Grace"},
+                               headers=admin_headers())
+    assert 200 <= noted.status < 300, await noted.text()
+    note = (await noted.json())["message"]
+    answered = await gateway.post(f"{base}/messages", json={"text": "public answer"}, headers=admin_headers())
+    assert 200 <= answered.status < 300, await answered.text()
     await gateway.backend.drain_async()
-    frame = await receive(ws, "message")
-    assert frame["message"]["text"] == "public answer"
+
+    # Stored, and shown to agents as a note.
+    view = await (await gateway.get(base, headers=admin_headers())).json()
+    notes = [m for m in view["messages"] if m["direction"] == "note"]
+    assert [(m["id"], m["text"], m["author"]) for m in notes] == [(note["id"], note_text, "Grace")]
+
+    # The visitor's next frame is the public answer: the note, stored and published before it, was
+    # not forwarded. A ping's pong then closes everything the socket was sent meanwhile.
+    frame = await asyncio.wait_for(ws.receive_json(), timeout=5)
+    assert frame["type"] == "message" and frame["message"]["text"] == "public answer"
+    await ws.send_json({"type": "ping"})
+    frames = [frame]
+    async with asyncio.timeout(5):
+        while frames[-1]["type"] != "pong":
+            frames.append(await ws.receive_json())
+    assert not [f for f in frames if note_text in json.dumps(f) or note["id"] in json.dumps(f)]
+    assert [f["message"]["text"] for f in frames if f["type"] == "message"] == ["public answer"]
 
 
 async def test_reload_with_token_continues_the_conversation(gateway):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from conversations.models import Channel, Identity
 from gateway.runtime import build_services
 from router import LiveRules
 from tests.conftest import make_settings
+from tests.support import write_rules as _write_rules
 
 RULES_YAML = """\
 queues:
@@ -49,11 +48,7 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def write_rules(text: str = RULES_YAML) -> Path:
-    handle, name = tempfile.mkstemp(prefix="gateway-rules-", suffix=".yaml")
-    os.close(handle)
-    path = Path(name)
-    path.write_text(text)
-    return path
+    return _write_rules(text)
 
 
 def live_rules(text: str = RULES_YAML) -> LiveRules:

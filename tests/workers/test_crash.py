@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from conversations import keys as core_keys
 from conversations.models import DeliveryStatus
 from gateway.runtime import build_services
 from tests.conftest import make_settings
@@ -90,39 +91,68 @@ async def test_kill_9_during_a_burst_of_escalations_escalates_each_conversation_
     rules_path = write_rules(FAST_RULES)
     runtime = await real_runtime(redis_url, FAST_RULES)
     count = 300
-    ids = []
-    for n in range(count):
-        result = await runtime.service.ingest(sms(f"it crashes {n}", f"esc-{n}", datetime.now(UTC),
-                                                  f"+1556000{n:04d}"))
-        ids.append(result.conversation_id)
+    spacing = timedelta(milliseconds=20)
+    ids: list[str] = []
+    conversation_keys: list[str] = []
+
+    async def open_conversations(opened_from: datetime) -> None:
+        # The conversations open 20 ms apart on the service's clock, so their first-response
+        # breaches (2 s) fall due one after another over count * spacing = 6 s: however fast the
+        # workers are, the burst cannot be over before the last deadline.
+        for n in range(count):
+            runtime.service.clock = lambda at=opened_from + n * spacing: at
+            result = await runtime.service.ingest(sms(f"it crashes {n}", f"esc-{n}", datetime.now(UTC),
+                                                      f"+1556000{n:04d}"))
+            ids.append(result.conversation_id)
+            conversation_keys.append(await _conversation_key(runtime, result.conversation_id))
+
+    async def count_fields(field: str, value: str | None = None) -> int:
+        async with runtime.redis.pipeline(transaction=False) as pipe:
+            for key in conversation_keys:
+                pipe.hget(key, field)
+            found = await pipe.execute()
+        return sum((item == value) if value is not None else bool(item) for item in found)
 
     async def escalated() -> int:
-        tiers = [await runtime.redis.hget(await _conversation_key(runtime, cid), "tier") for cid in ids]
-        return sum(tier == "2" for tier in tiers)
+        return await count_fields("tier", "2")
 
     env = worker_env(redis_url, rules_path)
     started = time.monotonic()
+    opening: asyncio.Task | None = None
     host = WorkerHost(env)
     try:
-        await wait_until(lambda: _at_least(escalated, 30), timeout=60, interval=0.005,
+        await wait_until(lambda: runtime.redis.exists(keys.SWEEPER_LEADER), timeout=30, what="the sweeper to run")
+        opened_from = datetime.now(UTC)
+        last_due = opened_from + (count - 1) * spacing + timedelta(seconds=2)
+        opening = asyncio.create_task(open_conversations(opened_from))
+        # Kill as soon as the first escalations are seen (while the rest are still opening or not
+        # yet due), so the kill lands mid-burst whatever the speed of this machine.
+        await wait_until(lambda: _at_least(escalated, 1), timeout=60, interval=0.005,
                          what="escalations to start")
         host.kill()
-        in_flight = sum([bool(await runtime.redis.hget(await _conversation_key(runtime, cid), "escalation_pending"))
-                         for cid in ids])
-        done_at_kill = await escalated()
+        killed_at = datetime.now(UTC)
+        done_at_kill = await escalated()  # nothing escalates while no worker runs
+        await opening
+        in_flight = await count_fields("escalation_pending")  # breached, escalation not carried out yet
         host = WorkerHost(env)
         await wait_until(lambda: _at_least(escalated, count), timeout=60, what="every conversation escalated")
         # Quiet: nothing left due or claimed, so nothing can fire again.
         await wait_until(lambda: _no_timers_due(runtime), timeout=30, what="the sweeper to finish")
     finally:
         host.stop()
+        if opening is not None and not opening.done():
+            opening.cancel()
+    before_last = (last_due - killed_at).total_seconds()
+    # The kill landed mid-burst: some conversations were escalated, others not yet.
+    assert 0 < done_at_kill < count, (done_at_kill, f"killed {before_last:.1f}s before the last deadline")
+    assert len(ids) == count
     for cid in ids:
         kinds = [m.kind for m in await runtime.store.messages(cid) if m.kind]
         assert kinds.count("escalated") == 1 and kinds.count("sla_breach") == 1, (cid, kinds)
         assert (await runtime.store.conversation(cid)).tier == 2
     elapsed = time.monotonic() - started
     print(f"\n{count} escalations in {elapsed:.1f}s, kill -9 after {done_at_kill} "
-          f"({in_flight} half done): each exactly once")
+          f"({in_flight} half done, {before_last:.1f}s before the last deadline): each exactly once")
     await runtime.close()
     await runtime.redis.aclose()
 
@@ -132,9 +162,7 @@ async def _at_least(counter, target: int) -> bool:
 
 
 async def _conversation_key(runtime, conversation_id: str) -> str:
-    from conversations import keys
-
-    return keys.CustomerKeys(await runtime.store.locate(conversation_id)).conversation(conversation_id)
+    return core_keys.CustomerKeys(await runtime.store.locate(conversation_id)).conversation(conversation_id)
 
 
 async def _no_timers_due(runtime) -> bool:
