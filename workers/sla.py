@@ -40,12 +40,7 @@ class Policy(Protocol):
 
     @property
     def name(self) -> str: ...
-    @property
-    def first_response(self) -> timedelta | None: ...
-    @property
-    def next_response(self) -> timedelta | None: ...
-    @property
-    def resolution(self) -> timedelta | None: ...
+    def target(self, clock: str) -> timedelta | None: ...
     @property
     def pause_while_pending(self) -> bool: ...
     @property
@@ -101,7 +96,7 @@ def plan(
     restarts = restarts or {}
     deadlines: dict[str, Deadline] = {}
     for clock in CLOCKS:
-        target = _target(policy, clock)
+        target = policy.target(clock)
         if target is None:
             continue
         start = max(started_at, restarts.get(clock, started_at))
@@ -113,17 +108,6 @@ def plan(
         if breach is not None:
             deadlines[clock] = Deadline(clock, warning, breach)
     return deadlines
-
-
-def _target(policy: Policy, clock: str) -> timedelta | None:
-    # One branch per clock (not getattr), so each target keeps its declared type.
-    if clock == "first_response":
-        return policy.first_response
-    if clock == "next_response":
-        return policy.next_response
-    if clock == "resolution":
-        return policy.resolution
-    raise ValueError(f"unknown SLA clock {clock!r}; expected one of {', '.join(CLOCKS)}")
 
 
 def _segments(clock: str, policy: Policy, timeline: Sequence[Message], start: datetime) -> list[Segment]:

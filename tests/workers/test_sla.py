@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from conversations.models import Channel, Direction, Message, MessageId
-from router import Calendar
+from router import Calendar, SlaPolicy
 from workers import sla
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -17,15 +16,9 @@ NINE_TO_FIVE = ((9 * 60, 17 * 60),)
 OFFICE = Calendar("office", "Europe/Berlin", (NINE_TO_FIVE,) * 5 + ((), ()), frozenset({date(2026, 3, 30)}))
 
 
-@dataclass(frozen=True)
-class Policy:
-    name: str = "p"
-    first_response: timedelta | None = timedelta(hours=4)
-    next_response: timedelta | None = None
-    resolution: timedelta | None = None
-    calendar: str | None = None
-    pause_while_pending: bool = True
-    warning_at: float = 0.8
+def Policy(first_response: timedelta | None = timedelta(hours=4), **values: object) -> SlaPolicy:  # noqa: N802
+    """The rule file's policy, with this module's defaults (4 h first response, nothing else)."""
+    return SlaPolicy(name="p", first_response=first_response, **values)
 
 
 def msg(direction: Direction, at: datetime, kind: str | None = None, automatic: bool = False) -> Message:
