@@ -95,12 +95,16 @@ def services_factory(
     async def session() -> AsyncIterator[Services]:
         rules.reload_if_changed()
         redis = async_client()
-        services = build_services(settings, redis, _job_connection() or sync_client(), rules)
+        job_connection = _job_connection()  # inside a job: RQ's own connection, not ours to close
+        sync = job_connection or sync_client()
+        services = build_services(settings, redis, sync, rules)
         try:
             yield services
         finally:
             await services.close()
             await redis.aclose()
+            if job_connection is None:
+                sync.close()
 
     return session
 
