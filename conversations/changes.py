@@ -71,18 +71,29 @@ def routed(current: Conversation, decision: RoutingDecision, now: datetime, *, f
     )
 
 
-def replied(current: Conversation, message_id: MessageId, text: str, author: str, now: datetime, *,
-            channel: Channel | None, automatic: bool, meta: dict[str, str]) -> Change:
-    """An outbound message on ``channel`` (default: the customer's last one), delivery queued."""
+def reply_target(current: Conversation, channel: Channel | None) -> tuple[Channel, str]:
+    """The channel a reply goes out on (default: the customer's last one) and the identity key it goes to."""
     target = channel or current.last_inbound_channel
     if target is None:
         raise InvalidRequest("the conversation has no customer channel to reply on")
     address = current.extra.get(f"address:{target.value}")
     if not address:
         raise InvalidRequest(f"the customer has not written on {target.value}; pick another channel")
+    return target, address
+
+
+def replied(current: Conversation, message_id: MessageId, text: str, author: str, now: datetime, *,
+            channel: Channel | None, automatic: bool, meta: dict[str, str], refused: str | None = None) -> Change:
+    """An outbound message on ``channel`` (default: the customer's last one), delivery queued.
+
+    ``refused``: why it must not be sent (the address opted out); it is stored failed with that
+    reason, so the agent sees it at once and no job hands it to the provider.
+    """
+    target, address = reply_target(current, channel)
+    status = DeliveryStatus.FAILED if refused else DeliveryStatus.QUEUED
     message = Message(
         id=message_id, conversation_id=current.id, direction=Direction.OUTBOUND, channel=target,
-        author=author, text=text, created_at=now, delivery=DeliveryStatus.QUEUED,
+        author=author, text=text, created_at=now, delivery=status, delivery_error=refused,
         meta={**meta, "to": address, **({"automatic": "1"} if automatic else {})},
     )
     fields: dict[str, str | int] = {"updated_at": codec.to_ms(now)}
@@ -92,7 +103,7 @@ def replied(current: Conversation, message_id: MessageId, text: str, author: str
         fields["last_agent_reply_at"] = codec.to_ms(now)
         if current.first_response_at is None:
             fields["first_response_at"] = codec.to_ms(now)
-    return Change(fields=fields, messages=[message], delivery={message_id: codec.delivery_state(DeliveryStatus.QUEUED)})
+    return Change(fields=fields, messages=[message], delivery={message_id: codec.delivery_state(status, refused)})
 
 
 def transferred(current: Conversation, queue: str, author: str, reason: str | None, sla_policy: str | None,

@@ -26,6 +26,7 @@ class EventKind(enum.StrEnum):
     REOPENED = "reopened"
     MERGED = "merged"
     DELIVERY = "delivery"  # an outbound message's delivery status changed
+    CONSENT = "consent"  # an opt-out, opt-in or help keyword: on the timeline, never routed, no SLA clock
     SLA_ARMED = "sla_armed"  # the workers recomputed the SLA deadlines (shown on the Slack parent)
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"

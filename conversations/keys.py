@@ -59,6 +59,11 @@ def identity(identity_key: str) -> str:
     return f"{PREFIX}:identity:{identity_key}"
 
 
+def opt_out(identity_key: str) -> str:
+    """string (JSON: at, via, resume): the address asked for no more messages; see ``consent.py``."""
+    return f"{PREFIX}:optout:{identity_key}"
+
+
 def conversation_locator(conversation_id: str) -> str:
     """string: the customer id whose slot holds the conversation."""
     return f"{PREFIX}:conv:{conversation_id}"

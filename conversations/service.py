@@ -18,6 +18,8 @@ from conversations.changes import (  # re-exported: the verbs' vocabulary
     Escalation,
 )
 from conversations.clock import utcnow
+from conversations import consent
+from conversations.consent import ConsentStore, KeywordOutcome, OptOut, Request
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
 from conversations.merge import merge_customers
@@ -47,6 +49,7 @@ class ConversationService:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.consent = ConsentStore(store.redis)
         self.rules = rules
         self.events = events or EventBus()
         self.clock = clock
@@ -74,6 +77,48 @@ class ConversationService:
             if decision and decision.auto_reply and result.started and not message.automatic:
                 await self.reply(result.conversation_id, decision.auto_reply, author="auto-reply", automatic=True)
         return result
+
+    async def keyword(self, message: InboundMessage, request: Request, *, via: str, resume: str,
+                      help_text: str = "") -> KeywordOutcome:
+        """A consent keyword (SMS STOP, START, HELP): kept on the address and the customer's timeline.
+
+        Never a support request: no conversation opens or reopens, nothing is routed, no SLA
+        clock starts; the event joins the customer's latest conversation, if any, as is.
+        ``via`` says what the customer did (``texted "STOP"``), ``resume`` how they opt back in.
+
+        The duplicate check comes first and the opt-out change before the timeline entry, so a
+        webhook retried after a crash in between still records the opt-out, and a late retry of
+        an old STOP never undoes a newer START.
+        """
+        identity = message.identity
+        owner = await self.store.customer_for(identity)
+        duplicate = owner is not None and await self.consent.seen(owner, message.dedupe_key)
+        changed = False
+        if not duplicate and request == Request.OPT_OUT:
+            changed = await self.consent.record(OptOut(identity, self.clock(), via, resume))
+        elif not duplicate and request == Request.OPT_IN:
+            changed = await self.consent.clear(identity)
+        opted_out = await self.consent.opt_out(identity)
+        # Nothing goes to an opted-out address, the help text included (Twilio answers HELP itself).
+        answer = help_text if request == Request.HELP and help_text and opted_out is None else None
+        if duplicate:
+            return KeywordOutcome(duplicate=True, changed=False, opted_out=opted_out, answer=answer)
+        customer_id = await self.store.claim_identity(identity)
+        text = consent.event_text(request, identity, via=via, changed=changed, opted_out=opted_out,
+                                  help_text=help_text, answered=answer is not None)
+        event = Message(id=MessageId(ids.message_id()), conversation_id=ConversationId(""),
+                        direction=Direction.EVENT, channel=None, author=identity.address, text=text,
+                        created_at=self.clock(), provider_id=message.provider_id, kind=consent.EVENT_KINDS[request],
+                        meta={"identity": identity.key, "keyword": message.text.strip()[:100],
+                              "changed": "1" if changed else ""})
+        result = await self.consent.record_event(customer_id, identity, message.dedupe_key, event,
+                                                 name=message.name or "")
+        if not result.duplicate and result.conversation_id:
+            await self.events.emit(ConversationEvent(
+                EventKind.CONSENT, result.conversation_id, result.customer_id, result.message_id,
+                {"request": request.value, "changed": "1" if changed else "", "identity": identity.key}))
+        return KeywordOutcome(duplicate=result.duplicate, changed=changed, opted_out=opted_out, answer=answer,
+                              conversation_id=result.conversation_id)
 
     async def _link_if_new(self, customer_id: str, identity: Identity) -> None:
         """Link a proven identity, once: later messages find it already theirs without a merge."""
@@ -119,8 +164,16 @@ class ConversationService:
         text = changes.required_text(text)
         now = self.clock()
         message_id = MessageId(ids.message_id())
-        before, change = await self.store.mutate(conversation_id, lambda current: changes.replied(
-            current, message_id, text, author, now, channel=channel, automatic=automatic, meta=meta or {}))
+
+        async def apply(current: Conversation) -> Change:
+            # The one rule for every outbound message, an agent's or an automatic one: nothing
+            # goes to an address that opted out. The outbound job checks again before sending.
+            _, address = changes.reply_target(current, channel)
+            refused = await self.refusal(Identity.parse(address))
+            return changes.replied(current, message_id, text, author, now, channel=channel, automatic=automatic,
+                                   meta=meta or {}, refused=refused)
+
+        before, change = await self.store.mutate(conversation_id, apply)
         reply = change.messages[0]
         assert reply.channel is not None  # changes.replied always names the channel it replies on
         await self.events.emit(
@@ -128,6 +181,11 @@ class ConversationService:
                               {"channel": reply.channel.value, "automatic": "1" if automatic else ""})
         )
         return reply
+
+    async def refusal(self, to: Identity) -> str | None:
+        """Why nothing may be sent to ``to`` (it opted out), or None."""
+        opt_out = await self.consent.opt_out(to)
+        return opt_out.reason if opt_out else None
 
     async def note(self, conversation_id: str, text: str, author: str) -> Message:
         """An internal note: stored, shown to agents, never sent to the customer."""

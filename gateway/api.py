@@ -13,7 +13,7 @@ from channels.email.original import original_view
 from conversations import codec
 from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
-from conversations.models import Channel, Status
+from conversations.models import Channel, Customer, Status
 from gateway.appkeys import SERVICES, SETTINGS
 from workers.context import Services
 
@@ -98,6 +98,12 @@ def _services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
+async def customer_view(services: Services, customer: Customer) -> dict[str, object]:
+    """The customer, with the addresses that opted out (nothing is sent to them)."""
+    opt_outs = await services.service.consent.opt_outs(customer.identities)
+    return {**codec.customer_json(customer), "opt_outs": [opt_out.public() for opt_out in opt_outs]}
+
+
 async def conversation_view(services: Services, conversation_id: str) -> dict[str, object]:
     store = services.store
     conversation = await store.conversation(conversation_id)
@@ -106,7 +112,7 @@ async def conversation_view(services: Services, conversation_id: str) -> dict[st
                if c.id != conversation.id]
     return {
         "conversation": codec.conversation_json(conversation),
-        "customer": codec.customer_json(customer),
+        "customer": await customer_view(services, customer),
         "messages": [codec.message_json(m) for m in await store.messages(conversation_id)],
         "routing": {"queue": conversation.queue or None, "tier": conversation.tier,
                     "priority": conversation.priority.value, "tags": list(conversation.tags),
@@ -219,10 +225,11 @@ async def reroute(request: web.Request) -> web.Response:
 
 @routes.get("/api/customers/{id}")
 async def get_customer(request: web.Request) -> web.Response:
-    store = _services(request).store
+    services = _services(request)
+    store = services.store
     customer = await store.current_customer(request.match_info["id"])
     conversations = await store.conversations(await store.customer_conversation_ids(customer.id))
-    return web.json_response({"customer": codec.customer_json(customer),
+    return web.json_response({"customer": await customer_view(services, customer),
                               "conversations": [codec.conversation_json(c) for c in conversations]})
 
 

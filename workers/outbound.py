@@ -9,6 +9,8 @@ Guarantees:
   as the provider's idempotency key where the channel has one. Only a crash
   between the provider's answer and the marker can send twice, and only to
   providers without idempotency keys.
+- Never to an address that opted out (``service.refusal``): such a message fails at once
+  with the reason, checked right before the provider is called.
 - Retried: transient errors back off (``retry_after`` is honoured as a
   minimum); permanent errors fail at once; both end in the dead-letter list
   when they give up.
@@ -136,6 +138,14 @@ async def send_one(services: Services, message: Message) -> str:
         subject=conversation.subject, automatic=message.meta.get("automatic") == "1",
         meta={**conversation.extra, **message.meta},
     )
+    refused = await service.refusal(outbound.to)
+    if refused:
+        # The address opted out after the message was queued: never the provider, no retry, no dead
+        # letter (retrying cannot help until the customer opts back in); the agent sees the reason.
+        await service.record_delivery(conversation_id, message.id, DeliveryStatus.FAILED, error=refused)
+        await services.redis.delete(keys.outbound_attempts(message.id))
+        log.info("delivery of %s refused: %s", message.id, refused)
+        return "refused"
     await services.redis.zadd(keys.OUTBOUND_PENDING, {conversation_id: now_ms()})
     await service.record_delivery(conversation_id, message.id, DeliveryStatus.SENDING)
     try:

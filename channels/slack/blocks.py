@@ -24,7 +24,8 @@ ICONS = {Channel.EMAIL: ":email:", Channel.SMS: ":iphone:", Channel.SLACK: ":sla
          Channel.WEBCHAT: ":speech_balloon:"}
 EVENT_ICONS = {"sla_warning": ":warning:", "sla_breach": ":rotating_light:", "sla_alert": ":rotating_light:", "escalated": ":arrow_double_up:",
                "transferred": ":arrow_right:", "assigned": ":raising_hand:", "resolved": ":white_check_mark:",
-               "reopened": ":leftwards_arrow_with_hook:", "routed": ":twisted_rightwards_arrows:"}
+               "reopened": ":leftwards_arrow_with_hook:", "routed": ":twisted_rightwards_arrows:",
+               "opted_out": ":no_bell:", "opted_in": ":bell:", "help": ":grey_question:"}
 SLA_FIELDS = (("sla_first_response_due", "First response"), ("sla_next_response_due", "Next response"),
               ("sla_resolution_due", "Resolution"))
 MAX_MESSAGE_CHARS = 1500  # longer customer texts are cut; "Show full email" shows the whole message

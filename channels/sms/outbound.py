@@ -22,14 +22,18 @@ from twilio.rest import Client
 
 from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from conversations import keys, redisio
+from conversations.clock import utcnow
+from conversations.consent import ConsentStore, OptOut
 from conversations.models import Channel
 from channels.sms.inbound import OUR_NUMBER
+from channels.sms.keywords import RESUME
 from channels.sms.keys import sent_marker
 from channels.sms.settings import TwilioSettings
 
 log = logging.getLogger("gateway.sms")
 
 STATUS_PATH = "/sms/twilio/status"
+UNSUBSCRIBED = "21610"  # Twilio refused: the number texted STOP (perhaps before the gateway knew it)
 REQUEST_TIMEOUT = 15.0
 SENT_MARKER_TTL = 7 * 24 * 3600  # longer than the outbound job's whole retry schedule
 # Twilio error codes worth a human sentence in the agent's view.
@@ -76,6 +80,7 @@ class TwilioSender:
     def __init__(self, twilio: TwilioSettings, redis: Redis, public_url: str | None) -> None:
         assert twilio.account_sid and twilio.auth_token
         self.redis = redis
+        self.consent = ConsentStore(redis)
         self.from_number = twilio.from_number
         self.messaging_service_sid = twilio.messaging_service_sid
         # Twilio can only call back a URL it can reach: only with a configured public URL.
@@ -108,6 +113,9 @@ class TwilioSender:
             reason = describe_error(error.code, error.msg)
             if error.status == 429 or error.status >= 500:
                 raise TransientSendError(f"HTTP {error.status}: {reason}") from error
+            if str(error.code) == UNSUBSCRIBED:
+                # Learn it, so later messages to this number fail at once without asking Twilio.
+                await self.consent.record(OptOut(message.to, utcnow(), f"Twilio error {UNSUBSCRIBED}", RESUME))
             raise PermanentSendError(reason) from error
         except (requests.RequestException, TwilioException) as error:
             raise TransientSendError(f"cannot reach Twilio: {error}") from error

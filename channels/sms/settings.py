@@ -5,7 +5,11 @@ The group belongs to its package; ``gateway.settings`` composes every group unde
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
+
+# One SMS segment (160 GSM-7 characters), naming nobody: operators put their business's name in.
+DEFAULT_HELP_TEXT = ("Customer support: reply with your question and our team will answer here. "
+                     "Msg&data rates may apply. Reply STOP to opt out, START to opt back in.")
 
 
 class TwilioSettings(BaseModel):
@@ -16,3 +20,6 @@ class TwilioSettings(BaseModel):
     # Where the official client sends API calls; tests and regional endpoints change it.
     api_base_url: str | None = None
     default_region: str = "US"  # for numbers written without a country code
+    # The answer to HELP / INFO. Empty: the gateway answers nothing, for accounts whose
+    # Advanced Opt-Out (or Twilio's default handling) already answers HELP itself.
+    help_text: str = Field(default=DEFAULT_HELP_TEXT, max_length=1600)  # Twilio's limit for one message body

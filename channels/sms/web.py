@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.deps import CHANNEL_DEPS
-from channels.sms import signature
+from channels.sms import keywords, signature
 from channels.sms.inbound import from_twilio
 from channels.sms.outbound import STATUS_PATH, describe_error
 from channels.sms.settings import TwilioSettings
@@ -50,8 +51,21 @@ async def verified_form(request: web.Request) -> dict[str, str]:
 
 async def inbound(request: web.Request) -> web.Response:
     form = await verified_form(request)
-    message = from_twilio(form, received_at=utcnow(), default_region=request.app[SETTINGS].default_region)
-    await request.app[CHANNEL_DEPS].service.ingest(message)
+    settings = request.app[SETTINGS]
+    message = from_twilio(form, received_at=utcnow(), default_region=settings.default_region)
+    service = request.app[CHANNEL_DEPS].service
+    found = keywords.keyword(form)
+    if found is not None:
+        # STOP / START / HELP: kept on the number and the timeline, never routed as a request.
+        outcome = await service.keyword(message, found.request, via=found.via, resume=keywords.RESUME,
+                                        help_text=settings.help_text)
+        if outcome.answer:
+            # The answer rides on the webhook's response: Twilio sends it from the number the customer texted.
+            answer = MessagingResponse()
+            answer.message(outcome.answer)
+            return web.Response(text=str(answer), content_type="text/xml")
+    else:
+        await service.ingest(message)
     # Empty TwiML: Twilio sends nothing back by itself; answers come from agents or rules.
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
