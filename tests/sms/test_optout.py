@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
 
 from channels.sms.settings import DEFAULT_HELP_TEXT
 from gateway.appkeys import SERVICES
@@ -28,7 +30,7 @@ from tests.sms.optout_support import (
     twiml_messages,
 )
 from tests.support import write_rules
-from workers import context, keys
+from workers import context, defaults, keys
 
 OPT_OUT_WORDS = ["STOP", "stop", "  Stop \n", "STOPALL", "unsubscribe", "CANCEL", "End", "QUIT", "OPTOUT", "revoke"]
 OPT_IN_WORDS = ["START", "start", " UNSTART ", "unstop", "YES"]
@@ -117,6 +119,8 @@ async def test_a_reply_queued_before_the_stop_is_refused_when_its_job_runs(sms_g
     [shown] = outbound(await conversation(sms_gateway, conversation_id))
     assert shown["delivery"] == "failed" and "opted out of SMS" in shown["delivery_error"]
     assert sms_gateway.backend.sync_client().zcard(keys.FAILURES) == 0
+    connection = sms_gateway.backend.sync_client()
+    assert ScheduledJobRegistry(queue=Queue(defaults.OUTBOUND, connection=connection)).get_job_ids() == []  # no retry
 
 
 async def test_no_auto_reply_goes_to_an_opted_out_number(aiohttp_client, fake_twilio):

@@ -139,6 +139,7 @@ async def test_the_opt_out_survives_a_restart_on_a_real_redis(aiohttp_client, fa
 
     again = await start_client(aiohttp_client, backend)  # a new process's app on the same Redis
     assert await opted_out(again)
+    assert backend.sync_client().ttl(f"gw:optout:sms:{CUSTOMER}") == -1  # kept until START, never expires
     reply = await agent_replies(again, conversation_id, "It ships tomorrow.")
     await backend.drain_async()
     assert reply["delivery"] == "failed" and "opted out of SMS" in reply["delivery_error"]
