@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from redis import Redis
 from rq import Queue, Worker
 
+from gateway import redaction
 from gateway.app import create_app
 from gateway.appkeys import DEMO, SERVICES
 from gateway.embedded import start_embedded
@@ -31,17 +32,23 @@ log = logging.getLogger("gateway")
 EXAMPLE_RULES = Path("examples/routing.yaml")
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings) -> None:
+    """Log to stderr, never writing a configured secret or a credential-shaped string (gateway/redaction.py)."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redaction.install(redaction.secret_values(settings))
+
+
+def _run(app: web.Application, settings: Settings) -> None:
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log_class=redaction.AccessLogger)
 
 
 def serve(args: argparse.Namespace) -> int:
     settings = load_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway serve`; use `gateway demo` for the embedded default")
     _require_secret_key(settings, "serve")
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    _run(create_app(settings), settings)
     return 0
 
 
@@ -53,13 +60,13 @@ def demo(args: argparse.Namespace) -> int:
     if "rules_path" not in settings.model_fields_set and not settings.rules_path.exists() and EXAMPLE_RULES.exists():
         # A newcomer sees real routing: the shipped example rules, not the catch-all default.
         settings = load_settings(**overrides, rules_path=EXAMPLE_RULES)
-    _logging(settings.log_level)
     generated = {}
     if settings.admin_token is None:
         generated["admin_token"] = _secret(secrets.token_urlsafe(16))
     if settings.secret_key is None:
         generated["secret_key"] = _secret(secrets.token_urlsafe(32))
     settings = settings.model_copy(update=generated)
+    _logging(settings)  # after generating: the generated token is a secret to keep out of the log too
     if settings.redis_url:
         log.info("demo on Redis at %s", settings.redis_url)
         app = create_app(settings)
@@ -82,16 +89,22 @@ def demo(args: argparse.Namespace) -> int:
         app.cleanup_ctx.append(run_workers)
     app[DEMO] = True
     assert settings.admin_token is not None  # set above when the environment had none
-    token = settings.admin_token.get_secret_value()
-    print(f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; rules: {settings.rules_path})",
-          flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    if "admin_token" in generated:
+        # The one place a secret is written: the operator has no other way to learn a generated token.
+        # It goes to stdout, never through the log; the page takes it out of its address bar at once.
+        token = settings.admin_token.get_secret_value()
+        print(f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; "
+              f"rules: {settings.rules_path})", flush=True)
+    else:
+        print(f"Gateway demo on {settings.base_url}/  (admin API token: the one in GATEWAY_ADMIN_TOKEN; "
+              f"rules: {settings.rules_path})", flush=True)
+    _run(app, settings)
     return 0
 
 
 def worker(args: argparse.Namespace) -> int:
     settings = load_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway worker` (the demo runs its workers in-process)")
     _require_secret_key(settings, "worker")
@@ -119,7 +132,7 @@ def _start_sweeper() -> subprocess.Popen[bytes]:
 
 def sweeper(args: argparse.Namespace) -> int:
     settings = load_settings()
-    _logging(settings.log_level)
+    _logging(settings)
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway sweeper`")
     _require_secret_key(settings, "sweeper")

@@ -61,7 +61,7 @@ def free_port() -> int:
 class RedisServer:
     """A real redis-server on a free port in a temp dir, for integration tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is not installed (apt-get install -y redis-server)")
@@ -69,10 +69,10 @@ class RedisServer:
         self.dir = tempfile.mkdtemp(prefix="gateway-redis-")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--protected-mode", "no"],
+             "--dir", self.dir, "--protected-mode", "no", *(["--requirepass", password] if password else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         client = redis.Redis.from_url(self.url)
         wait_until_sync(lambda: _pings(client), timeout=10, what="redis-server to start")
         client.close()

@@ -49,6 +49,7 @@ class FakeSlack:
     limited_fraction: float = 0.0
     retry_after: int = 0
     random: random.Random = field(default_factory=lambda: random.Random(1234))
+    bot_token: str = "xoxb-test-token"  # the one token it accepts
     _clock: int = 0
 
     # -- knobs and views for tests ---------------------------------------------------------
@@ -95,7 +96,7 @@ class FakeSlack:
                 args.update(await request.json())
             else:
                 args.update(await request.post())
-        if request.headers.get("Authorization") != "Bearer xoxb-test-token":
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
             self.calls.append(Call(method, args, 200))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in RATE_LIMITED and self.limited_fraction and self.random.random() < self.limited_fraction:
