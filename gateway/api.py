@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Literal, TypeVar
+from typing import Annotated, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -15,6 +15,7 @@ from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Customer, Status
 from gateway.appkeys import SERVICES, SETTINGS
+from gateway.bodies import read_body
 from workers.context import Services
 
 routes = web.RouteTableDef()
@@ -23,7 +24,12 @@ MAX_PAGE = 200
 MAX_SCAN = 5000
 
 
-M = TypeVar("M", bound=BaseModel)
+# Every string has a bound: they are stored, shown in Slack and copied into events.
+Author = Annotated[str, Field(min_length=1, max_length=200)]
+Reason = Annotated[str, Field(max_length=2000)]
+AttributeName = Annotated[str, Field(min_length=1, max_length=100)]
+AttributeValue = Annotated[str, Field(max_length=2000)]
+MAX_ATTRIBUTES = 100
 
 
 class Body(BaseModel):
@@ -32,52 +38,40 @@ class Body(BaseModel):
 
 class MessageBody(Body):
     text: str = Field(min_length=1, max_length=32_000)
-    author: str = Field("admin", min_length=1, max_length=200)
+    author: Author = "admin"
     kind: Literal["reply", "note"] = "reply"
     channel: Channel | None = None
 
 
 class TransferBody(Body):
-    queue: str = Field(min_length=1)
-    author: str = "admin"
-    reason: str | None = None
+    queue: str = Field(min_length=1, max_length=200)
+    author: Author = "admin"
+    reason: Reason | None = None
 
 
 class EscalateBody(Body):
-    reason: str | None = None
-    author: str = "admin"
+    reason: Reason | None = None
+    author: Author = "admin"
 
 
 class AssignBody(Body):
     agent: str | None = Field(None, max_length=200)
-    author: str = "admin"
+    author: Author = "admin"
 
 
 class ActorBody(Body):
-    author: str = "admin"
+    author: Author = "admin"
 
 
 class CustomerBody(Body):
     name: str | None = Field(None, max_length=200)
-    attributes: dict[str, str] | None = None
+    attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=MAX_ATTRIBUTES)
 
 
 class IdentityBody(Body):
     channel: Channel
     address: str = Field(min_length=1, max_length=320)
-    author: str = "admin"
-
-
-async def read_body(request: web.Request, model: type[M]) -> M:
-    if not request.can_read_body:
-        return model.model_validate({})
-    try:
-        data = await request.json()
-    except ValueError:
-        raise InvalidRequest("the body must be JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return model.model_validate(data)
+    author: Author = "admin"
 
 
 @web.middleware
@@ -131,9 +125,11 @@ async def list_conversations(request: web.Request) -> web.Response:
         raise InvalidRequest(f"channel must be one of {', '.join(c.value for c in Channel)}")
     try:
         limit = min(int(query.get("limit", 50)), MAX_PAGE)
-        offset = max(int(query.get("offset", 0)), 0)
+        offset = int(query.get("offset", 0))
     except ValueError:
         raise InvalidRequest("limit and offset must be integers") from None
+    if limit < 1 or offset < 0:
+        raise InvalidRequest(f"limit must be 1 or more (at most {MAX_PAGE} are returned) and offset 0 or more")
     store = _services(request).store
     found: list[dict[str, object]] = []
     cursor = 0
