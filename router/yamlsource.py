@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 _BOOL = "tag:yaml.org,2002:bool"
@@ -24,8 +25,35 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 
 
+# Bounds on what a file may expand to. Aliases are references: "&a [*b, *b, ...]" chained ten
+# deep stands for billions of values ("billion laughs") in a few hundred bytes, and building them
+# would take the process's memory and minutes of CPU. A real rule file has a few thousand values.
+MAX_VALUES = 100_000  # values after expanding every alias and merge key
+MAX_DEPTH = 64  # nesting levels, aliases followed (the composer and the builder recurse per level)
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema booleans and numbers."""
+    """SafeLoader with YAML 1.2 core-schema booleans and numbers; bounded nesting; aliases recorded."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.aliases: list[tuple[Node, yaml.Mark, str]] = []  # target, where the alias is, its name
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            node: Node = super().compose_node(parent, index)
+            self.aliases.append((node, event.start_mark, event.anchor))
+            return node
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -119,11 +147,63 @@ def parse(text: str) -> Document:
         loader.dispose()
     if root is None:
         return Document(None, None)
+    too_big = _expansion_problem(root, loader.aliases)
+    if too_big is not None:
+        raise YamlProblems([too_big])
     problems: list[Problem] = []
     data = _Builder(loader, problems).build(root)
     if problems:
         raise YamlProblems(problems)
     return Document(data, root)
+
+
+def _expansion_problem(root: Node, aliases: list[tuple[Node, yaml.Mark, str]]) -> Problem | None:
+    """A problem if the document, aliases and merges expanded, exceeds ``MAX_VALUES`` or ``MAX_DEPTH``.
+
+    Sizes and depths are computed once per distinct node (an alias shares its
+    target's numbers), so the check is linear in the file, however much the
+    aliases would expand to. Iterative, as alias chains can be deeper than
+    Python's stack.
+    """
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            if key in on_path:  # an alias that contains itself: _Builder reports it
+                continue
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        on_path.discard(key)
+        sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        depths[key] = 1 + max((depths.get(id(child), 1) for child in children), default=0)
+    size, depth = sizes[id(root)], depths[id(root)]
+    if size <= MAX_VALUES and depth <= MAX_DEPTH:
+        return None
+    # Blame the alias that stands for the most (the first of equals): that is the line to fix.
+    worst = max(aliases, key=lambda alias: sizes.get(id(alias[0]), 1), default=None)
+    line, column = (worst[1].line + 1, worst[1].column + 1) if worst is not None else _mark(root)
+    where = f"; *{worst[2]} here stands for {sizes.get(id(worst[0]), 1):,} values" if worst is not None else ""
+    if size > MAX_VALUES:
+        return Problem(line, column, f"the file expands to more than {MAX_VALUES:,} values through its aliases "
+                                     f"and merge keys{where}; refused (a billion-laughs file?)")
+    return Problem(line, column, f"the file nests deeper than {MAX_DEPTH} levels through its aliases{where}")
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
