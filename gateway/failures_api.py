@@ -1,18 +1,15 @@
 """Admin API for dead letters: ``GET /api/failures``, ``POST /api/failures/{id}/retry``.
 
-``setup(app)`` adds the routes (before the API's catch-all) and points the
-SLA metrics collector at this process's Redis, so ``/metrics`` shows them.
+``setup(app)`` adds the routes (before the API's catch-all).
 """
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from conversations.errors import InvalidRequest
 from gateway.appkeys import SERVICES
-from workers import failures, metrics
+from workers import failures
 
 routes = web.RouteTableDef()
 MAX_PAGE = 500
@@ -35,11 +32,5 @@ async def retry_failure(request: web.Request) -> web.Response:
     return web.json_response(await failures.retry(request.app[SERVICES], request.match_info["id"]))
 
 
-async def _expose_metrics(app: web.Application) -> AsyncIterator[None]:
-    metrics.expose(app[SERVICES].sync_redis)
-    yield
-
-
 def setup(app: web.Application) -> None:
     app.router.add_routes(routes)
-    app.cleanup_ctx.append(_expose_metrics)

@@ -2,8 +2,8 @@
 
 Timers fire in worker processes (forked per job, or the sweeper process), so
 in-process prometheus counters would be lost or scattered; the counts live
-in one Redis hash instead and a collector reads it when ``/metrics`` is
-scraped.
+in one Redis hash instead, which ``/metrics`` reads with the async client
+(``read``) and renders (``exposition``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import REGISTRY
+from prometheus_client.registry import CollectorRegistry
 
 from workers import keys
 
@@ -64,36 +65,25 @@ def families(raw: dict[str, str]) -> list[Any]:
     return [warnings, breaches, escalations, lateness]
 
 
-class RedisSlaCollector:
-    """Reads the counts at scrape time; one per process, pointed at the current Redis client."""
+async def read(redis: Any) -> dict[str, str]:
+    """The counts, read with the web process's async client (a scrape never blocks its event loop)."""
+    raw = await redis.hgetall(METRICS)
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in raw.items()}
 
-    def __init__(self) -> None:
-        self.client: Any = None
 
-    def describe(self) -> Iterator[Any]:
-        return iter(families({}))
+class _Families:
+    """A collector that hands out families already read (prometheus_client collectors are synchronous)."""
+
+    def __init__(self, found: list[Any]) -> None:
+        self.found = found
 
     def collect(self) -> Iterator[Any]:
-        if self.client is None:
-            return iter(())
-        try:
-            raw = self.client.hgetall(METRICS)
-        except Exception:  # a scrape must not fail because Redis blinked
-            log.warning("could not read SLA metrics", exc_info=True)
-            return iter(())
-        decoded = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-                   for k, v in raw.items()}
-        return iter(families(decoded))
+        return iter(self.found)
 
 
-COLLECTOR = RedisSlaCollector()
-_registered = False
-
-
-def expose(sync_client: Any) -> None:
-    """Serve the SLA metrics on this process's ``/metrics`` from ``sync_client``."""
-    global _registered
-    COLLECTOR.client = sync_client
-    if not _registered:
-        REGISTRY.register(COLLECTOR)
-        _registered = True
+def exposition(raw: dict[str, str]) -> bytes:
+    """The SLA metrics in Prometheus text format, from counts read by ``read``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families(raw)))
+    return generate_latest(registry)

@@ -1,0 +1,68 @@
+"""/metrics never stalls the event loop on Redis; /readyz tells anonymous callers nothing about Redis (item 13)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis
+
+from gateway.appkeys import SERVICES
+from tests.conftest import Backend, make_settings, start_client
+from tests.support import RedisServer, wait_until
+from workers import metrics
+
+
+async def timed_get(client, path: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = await client.get(path)
+    await response.read()
+    return time.perf_counter() - started, response.status
+
+
+async def test_a_scrape_while_redis_stalls_does_not_block_other_requests(aiohttp_client, redis_url, caplog):
+    backend = Backend(make_settings(redis_url=redis_url))
+    client = await start_client(aiohttp_client, backend)
+    await metrics.record_fire(client.app[SERVICES].redis, "breach", "support", "first_response", 1.5)
+    assert "gateway_sla_breaches_total" in await (await client.get("/metrics")).text()
+
+    # Redis answers nobody for 2.5 s (as under a long command, a failover or a saturated link).
+    admin = redis.Redis.from_url(redis_url)
+    admin.execute_command("CLIENT", "PAUSE", 2500, "ALL")
+    admin.close()
+    answered: list[float] = []  # when each /healthz, asked every 20 ms, was answered
+    stop = asyncio.Event()
+
+    async def probe() -> None:
+        while not stop.is_set():
+            assert (await timed_get(client, "/healthz"))[1] == 200
+            answered.append(time.perf_counter())
+            await asyncio.sleep(0.02)
+
+    prober = asyncio.create_task(probe())
+    await wait_until(lambda: len(answered) >= 2, what="the prober to run")
+    with caplog.at_level(logging.WARNING, logger="gateway.health"):
+        scrape_seconds, scrape_status = await timed_get(client, "/metrics")
+    after = len(answered)
+    await wait_until(lambda: len(answered) > after, what="one more /healthz")
+    stop.set()
+    await prober
+    longest = max(later - earlier for earlier, later in zip(answered, answered[1:]))
+    assert longest < 0.15, f"/healthz went unanswered for {longest:.3f} s during the scrape"
+    assert scrape_status == 200 and scrape_seconds < 1.9, f"/metrics took {scrape_seconds:.3f} s"
+    assert "SLA metrics left out of this scrape" in caplog.text
+
+
+async def test_readiness_does_not_echo_the_redis_error(aiohttp_client, caplog):
+    own = RedisServer()
+    try:
+        client = await start_client(aiohttp_client, Backend(make_settings(redis_url=own.url)))
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        own.stop()
+    with caplog.at_level(logging.WARNING, logger="gateway.health"):
+        response = await client.get("/readyz")
+    assert response.status == 503
+    assert await response.json() == {"status": "unavailable", "redis": "unavailable"}
+    assert str(own.port) in caplog.text  # the reason is in the log, for the operator
