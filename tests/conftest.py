@@ -24,10 +24,13 @@ from gateway.app import create_app
 from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings
 from router.default import DEFAULT_RULES_YAML
+from tests import hypothesis_profiles
 from tests.support import IDENTITY_SECRET  # noqa: F401  (re-exported: tests import it from here)
 from tests.support import ADMIN_TOKEN, IN_CI, RedisServer, settings_for
 from workers import context, defaults
 from workers.embedded import ThreadWorker
+
+hypothesis_profiles.load()
 
 # Every test names its rules: the built-in ones written to a file of the test session's own, never
 # whatever ./routing.yaml or GATEWAY_RULES_PATH the shell that runs pytest happens to have.
