@@ -53,6 +53,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # (A credential has a digit, a capital or a symbol; "basic routing" stays as it is.)
     (re.compile(r"\b([Bb]earer|[Bb]asic)(\s+|%20|\+)(?=[a-z.-]*[A-Z0-9_~+/=])[A-Za-z0-9._~+/=-]{6,}"),
      rf"\g<1>\g<2>{REDACTED}"),
+    # Slack's response_url and incoming-webhook URLs: whoever has one can post as the app.
+    (re.compile(r"(https://hooks\.slack\.com/[a-z]+/)[^\s'\"<>]+"), rf"\g<1>{REDACTED}"),
     # user:password@ in any URL (Redis, SMTP, proxies).
     (re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), rf"\g<1>{REDACTED}@"),
 )

@@ -40,17 +40,18 @@ class _Loader(yaml.SafeLoader):
         self.depth = 0
         self.aliases: list[tuple[Node, yaml.Mark, str]] = []  # target, where the alias is, its name
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
-            node: Node = super().compose_node(parent, index)
-            self.aliases.append((node, event.start_mark, event.anchor))
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            if node is not None and isinstance(event.start_mark, yaml.Mark):
+                self.aliases.append((node, event.start_mark, str(event.anchor)))
             return node
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
-                                                  self.peek_event().start_mark)
+                                                  event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1

@@ -59,9 +59,11 @@ def test_secrets_in_arguments_tracebacks_and_stack_are_redacted():
 
 def test_credential_shapes_are_redacted_even_when_not_ours():
     text = redaction.redact("visitor v1.AbCdEfGhIjKlMnOp.QrStUvWxYz0123456789abcdefghijk, xoxb-12-34-abc, "
-                            "xapp-1-A-2, Authorization: Bearer abc.DEF-123, basic routing stays")
+                            "xapp-1-A-2, Authorization: Bearer abc.DEF-123, basic routing stays, "
+                            "'response_url': 'https://hooks.slack.com/commands/T1/2/abcDEF'")
     assert text == ("visitor v1.AbCdEfGhIjKlMnOp.[redacted], xoxb-[redacted], xapp-[redacted], "
-                    "Authorization: Bearer [redacted], basic routing stays")
+                    "Authorization: Bearer [redacted], basic routing stays, "
+                    "'response_url': 'https://hooks.slack.com/commands/[redacted]'")
 
 
 def test_access_log_targets_lose_secret_path_segments_and_query_values():
