@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 
@@ -40,6 +41,7 @@ async def test_a_scrape_while_redis_stalls_does_not_block_other_requests(aiohttp
             answered.append(time.perf_counter())
             await asyncio.sleep(0.02)
 
+    gc.collect()  # a full collection left over from earlier tests is not what is measured here
     prober = asyncio.create_task(probe())
     await wait_until(lambda: len(answered) >= 2, what="the prober to run")
     with caplog.at_level(logging.WARNING, logger="gateway.health"):
@@ -49,7 +51,8 @@ async def test_a_scrape_while_redis_stalls_does_not_block_other_requests(aiohttp
     stop.set()
     await prober
     longest = max(later - earlier for earlier, later in zip(answered, answered[1:]))
-    assert longest < 0.15, f"/healthz went unanswered for {longest:.3f} s during the scrape"
+    # Alone it is about 0.03 s; the bound leaves room for a loaded CI machine, far below the stall.
+    assert longest < 0.5, f"/healthz went unanswered for {longest:.3f} s during the scrape"
     assert scrape_status == 200 and scrape_seconds < 1.9, f"/metrics took {scrape_seconds:.3f} s"
     assert "SLA metrics left out of this scrape" in caplog.text
 
