@@ -59,3 +59,22 @@ async def test_visitor_chats_through_the_widget(gateway, browser):
         assert texts[0] == "Hi, where is my order?" and "It ships today." in texts[1]
     finally:
         await context.close()
+
+
+async def test_the_demo_page_takes_the_admin_token_out_of_its_address_and_sends_no_referer(gateway, browser):
+    # docs/SECURITY.md: the token leaves the address bar (history, bookmarks, shoulder-surfing) and
+    # never travels in a Referer to the widget's or anyone's requests.
+    context = await browser.new_context()
+    page = await context.new_page()
+    referers = []
+    page.on("request", lambda request: referers.append(request.headers.get("referer")))
+    try:
+        await page.goto(str(gateway.make_url("/?token=test-admin-token")))
+        await page.wait_for_function("location.search === ''", timeout=5000)
+        assert await page.input_value("#token") == "test-admin-token"
+        await page.reload()  # the token survives in the page's storage, not in the URL
+        assert await page.input_value("#token") == "test-admin-token"
+        assert page.url == str(gateway.make_url("/"))
+        assert len(referers) > 2 and not any(r and "token" in r for r in referers)
+    finally:
+        await context.close()
