@@ -140,3 +140,41 @@ async def test_any_admin_request_is_answered_and_never_half_written(gateway, see
         assert changes(before, await snapshot(redis)) == [], f"{response.status} {text}"
     view = await gateway.get(f"/api/conversations/{seeded['conversation']}", headers=admin_headers())
     assert view.status == 200, await view.text()
+
+
+queries = st.dictionaries(st.sampled_from(["queue", "status", "channel", "limit", "offset", "x"]),
+                          st.one_of(any_text, st.integers(-10**6, 10**30).map(str),
+                                    st.sampled_from(["open", "pending", "resolved", "sms", "service", "1e3", "-0"])),
+                          max_size=4)
+reads = st.one_of(
+    st.tuples(st.just("/api/conversations"), queries),
+    st.tuples(st.one_of(st.just("{conversation}"), any_text).map(lambda i: f"/api/conversations/{i}"), queries),
+    st.tuples(st.tuples(st.one_of(st.just("{conversation}"), any_text), any_text)
+              .map(lambda ids: f"/api/conversations/{ids[0]}/messages/{ids[1]}/original"), queries),
+    st.tuples(st.one_of(st.just("{customer}"), any_text).map(lambda i: f"/api/customers/{i}"), queries),
+    st.tuples(st.sampled_from(["/api/failures", "/api/rules", "/api/nothing", "/api/"]), queries),
+)
+
+
+def quoted(path: str) -> str:
+    return "/".join(quote(part.encode("utf-8", "surrogatepass"), safe="{}") for part in path.split("/"))
+
+
+@pytest.mark.timeout(600)
+@given(read=reads)
+async def test_any_admin_read_is_answered_and_writes_nothing(gateway, seeded, caplog, read):
+    path, query = read
+    path = quoted(path).replace("{conversation}", seeded["conversation"]).replace("{customer}", seeded["customer"])
+    query_string = "&".join(f"{quote(k)}={quote(v.encode('utf-8', 'surrogatepass'), safe='')}"
+                            for k, v in query.items())
+    redis = gateway.app[SERVICES].redis
+    caplog.set_level(logging.WARNING)
+    caplog.clear()
+    before = await snapshot(redis)
+    response = await gateway.get(f"{path}?{query_string}", headers=admin_headers())
+    text = await response.text()
+    event(f"{path.split('/')[2] if path.count('/') > 1 else path}: {response.status}")
+    assert response.status < 500, text
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not errors, "\n".join(f"{r.name}: {r.getMessage()} {r.exc_text or ''}" for r in errors)
+    assert changes(before, await snapshot(redis)) == []  # a read never writes
