@@ -120,6 +120,7 @@ async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entr
             try:
                 await pipe.watch(stream, conversation_key)
                 current = redisio.stream_entries(await pipe.xrange(stream))
+                live_fields = redisio.text_hash(await pipe.hgetall(conversation_key))
                 already = {entry.get("id") for _, entry in current}
                 incoming = [entry for _, entry in entries if entry.get("id") not in already]
                 combined = sorted([entry for _, entry in current] + incoming, key=lambda e: int(e["created_at"]))
@@ -136,10 +137,29 @@ async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entr
                 for name in ("address:email", "address:sms", "address:slack", "address:webchat"):
                     if moving_fields.get(name):
                         pipe.hsetnx(conversation_key, name, moving_fields[name])
+                latest = _latest_inbound(live_fields, moving_fields)
+                if latest:
+                    pipe.hset(conversation_key, mapping=latest)
                 await pipe.execute()
                 return
             except WatchError:
                 continue
+
+
+def _latest_inbound(live: dict[str, str], moving: dict[str, str]) -> dict[str, str]:
+    """If the customer wrote to the moving conversation last, replies go where they wrote from.
+
+    Without this a visitor whose first web chat message merged them into their email
+    customer would be answered by email, and their open chat would get nothing.
+    """
+    moving_at = int(moving.get("last_inbound_at") or 0)
+    channel = moving.get("last_inbound_channel")
+    if not channel or moving_at <= int(live.get("last_inbound_at") or 0):
+        return {}
+    latest = {"last_inbound_at": str(moving_at), "last_inbound_channel": channel}
+    if moving.get(f"address:{channel}"):
+        latest[f"address:{channel}"] = moving[f"address:{channel}"]
+    return latest
 
 
 def _ascending_ids(entries: Iterable[Mapping[str, str]]) -> list[str]:

@@ -8,10 +8,11 @@ by a domain event.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from conversations.messages import InboundMessage
-from conversations import changes, codec, ids
+from conversations import changes, claims, codec, ids
 from conversations.changes import (  # re-exported: the verbs' vocabulary
     MANUAL_ROUTING,
     PENDING_ESCALATION,
@@ -22,7 +23,7 @@ from conversations import consent
 from conversations.consent import ConsentStore, KeywordOutcome, OptOut, Request
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
-from conversations.merge import merge_customers
+from conversations.merge import MERGED_INTO_CONVERSATION, merge_customers
 from conversations.models import (
     Channel,
     Conversation,
@@ -36,6 +37,8 @@ from conversations.models import (
 )
 from conversations.rules import RoutingDecision, Rules
 from conversations.store import Change, ConversationStore, IngestResult
+
+MAX_MERGE_HOPS = 5
 
 __all__ = ["MANUAL_ROUTING", "PENDING_ESCALATION", "ConversationService", "Escalation", "Rules"]
 
@@ -61,9 +64,12 @@ class ConversationService:
         result = await self.store.ingest(message, now=self.clock())
         if result.duplicate:
             return result
+        merged = False
         for identity in message.linked:
             if identity != message.identity:
-                await self._link_if_new(result.customer_id, identity)
+                merged = await self._link_if_new(result.customer_id, identity) or merged
+        if merged:
+            result = await self._surviving(result)
         await self.events.emit(
             ConversationEvent(
                 EventKind.INGESTED, result.conversation_id, result.customer_id, result.message_id,
@@ -120,10 +126,33 @@ class ConversationService:
         return KeywordOutcome(duplicate=result.duplicate, changed=changed, opted_out=opted_out, answer=answer,
                               conversation_id=result.conversation_id)
 
-    async def _link_if_new(self, customer_id: str, identity: Identity) -> None:
-        """Link a proven identity, once: later messages find it already theirs without a merge."""
+    async def _link_if_new(self, customer_id: str, identity: Identity) -> bool:
+        """Link a proven identity, once: later messages find it already theirs without a merge.
+
+        Returns True if it linked (and so may have merged two customers).
+        """
         if await self.store.customer_for(identity) != customer_id:
             await self.link_identity(customer_id, identity, author="verification")
+            return True
+        return False
+
+    async def _surviving(self, result: IngestResult) -> IngestResult:
+        """Where the message is after a merge its own links caused: the survivor's live conversation.
+
+        The channel (a web chat socket) must follow it, and it no longer opened a
+        conversation of its own: the survivor's is neither routed again nor auto-answered.
+        """
+        customer = await self.store.current_customer(result.customer_id)
+        conversation = await self.store.conversation(result.conversation_id)
+        for _ in range(MAX_MERGE_HOPS):
+            target = conversation.extra.get(MERGED_INTO_CONVERSATION)
+            if not target:
+                break
+            conversation = await self.store.conversation(target)
+        if conversation.id == result.conversation_id:
+            return replace(result, customer_id=customer.id)
+        return replace(result, outcome="appended", customer_id=customer.id, conversation_id=conversation.id,
+                       queue=conversation.queue or "")
 
     # -- routing ---------------------------------------------------------------------
 
@@ -278,6 +307,8 @@ class ConversationService:
         owner = await self.store.customer_for(identity)
         if owner is None:
             owner = await self.store.claim_identity_for(identity, customer.id)
+        if owner != customer.id:
+            owner = await claims.heal(self.store.redis, identity, owner, customer.id)
         if owner == customer.id:
             await self.store.add_identity(customer.id, identity)
             return await self.store.customer(customer.id)

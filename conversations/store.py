@@ -7,6 +7,7 @@ live in ``service.py``; this module only knows the layout (``keys.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,7 +20,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from conversations.messages import FULL_TEXT, InboundMessage
-from conversations import codec, ids, keys, redisio
+from conversations import claims, codec, ids, keys, redisio
 from conversations.delivery import is_step_back
 from conversations.errors import NotFound
 from conversations.models import (
@@ -106,28 +107,12 @@ class ConversationStore:
 
         ``SET NX`` makes concurrent first messages from one address agree on one id.
         """
-        key = keys.identity(identity.key)
-        existing = redisio.optional_text(await self.redis.get(key))
-        if existing:
-            return CustomerId(existing)
-        candidate = ids.customer_id()
-        if await self.redis.set(key, candidate, nx=True):
-            return CustomerId(candidate)
-        return CustomerId(await self._owner(key))
+        customer_id, _ = await claims.claim(self.redis, identity)
+        return customer_id
 
     async def claim_identity_for(self, identity: Identity, customer_id: str) -> CustomerId:
         """Give an unknown identity to ``customer_id``; returns whoever owns it now."""
-        key = keys.identity(identity.key)
-        if await self.redis.set(key, customer_id, nx=True):
-            return CustomerId(customer_id)
-        return CustomerId(await self._owner(key))
-
-    async def _owner(self, identity_key: str) -> str:
-        """The customer id a lost ``SET NX`` race left at an identity key."""
-        owner = redisio.optional_text(await self.redis.get(identity_key))
-        if owner is None:
-            raise RuntimeError(f"{identity_key} was claimed, then vanished")
-        return owner
+        return await claims.claim_for(self.redis, identity, customer_id)
 
     async def add_identity(self, customer_id: str, identity: Identity) -> None:
         await self.redis.sadd(keys.CustomerKeys(customer_id).identities, identity.key)
@@ -177,7 +162,16 @@ class ConversationStore:
     async def ingest(self, message: InboundMessage, *, now: datetime | None = None) -> IngestResult:
         """Store one inbound message exactly once; see ``scripts/ingest.lua``."""
         now = now or datetime.now(UTC)
-        customer_id = await self.claim_identity(message.identity)
+        customer_id, claimed = await claims.claim(self.redis, message.identity)
+        try:
+            return await self._ingest_as(message, now, customer_id)
+        except BaseException:
+            if claimed:  # the first message of a new identity failed: no claim may name nobody
+                with contextlib.suppress(Exception):
+                    await claims.unclaim(self.redis, message.identity, customer_id)
+            raise
+
+    async def _ingest_as(self, message: InboundMessage, now: datetime, customer_id: CustomerId) -> IngestResult:
         message_id = ids.message_id()
         stored = Message(
             id=MessageId(message_id),

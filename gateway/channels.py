@@ -34,7 +34,7 @@ SENDER_FACTORIES: list[Callable[[Settings, Redis, bytes], Sender | None]] = [
 
 # Each adds the channel's routes (and, if it needs one, a cleanup_ctx for a listener) to the app.
 WEB_SETUPS: list[Callable[[web.Application, Settings], None]] = [
-    lambda app, settings: webchat_web.setup_routes(app, settings.webchat),
+    lambda app, settings: webchat_web.setup_routes(app, settings.webchat, trusted_proxies=settings.trusted_proxies),
     lambda app, settings: slack_web.setup_routes(app, settings.slack),
     lambda app, settings: sms_web.setup_routes(app, settings.twilio),
     lambda app, settings: email_web.setup(app, settings.email),

@@ -59,7 +59,7 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     senders = build_senders(settings, redis, secret_key_bytes(settings))
     return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
-                    events=events)
+                    events=events, webchat=settings.webchat)
 
 
 def channel_deps(settings: Settings, services: Services, hub: Hub) -> ChannelDeps:

@@ -9,10 +9,12 @@ group. ``.env.example`` lists every name.
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from channels.email.settings import EmailSettings
 from channels.slack.settings import SlackSettings
@@ -43,12 +45,25 @@ class Settings(BaseSettings):
     reopen_window: timedelta = timedelta(days=7)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    # client; empty: the peer address is the client (anyone could write the header).
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+            except ValueError as error:
+                raise ValueError(f"not an address or network: {error}") from None
+        return value
 
     @property
     def base_url(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from redis import Redis as SyncRedis
@@ -27,6 +27,7 @@ from conversations.service import ConversationService
 from conversations.store import ConversationStore
 from router import LiveRules
 from workers.queues import JobQueues
+from channels.webchat.settings import WebchatSettings
 from workers.settings import WorkerSettings
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ class Services:
         redis: async client (``decode_responses``); ``sync_redis``: RQ's client (bytes).
         rules: the rule file in force, reloaded when it changes.
         senders: one sender per configured channel.
+        webchat: the web chat group, for the sweeper's retention of anonymous visitors.
     """
 
     settings: WorkerSettings
@@ -56,6 +58,7 @@ class Services:
     jobs: JobQueues
     senders: Mapping[Channel, Sender]
     events: EventBus
+    webchat: WebchatSettings = field(default_factory=WebchatSettings)
 
     async def close(self) -> None:
         for sender in self.senders.values():

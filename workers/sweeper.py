@@ -1,4 +1,5 @@
-"""The sweeper: fires due SLA timers and re-enqueues outbound deliveries nobody is doing.
+"""The sweeper: fires due SLA timers, re-enqueues outbound deliveries nobody is doing, and erases
+anonymous web chat visitors past their retention (``GATEWAY_WEBCHAT__ANONYMOUS_RETENTION``).
 
 One loop per worker host (``gateway worker`` starts it as a child process,
 or run ``gateway sweeper``); a leader lock with a TTL keeps one active, and
@@ -21,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
+from channels.webchat import retention
 from conversations import keys as core_keys
 from conversations import redisio
 from conversations.clock import to_ms, utcnow
@@ -38,6 +40,7 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
 return due
 """
+RETENTION_EVERY_SECONDS = 300.0  # erasing idle anonymous visitors is no hurry
 UNDELIVERED = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 _UNMARK = ("if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or -1) == tonumber(ARGV[2]) then "
            "return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0")
@@ -189,6 +192,14 @@ class Sweeper:
         last = int(batch[-1][1]) if len(batch) == limit else upper
         await self.redis.set(keys.OUTBOUND_SCAN_MARK, last if last > mark else mark + 1)
 
+    # -- retention -----------------------------------------------------------------------
+
+    async def expire_anonymous(self) -> int:
+        """Erase anonymous web chat customers with no message for the retention period."""
+        return await retention.expire_anonymous(self.redis, self.services.store,
+                                                retention=self.services.webchat.anonymous_retention,
+                                                now_ms=to_ms(self.clock()))
+
     # -- the loop ----------------------------------------------------------------------
 
     async def lead(self, ttl_ms: int) -> bool:
@@ -200,6 +211,7 @@ class Sweeper:
         ttl_ms = int(max(interval * 5, 10) * 1000)
         recover_every = max(interval, 5.0)
         last_recovery = 0.0
+        last_retention = 0.0
         while not stop.is_set():
             if parent is not None and os.getppid() != parent:
                 log.warning("the worker that started this sweeper is gone; stopping")
@@ -212,6 +224,9 @@ class Sweeper:
                     if time.monotonic() - last_recovery >= recover_every:
                         await self.recover_outbound()
                         last_recovery = time.monotonic()
+                    if time.monotonic() - last_retention >= RETENTION_EVERY_SECONDS:
+                        last_retention = time.monotonic()
+                        await self.expire_anonymous()
             except Exception:  # Redis blinked: keep going, the next pass catches up
                 log.exception("sweep failed")
             try:

@@ -1,4 +1,4 @@
-"""Client frames of the web chat protocol (``hello``, ``message``, ``ping``) and the
+"""Client frames of the web chat protocol (``hello``, ``message``, ``delivered``, ``ping``) and the
 ``InboundMessage`` a visitor's message becomes. Pure, no I/O.
 
 The server's frames are built in ``protocol.py``; the whole protocol is in docs/WEBCHAT.md.
@@ -16,6 +16,7 @@ from conversations.models import Channel, Identity
 
 MAX_CLIENT_ID = 100
 MAX_NAME = 200
+MAX_DELIVERED = 500  # a welcome's worth of agent messages, acknowledged in one frame
 
 
 class FrameError(ValueError):
@@ -43,11 +44,27 @@ class ChatMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivered:
+    """The widget shows an agent's message: only this makes a web chat reply ``delivered``."""
+
+    message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
 
-Frame = Hello | ChatMessage | Ping
+Frame = Hello | ChatMessage | Delivered | Ping
+
+
+def _valid_text(name: str, value: str) -> str:
+    """Refuse what cannot be stored: a lone UTF-16 surrogate (``"\\ud800"`` in JSON) is no Unicode text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FrameError("bad_frame", f"{name} is not valid Unicode text (a lone surrogate)") from None
+    return value
 
 
 def _optional_string(data: dict[str, Any], name: str, limit: int) -> str | None:
@@ -58,7 +75,7 @@ def _optional_string(data: dict[str, Any], name: str, limit: int) -> str | None:
         raise FrameError("bad_frame", f"{name} must be a string")
     if len(value) > limit:
         raise FrameError("bad_frame", f"{name} is longer than {limit} characters")
-    return value
+    return _valid_text(name, value)
 
 
 def parse_frame(raw: str, *, max_text: int) -> Frame:
@@ -66,6 +83,8 @@ def parse_frame(raw: str, *, max_text: int) -> Frame:
         data = json.loads(raw)
     except ValueError:
         raise FrameError("bad_frame", "a frame must be a JSON object") from None
+    except RecursionError:  # "[[[[…" thousands deep: json's parser recurses per level
+        raise FrameError("bad_frame", "a frame must be a flat JSON object; this one nests too deep") from None
     if not isinstance(data, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = data.get("type")
@@ -86,10 +105,24 @@ def parse_frame(raw: str, *, max_text: int) -> Frame:
             raise FrameError("bad_frame", "message needs a non-empty text")
         if len(text) > max_text:
             raise FrameError("message_too_long", f"text is longer than {max_text} characters")
-        return ChatMessage(client_id=client_id, text=text)
+        return ChatMessage(client_id=client_id, text=_valid_text("text", text))
+    if kind == "delivered":
+        ids = data.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_DELIVERED:
+            raise FrameError("bad_frame", f"delivered needs message_ids: a list of 1 to {MAX_DELIVERED} message ids")
+        if not all(isinstance(i, str) and 0 < len(i) <= MAX_CLIENT_ID for i in ids):
+            raise FrameError("bad_frame", "message_ids must be message ids (non-empty strings)")
+        return Delivered(tuple(_valid_text("message_ids", i) for i in ids))
     if kind == "ping":
         return Ping()
-    raise FrameError("unknown_type", f"unknown frame type {kind!r}; expected hello, message or ping")
+    raise FrameError("unknown_type", f"unknown frame type {_shown(kind)}; expected hello, message, delivered or ping")
+
+
+def _shown(kind: object) -> str:
+    """The offending type in an error detail: short, and always encodable."""
+    if not isinstance(kind, str):
+        return f"of JSON type {type(kind).__name__}"
+    return repr(kind[:40]).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def to_inbound(chat: ChatMessage, *, visitor_id: str, identity: Identity, linked: tuple[Identity, ...],

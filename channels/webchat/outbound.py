@@ -1,4 +1,10 @@
-"""Outbound web chat: publish the reply to every process holding a socket of the conversation."""
+"""Outbound web chat: publish the reply to every process holding a socket of the conversation.
+
+Publishing is "sent", never "delivered": a process may hold a socket whose
+visitor no longer reads, or none at all. The reply becomes ``delivered`` when
+a socket of that visitor answers the frame with ``delivered`` (``web.py``);
+until then it stays ``sent`` and is shown again in the visitor's next ``welcome``.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +27,14 @@ class WebchatSender:
     async def send(self, message: OutboundMessage) -> SendResult:
         frame = {
             "type": "deliver",
+            "conversation_id": message.conversation_id,
             "message": {
                 "id": message.message_id, "direction": "outbound", "author": message.author,
                 "text": message.text, "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             },
         }
-        receivers = await self.redis.publish(keys.conversation_events(message.conversation_id), json.dumps(frame))
-        # Nobody connected: the reply waits in the conversation and arrives with the next welcome.
-        return SendResult(delivered=receivers > 0)
+        await self.redis.publish(keys.conversation_events(message.conversation_id), json.dumps(frame))
+        return SendResult(delivered=False)
 
     async def close(self) -> None:
         """The Redis client belongs to the process; nothing of the sender's own to release."""

@@ -1,84 +1,48 @@
-"""The web chat socket: hello → welcome, message → ack, and live messages of the conversation."""
+"""The web chat socket: hello → welcome, message → ack, delivered, and live messages of the conversation.
+
+Everything after the WebSocket upgrade is answered inside the socket: a refused
+frame gets an ``error`` frame (nothing stored), an unexpected failure an
+``error`` frame and a close code (1011, or 1013 while Redis is unreachable),
+never an HTTP response written into the upgraded connection.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from channels.deps import CHANNEL_DEPS
-from channels.webchat import inbound, protocol, tokens
-from channels.webchat.inbound import ChatMessage, FrameError, Hello, Ping
+from channels.webchat import inbound, keys, protocol
+from channels.webchat.identity import Visitor, fresh_visitor, only_anonymous, resolve_visitor
+from channels.webchat.inbound import ChatMessage, Delivered, FrameError, Hello, Ping
+from channels.webchat.limits import Network, NewConversationCap, TokenBucket, VisitorRate, client_address
+from channels.webchat.outbox import Outbox
 from channels.webchat.settings import WebchatSettings
 from conversations import codec
-from conversations.clock import utcnow
-from conversations.models import Channel, Direction, Identity
+from conversations.clock import now_ms, utcnow
+from conversations.errors import DomainError, NotFound
+from conversations.models import Customer, DeliveryStatus, Direction, Identity, Status
 
 log = logging.getLogger("gateway.webchat")
 
 SETTINGS: web.AppKey[WebchatSettings] = web.AppKey("webchat_settings", WebchatSettings)
+# Proxies whose X-Forwarded-For names the client (GATEWAY_TRUSTED_PROXIES).
+TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("webchat_trusted_proxies", tuple)
 # The open sockets of this process: the gateway closes them (1001, going away) when it stops.
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("webchat_sockets", set)
 
-
-class TokenBucket:
-    """Frames per second per socket, with a burst allowance."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.capacity = rate, float(burst)
-        self.tokens, self.updated = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
-@dataclass
-class Visitor:
-    """What one socket has proven: its visitor id and, maybe, a verified identifier."""
-
-    visitor_id: str
-    identity: Identity
-    linked: tuple[Identity, ...]
-    name: str | None
-    conversation_id: str | None = None
-    forwarded: set[str] = field(default_factory=set)
-
-
-def resolve_visitor(hello: Hello, *, secret: bytes, identity_secret: bytes | None) -> tuple[Visitor, str]:
-    """Check a hello's token and identity claims; returns the visitor and its (new) token."""
-    if hello.visitor_token:
-        visitor_id = tokens.visitor_from_token(secret, hello.visitor_token)
-        if visitor_id is None:
-            raise FrameError("invalid_token", "the visitor token is not valid; start again without one")
-        token = hello.visitor_token
-    else:
-        visitor_id = tokens.new_visitor_id()
-        token = tokens.issue_token(secret, visitor_id)
-    anonymous = Identity(Channel.WEBCHAT, f"visitor:{visitor_id}")
-    if hello.identifier is None:
-        if hello.identifier_hash:
-            raise FrameError("identity_unverified", "identifier_hash without identifier")
-        return Visitor(visitor_id, anonymous, (), hello.name), token
-    if identity_secret is None:
-        raise FrameError("identity_unverified", "identity verification is not configured on this gateway")
-    if not hello.identifier_hash or not tokens.identifier_verified(identity_secret, hello.identifier,
-                                                                 hello.identifier_hash):
-        raise FrameError("identity_unverified", "identifier_hash does not match the identifier")
-    verified = Identity(Channel.WEBCHAT, f"user:{hello.identifier}")
-    linked = [anonymous]
-    if protocol.looks_like_email(hello.identifier):
-        linked.append(Identity(Channel.EMAIL, hello.identifier.strip().lower()))
-    return Visitor(visitor_id, verified, tuple(linked), hello.name), token
+HELLO_TIMEOUT = 4008
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
+ENDED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+SHOWN_AS_DELIVERED = (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 
 
 class WebchatSocket:
@@ -86,63 +50,131 @@ class WebchatSocket:
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
         self.deps = request.app[CHANNEL_DEPS]
-        self.settings = request.app[SETTINGS]
+        self.settings = settings = request.app[SETTINGS]
         self.ws = ws
+        self.outbox = Outbox(ws, request.transport, settings.send_queue_frames)
         self.visitor: Visitor | None = None
-        self.limit = TokenBucket(self.settings.frames_per_second, self.settings.frame_burst)
+        self.limit = TokenBucket(settings.frames_per_second, settings.frame_burst)
+        self.visitor_rate = VisitorRate(self.deps.redis, settings.frames_per_second, settings.frame_burst)
+        self.cap = NewConversationCap(self.deps.redis, settings.new_conversations_per_address_per_hour)
+        self.address = client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                                      request.app[TRUSTED_PROXIES])
+        self._held: list[dict[str, Any]] | None = None  # events that arrive while hello is being answered
 
-    async def send(self, frame: dict[str, Any]) -> None:
-        if not self.ws.closed:
-            await self.ws.send_json(frame)
+    def send(self, frame: dict[str, Any]) -> None:
+        self.outbox.put(frame)
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        hello_deadline = loop.time() + self.settings.hello_timeout_seconds
         try:
-            async for frame in self.ws:
-                if frame.type != WSMsgType.TEXT:
-                    if frame.type == WSMsgType.BINARY:
-                        await self.send(protocol.error_frame("bad_frame", "frames are JSON text"))
-                    continue
-                if not self.limit.take():
-                    await self.send(protocol.error_frame("rate_limited", "too many frames; slow down"))
-                    continue
+            while not self.ws.closed and not self.outbox.closing:
+                timeout = None if self.visitor else hello_deadline - loop.time()
+                if timeout is not None and timeout <= 0:
+                    await self.fail("hello_timeout", "no hello in time", HELLO_TIMEOUT)
+                    return
                 try:
-                    await self.handle(inbound.parse_frame(frame.data, max_text=self.settings.max_message_chars))
-                except FrameError as error:
-                    await self.send(protocol.error_frame(error.code, error.detail))
+                    frame = await self.ws.receive(timeout=timeout)
+                except TimeoutError:
+                    continue
+                if frame.type in ENDED:
+                    return
+                if frame.type == WSMsgType.BINARY:
+                    self.send(protocol.error_frame("bad_frame", "frames are JSON text"))
+                elif frame.type == WSMsgType.TEXT:
+                    await self.on_text(frame.data)
         finally:
             await self._leave()
+            await self.outbox.finish()
+
+    async def on_text(self, raw: str) -> None:
+        try:
+            if not self.limit.take() or (self.visitor and not await self.visitor_rate.take(self.visitor.visitor_id)):
+                raise FrameError("rate_limited", "too many frames; slow down")
+            await self.handle(inbound.parse_frame(raw, max_text=self.settings.max_message_chars))
+        except FrameError as error:
+            self.send(protocol.error_frame(error.code, error.detail))
+        except DomainError as error:
+            self.send(protocol.error_frame("refused", str(error)))
+        except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as error:
+            log.error("web chat: storage unavailable: %s", error)
+            await self.fail("unavailable", "storage unavailable, reconnect later", TRY_AGAIN_LATER)
+        except Exception:
+            log.exception("web chat frame failed")
+            await self.fail("internal_error", "internal error", INTERNAL_ERROR)
+
+    async def fail(self, code: str, detail: str, close_code: int) -> None:
+        self.send(protocol.error_frame(code, detail))
+        await self.outbox.close(close_code, detail)
 
     async def handle(self, frame: inbound.Frame) -> None:
         if isinstance(frame, Ping):
-            await self.send({"type": "pong"})
+            self.send({"type": "pong"})
         elif isinstance(frame, Hello):
             await self.hello(frame)
         elif isinstance(frame, ChatMessage):
             await self.message(frame)
+        elif isinstance(frame, Delivered):
+            await self.delivered(frame)
+
+    # -- hello ------------------------------------------------------------------------
 
     async def hello(self, hello: Hello) -> None:
         if self.visitor is not None:
             raise FrameError("bad_frame", "hello was already sent on this socket")
         identity_secret = self.settings.identity_secret
+        secret = self.deps.secret_key
         visitor, token = resolve_visitor(
-            hello, secret=self.deps.secret_key,
+            hello, secret=secret,
             identity_secret=identity_secret.get_secret_value().encode() if identity_secret else None,
+            token_ttl_seconds=self.settings.token_ttl.total_seconds(),
         )
-        store = self.deps.store
-        customer_id = await store.customer_for(visitor.identity)
-        messages: list[dict[str, Any]] = []
-        if customer_id:
-            customer = await store.current_customer(customer_id)
-            live = await store.live_conversation_id(customer.id)
+        customer = await self._customer(visitor.identity)
+        if customer is not None and not visitor.verified and not only_anonymous(customer):
+            # The token's identity now belongs to a known person: the token alone never opens that.
+            visitor, token = fresh_visitor(secret, hello.name)
+            customer = None
+        live = await self.deps.store.live_conversation_id(customer.id) if customer else None
+        self._held = []
+        try:
+            messages: list[dict[str, Any]] = []
             if live:
                 visitor.conversation_id = live
-                messages = [protocol.visible_message(codec.message_json(m)) for m in await store.messages(live)
-                            if m.visible_to_customer]
+                await self.deps.hub.join(live, self.on_event)
+                messages = await self._visible(live, visitor)
+        except BaseException:
+            self._held = None
+            if live:
+                await self.deps.hub.leave(live, self.on_event)
+            raise
         self.visitor = visitor
-        if visitor.conversation_id:
-            await self.deps.hub.join(visitor.conversation_id, self.on_event)
-        await self.send({"type": "welcome", "visitor_token": token, "conversation_id": visitor.conversation_id,
-                         "messages": messages})
+        self.send({"type": "welcome", "visitor_token": token, "conversation_id": visitor.conversation_id,
+                   "messages": messages})
+        held, self._held = self._held, None
+        for payload in held:
+            self.on_event(payload)
+
+    async def _customer(self, identity: Identity) -> Customer | None:
+        customer_id = await self.deps.store.customer_for(identity)
+        if not customer_id:
+            return None
+        try:
+            return await self.deps.store.current_customer(customer_id)
+        except NotFound:
+            return None  # a claim whose first message never got stored; that visitor's next message heals it
+
+    async def _visible(self, conversation_id: str, visitor: Visitor) -> list[dict[str, Any]]:
+        visible = []
+        for message in await self.deps.store.messages(conversation_id):
+            if not message.visible_to_customer:
+                continue
+            visitor.forwarded.add(message.id)
+            if message.direction == Direction.OUTBOUND and message.delivery not in SHOWN_AS_DELIVERED:
+                visitor.awaiting_ack[message.id] = conversation_id
+            visible.append(protocol.visible_message(codec.message_json(message)))
+        return visible
+
+    # -- message ----------------------------------------------------------------------
 
     async def message(self, chat: ChatMessage) -> None:
         visitor = self.visitor
@@ -150,27 +182,79 @@ class WebchatSocket:
             raise FrameError("hello_required", "send hello before messages")
         message = inbound.to_inbound(chat, visitor_id=visitor.visitor_id, identity=visitor.identity,
                                      linked=visitor.linked, name=visitor.name, received_at=utcnow())
-        result = await self.deps.service.ingest(message)
+        reserved = not visitor.verified and await self._opens_conversation(visitor)
+        if reserved and not await self.cap.reserve(self.address):
+            raise FrameError("too_many_conversations",
+                             "too many new conversations from this address this hour; try again later")
+        try:
+            result = await self.deps.service.ingest(message)
+        except BaseException:
+            if reserved:
+                await self.cap.release(self.address)
+            raise
+        if reserved and result.outcome != "opened":
+            await self.cap.release(self.address)
+        if not visitor.verified and not result.duplicate:
+            await self.deps.redis.zadd(keys.ANONYMOUS_ACTIVITY, {result.customer_id: now_ms()})
+        # After a merge the message lives in the surviving conversation: follow it.
         if result.conversation_id != visitor.conversation_id:
             if visitor.conversation_id:
                 await self.deps.hub.leave(visitor.conversation_id, self.on_event)
             visitor.conversation_id = result.conversation_id
             await self.deps.hub.join(result.conversation_id, self.on_event)
         visitor.forwarded.add(result.message_id)
-        await self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
-                         "conversation_id": result.conversation_id, "duplicate": result.duplicate})
+        self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
+                   "conversation_id": result.conversation_id, "duplicate": result.duplicate})
 
-    async def on_event(self, payload: dict[str, Any]) -> None:
-        """Forward what the visitor may see: the customer's own messages, and replies delivered to web chat."""
+    async def _opens_conversation(self, visitor: Visitor) -> bool:
+        """Whether this message may open a new conversation (and so counts against the address's cap)."""
+        if not visitor.conversation_id:
+            return True
+        try:
+            conversation = await self.deps.store.conversation(visitor.conversation_id)
+        except NotFound:
+            return True
+        return conversation.status == Status.RESOLVED
+
+    # -- delivery ---------------------------------------------------------------------
+
+    async def delivered(self, frame: Delivered) -> None:
+        """The widget showed an agent's message: now, and only now, it is delivered."""
+        visitor = self.visitor
+        if visitor is None:
+            raise FrameError("hello_required", "send hello first")
+        unknown = [i for i in frame.message_ids if i not in visitor.forwarded]
+        if unknown:
+            raise FrameError("unknown_message", f"no message {unknown[0]!r} was sent on this socket")
+        for message_id in frame.message_ids:
+            conversation_id = visitor.awaiting_ack.pop(message_id, None)
+            if conversation_id is not None:  # else acknowledged already (twice, or the visitor's own message)
+                await self.deps.service.record_delivery(conversation_id, message_id, DeliveryStatus.DELIVERED)
+
+    def on_event(self, payload: dict[str, Any]) -> None:
+        """Forward what the visitor may see: the customer's own messages, and replies delivered to web chat.
+
+        Runs on the hub's reader: it only queues a frame, never waits for the visitor.
+        """
+        if self._held is not None:
+            self._held.append(payload)
+            return
         message = payload.get("message")
-        if not isinstance(message, dict) or self.visitor is None:
+        visitor = self.visitor
+        if not isinstance(message, dict) or visitor is None:
             return
-        if payload.get("type") == "message" and message.get("direction") != Direction.INBOUND.value:
+        kind = payload.get("type")
+        if kind == "message" and message.get("direction") != Direction.INBOUND.value:
             return  # outbound messages arrive through delivery; notes and events never
-        if payload.get("type") not in ("message", "deliver") or message.get("id") in self.visitor.forwarded:
+        message_id = message.get("id")
+        if kind not in ("message", "deliver") or not isinstance(message_id, str) or message_id in visitor.forwarded:
             return
-        self.visitor.forwarded.add(message["id"])
-        await self.send({"type": "message", "message": protocol.visible_message(message)})
+        visitor.forwarded.add(message_id)
+        if kind == "deliver":
+            conversation_id = payload.get("conversation_id") or visitor.conversation_id
+            if isinstance(conversation_id, str):
+                visitor.awaiting_ack[message_id] = conversation_id
+        self.send({"type": "message", "message": protocol.visible_message(message)})
 
     async def _leave(self) -> None:
         if self.visitor and self.visitor.conversation_id:
@@ -184,13 +268,19 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     request.app[WEBSOCKETS].add(ws)
     try:
         await WebchatSocket(request, ws).run()
+    except Exception:
+        # Past the upgrade an HTTP error response would be written into the socket as garbage.
+        log.exception("web chat socket failed")
+        if not ws.closed:
+            await ws.close(code=INTERNAL_ERROR, message=b"internal error")
     finally:
         request.app[WEBSOCKETS].discard(ws)
     return ws
 
 
-def setup_routes(app: web.Application, settings: WebchatSettings) -> None:
+def setup_routes(app: web.Application, settings: WebchatSettings, *, trusted_proxies: Sequence[Network] = ()) -> None:
     app[SETTINGS] = settings
+    app[TRUSTED_PROXIES] = tuple(trusted_proxies)
     app[WEBSOCKETS] = set()
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
@@ -200,4 +290,3 @@ async def widget(request: web.Request) -> web.FileResponse:
     path = resources.files("channels.webchat").joinpath("static/widget.js")
     return web.FileResponse(str(path), headers={"Content-Type": "application/javascript",
                                                 "Cache-Control": "public, max-age=300"})
-

@@ -11,26 +11,8 @@ from aiohttp import WSMsgType
 from channels.webchat.tokens import identifier_hash, issue_token
 from gateway.appkeys import SERVICES, SETTINGS
 from tests.conftest import IDENTITY_SECRET, admin_headers, start_client
-
-
-async def receive(ws, kind: str, timeout: float = 5.0) -> dict:
-    """The next frame of ``kind``, skipping others."""
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = await ws.receive_json()
-            if frame["type"] == kind:
-                return frame
-
-
-async def hello(client, **fields) -> tuple[object, dict]:
-    ws = await client.ws_connect("/webchat/ws")
-    await ws.send_json({"type": "hello", **fields})
-    return ws, await receive(ws, "welcome")
-
-
-async def say(ws, client_id: str, text: str) -> dict:
-    await ws.send_json({"type": "message", "client_id": client_id, "text": text})
-    return await receive(ws, "ack")
+from tests.support import wait_until
+from tests.webchat.chat import hello, receive, say
 
 
 async def test_first_message_opens_a_conversation_the_admin_api_shows(gateway):
@@ -75,8 +57,18 @@ async def test_reply_reaches_only_the_visitor_it_is_for(aiohttp_client, backend)
     with pytest.raises(TimeoutError):
         await receive(bob, "message", timeout=0.3)
     store = client.app[SERVICES].store
-    reply = [m for m in await store.messages(ada_ack["conversation_id"]) if m.direction == "outbound"][0]
-    assert reply.delivery == "delivered"
+
+    async def reply_status():
+        return [m for m in await store.messages(ada_ack["conversation_id"]) if m.direction == "outbound"][0].delivery
+
+    # Published to a socket is "sent"; the visitor's acknowledgement makes it "delivered".
+    assert await reply_status() == "sent"
+    await ada.send_json({"type": "delivered", "message_ids": [frame["message"]["id"]]})
+    await wait_until(lambda: _is(reply_status(), "delivered"), what="the reply to be delivered")
+
+
+async def _is(status, expected: str) -> bool:
+    return await status == expected
 
 
 async def test_note_never_reaches_the_visitor(gateway):
@@ -133,9 +125,12 @@ async def test_forged_token_is_refused_and_stores_nothing(gateway):
 async def test_tampered_token_of_another_visitor_is_refused(gateway):
     ws, welcome = await hello(gateway)
     await say(ws, "c-1", "mine")
-    version, visitor_id, signature = welcome["visitor_token"].split(".")
+    version, visitor_id, issued, signature = welcome["visitor_token"].split(".")
     attacker = await gateway.ws_connect("/webchat/ws")
-    await attacker.send_json({"type": "hello", "visitor_token": f"{version}.{visitor_id}x.{signature}"})
+    await attacker.send_json({"type": "hello", "visitor_token": f"{version}.{visitor_id}x.{issued}.{signature}"})
+    assert (await receive(attacker, "error"))["code"] == "invalid_token"
+    # Nor can the issue time be moved to make an old token young again.
+    await attacker.send_json({"type": "hello", "visitor_token": f"{version}.{visitor_id}.{int(issued) + 1}.{signature}"})
     assert (await receive(attacker, "error"))["code"] == "invalid_token"
 
 

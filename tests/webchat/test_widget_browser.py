@@ -52,6 +52,13 @@ async def test_visitor_chats_through_the_widget(gateway, browser):
         reply = await page.wait_for_selector(".gw-msg.gw-out", timeout=5000)
         assert "It ships today." in await reply.inner_text() and "Grace" in await reply.inner_text()
 
+        async def reply_delivered() -> bool:
+            messages = await store.messages(conversation_ids[0])
+            return [m.delivery for m in messages if m.direction == "outbound"] == ["delivered"]
+
+        # The widget acknowledged the frame it showed: only that makes the reply "delivered".
+        await wait_until(reply_delivered, what="the widget's delivered acknowledgement")
+
         await page.reload()
         await page.click("#gw-chat-bubble")
         await page.wait_for_selector(".gw-msg.gw-out", timeout=5000)

@@ -7,6 +7,8 @@
  * Protocol: docs/WEBCHAT.md. The visitor token is kept in localStorage so a
  * reload continues the same conversation; unacknowledged messages are resent
  * with the same client_id after a reconnect, and the gateway stores them once.
+ * Every agent message shown is answered with a "delivered" frame: only that
+ * makes the gateway mark it delivered.
  */
 (function () {
   "use strict";
@@ -107,6 +109,9 @@
         status.textContent = "";
         localStorage.setItem(storeKey, frame.visitor_token);
         frame.messages.forEach(function (m) { render(m); });
+        var agents = frame.messages.filter(function (m) { return m.direction === "outbound"; });
+        // The server wants at most 500 ids a frame; a welcome longer than that acknowledges its newest.
+        if (agents.length) send({type: "delivered", message_ids: agents.slice(-500).map(function (m) { return m.id; })});
         for (var id in pending) send({type: "message", client_id: id, text: pending[id]});
       } else if (frame.type === "ack") {
         delete pending[frame.client_id];
@@ -115,9 +120,12 @@
         shown[frame.message_id] = true;
       } else if (frame.type === "message") {
         render(frame.message);
+        if (frame.message.direction === "outbound") send({type: "delivered", message_ids: [frame.message.id]});
       } else if (frame.type === "error") {
         status.textContent = frame.detail;
-        if (frame.code === "invalid_token") { localStorage.removeItem(storeKey); socket.close(); }
+        if (frame.code === "invalid_token" || frame.code === "token_expired") {
+          localStorage.removeItem(storeKey); socket.close();
+        }
       }
     };
     socket.onclose = function () {

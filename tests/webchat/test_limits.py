@@ -1,0 +1,136 @@
+"""Abuse limits of anonymous web chat, and the retention of what anonymous visitors leave behind.
+
+Regression tests for issue 10 item 8: on the code before, a socket that never
+said hello stayed open forever, a token could spread its frame rate over many
+sockets, one address could open any number of conversations (each posted to
+Slack), and anonymous customers were kept forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiohttp import WSMsgType
+
+from channels.webchat import keys as webchat_keys
+from channels.webchat.limits import client_address
+from conversations import keys
+from conversations.clock import utcnow
+from gateway.appkeys import SERVICES
+from gateway.settings import Settings
+from tests.conftest import admin_headers, make_settings, start_client
+from tests.webchat.chat import hello, proof, receive, say
+from workers.sweeper import Sweeper
+
+
+async def webchat_client(aiohttp_client, backend, headers=None, **webchat):
+    backend.settings = make_settings(webchat={"identity_secret": "test-identity-secret", **webchat},
+                                     **({"trusted_proxies": "127.0.0.1"} if headers else {}))
+    return await start_client(aiohttp_client, backend)
+
+
+async def test_a_socket_without_hello_is_closed(aiohttp_client, fake_backend):
+    client = await webchat_client(aiohttp_client, fake_backend, hello_timeout_seconds=0.3)
+    ws = await client.ws_connect("/webchat/ws")
+    assert (await receive(ws, "error"))["code"] == "hello_timeout"
+    async with asyncio.timeout(5):
+        while (await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+            pass
+    assert ws.close_code == 4008
+
+
+async def test_the_hello_timeout_defaults_to_ten_seconds():
+    assert Settings(_env_file=None).webchat.hello_timeout_seconds == 10
+
+
+async def test_the_rate_limit_holds_across_sockets_of_one_token(aiohttp_client, fake_backend):
+    client = await webchat_client(aiohttp_client, fake_backend, frames_per_second=0.01, frame_burst=4)
+    first, welcome = await hello(client)
+    token = welcome["visitor_token"]
+    sockets = [first] + [(await hello(client, visitor_token=token))[0] for _ in range(3)]
+    # Each socket's own budget (4, one spent on hello) allows its 2 pings; the token's 4 in all do not.
+    codes = []
+    for ws in sockets:
+        for _ in range(2):
+            await ws.send_json({"type": "ping"})
+            frame = await ws.receive_json()
+            codes.append(frame.get("code", frame["type"]))
+    assert codes.count("pong") == 4 and codes.count("rate_limited") == 4
+    # Another visitor is not affected.
+    other, _ = await hello(client)
+    await other.send_json({"type": "ping"})
+    assert (await other.receive_json())["type"] == "pong"
+
+
+async def test_new_anonymous_conversations_are_capped_per_address(aiohttp_client, fake_backend):
+    client = await webchat_client(aiohttp_client, fake_backend, new_conversations_per_address_per_hour=2)
+    for n in range(2):
+        ws, _ = await hello(client)
+        await say(ws, f"c-{n}", "spam")
+    ws, _ = await hello(client)
+    await ws.send_json({"type": "message", "client_id": "c-3", "text": "spam"})
+    assert (await receive(ws, "error"))["code"] == "too_many_conversations"
+    assert len(await client.app[SERVICES].store.recent_conversation_ids(limit=10)) == 2
+    # A visitor already in a conversation goes on writing; a verified one is not capped.
+    first, _ = await hello(client)
+    verified, _ = await hello(client, **proof("ada@example.com"))
+    assert not (await say(verified, "v-1", "logged-in customer"))["duplicate"]
+
+
+async def test_behind_a_trusted_proxy_the_cap_counts_the_forwarded_address(aiohttp_client, fake_backend):
+    client = await webchat_client(aiohttp_client, fake_backend, headers=True, new_conversations_per_address_per_hour=1)
+
+    async def open_from(address: str) -> dict:
+        ws = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": address})
+        await ws.send_json({"type": "hello"})
+        await receive(ws, "welcome")
+        await ws.send_json({"type": "message", "client_id": "c", "text": "hi"})
+        return await ws.receive_json()
+
+    assert (await open_from("203.0.113.7"))["type"] == "ack"
+    assert (await open_from("198.51.100.9"))["type"] == "ack"
+    assert (await open_from("203.0.113.7"))["code"] == "too_many_conversations"
+    # A spoofed hop left of the real one does not help.
+    assert (await open_from("10.9.9.9, 203.0.113.7"))["code"] == "too_many_conversations"
+
+
+def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
+    from ipaddress import ip_network
+    proxies = (ip_network("10.0.0.0/8"),)
+    assert client_address("198.51.100.1", "203.0.113.7", proxies) == "198.51.100.1"
+    assert client_address("10.0.0.5", "203.0.113.7", proxies) == "203.0.113.7"
+    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.7, 10.0.0.9", proxies) == "203.0.113.7"
+    assert client_address("10.0.0.5", "garbage", proxies) == "10.0.0.5"
+    assert client_address("10.0.0.5", "203.0.113.7", ()) == "10.0.0.5"
+
+
+async def test_idle_anonymous_customers_are_erased_by_the_sweeper(gateway):
+    services = gateway.app[SERVICES]
+    redis = services.redis
+    idle_ws, idle_welcome = await hello(gateway)
+    idle = await say(idle_ws, "c-1", "anonymous and gone")
+    await gateway.post(f"/api/conversations/{idle['conversation_id']}/messages", json={"text": "reply"},
+                       headers=admin_headers())
+    await gateway.backend.drain_async()
+    verified_ws, _ = await hello(gateway, **proof("ada@example.com"))
+    kept = await say(verified_ws, "v-1", "a known customer")
+    idle_customer = (await services.store.conversation(idle["conversation_id"])).customer_id
+
+    soon = Sweeper(services, clock=lambda: utcnow() + timedelta(days=89))
+    assert await soon.expire_anonymous() == 0
+    later = Sweeper(services, clock=lambda: utcnow() + timedelta(days=91))
+    assert await later.expire_anonymous() == 1
+
+    assert not [k for k in await redis.keys("*") if idle_customer in k or idle["conversation_id"] in k]
+    assert await redis.zscore(keys.CONVERSATIONS_INDEX, idle["conversation_id"]) is None
+    assert await redis.zscore(webchat_keys.ANONYMOUS_ACTIVITY, idle_customer) is None
+    assert (await services.store.conversation(kept["conversation_id"])).message_count == 1
+    # The visitor coming back finds an empty session, and may start again.
+    again, welcome = await hello(gateway, visitor_token=idle_welcome["visitor_token"])
+    assert welcome["messages"] == [] and welcome["conversation_id"] is None
+    assert not (await say(again, "c-2", "back"))["duplicate"]
+
+
+async def test_anonymous_retention_defaults_to_ninety_days():
+    assert Settings(_env_file=None).webchat.anonymous_retention == timedelta(days=90)
