@@ -50,7 +50,7 @@ async def unclaim(redis: Redis, identity: Identity, customer_id: str) -> None:
     """Undo a claim whose customer was never created (only while the key still names that id)."""
     if await redis.exists(keys.CustomerKeys(customer_id).customer):
         return  # a concurrent first message created it: the claim stands
-    await redis.eval(DELETE_IF_EQUAL, 1, keys.identity(identity.key), customer_id)  # type: ignore[misc]
+    await redis.eval(DELETE_IF_EQUAL, 1, keys.identity(identity.key), customer_id)
 
 
 async def heal(redis: Redis, identity: Identity, orphan_id: str, customer_id: str) -> CustomerId:
@@ -58,10 +58,10 @@ async def heal(redis: Redis, identity: Identity, orphan_id: str, customer_id: st
     if await redis.exists(keys.CustomerKeys(orphan_id).customer):
         return CustomerId(orphan_id)
     key = keys.identity(identity.key)
-    await redis.eval(SET_IF_EQUAL, 1, key, orphan_id, customer_id)  # type: ignore[misc]
+    await redis.eval(SET_IF_EQUAL, 1, key, orphan_id, customer_id)
     return CustomerId(redisio.optional_text(await redis.get(key)) or customer_id)
 
 
 async def release(redis: Redis, identity_key: str, customer_id: str) -> None:
     """Forget an identity of an erased customer, unless it names someone else by now."""
-    await redis.eval(DELETE_IF_EQUAL, 1, keys.identity(identity_key), customer_id)  # type: ignore[misc]
+    await redis.eval(DELETE_IF_EQUAL, 1, keys.identity(identity_key), customer_id)

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from conversations import claims, keys
+from conversations import claims, keys, redisio
 
 
 async def erase_customer(redis: Redis, customer_id: str) -> int:
     """Delete the customer and all it holds; returns how many keys were removed."""
     ck = keys.CustomerKeys(customer_id)
-    for identity_key in await redis.smembers(ck.identities):
+    for identity_key in redisio.text_set(await redis.smembers(ck.identities)):
         await claims.release(redis, identity_key, customer_id)
-    conversation_ids = await redis.lrange(ck.conversations, 0, -1)
+    conversation_ids = redisio.texts(await redis.lrange(ck.conversations, 0, -1))
     slot_keys = [ck.customer, ck.identities, ck.conversations, ck.seen, ck.seen_at]
     for conversation_id in conversation_ids:
         slot_keys += [ck.conversation(conversation_id), ck.messages(conversation_id), ck.delivery(conversation_id)]
     removed = 0
     for conversation_id in conversation_ids:
-        if await redis.get(keys.conversation_locator(conversation_id)) == customer_id:
+        if redisio.optional_text(await redis.get(keys.conversation_locator(conversation_id))) == customer_id:
             removed += await redis.delete(keys.conversation_locator(conversation_id))
         await redis.zrem(keys.CONVERSATIONS_INDEX, conversation_id)
     removed += await redis.delete(*slot_keys)

@@ -139,7 +139,7 @@ async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entr
                         pipe.hsetnx(conversation_key, name, moving_fields[name])
                 latest = _latest_inbound(live_fields, moving_fields)
                 if latest:
-                    pipe.hset(conversation_key, mapping=latest)
+                    pipe.hset(conversation_key, mapping=redisio.fields(latest))
                 await pipe.execute()
                 return
             except WatchError:

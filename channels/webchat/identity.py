@@ -64,7 +64,7 @@ def resolve_visitor(hello: Hello, *, secret: bytes, identity_secret: bytes | Non
     verified = Identity(Channel.WEBCHAT, f"user:{hello.identifier}")
     # The site vouches for the identifier; if it is an email address, the site vouches for
     # that address too (the second proof that links this chat to the email customer).
-    linked = ()
+    linked: tuple[Identity, ...] = ()
     if protocol.looks_like_email(hello.identifier):
         linked = (Identity(Channel.EMAIL, hello.identifier.strip().lower()),)
     return Visitor(visitor_id, verified, linked, hello.name, verified=True), token

@@ -22,7 +22,7 @@ CLOSE_WAIT_SECONDS = 2.0
 
 
 class Outbox:
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None, limit: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, limit: int) -> None:
         self.ws = ws
         self.transport = transport
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=limit)

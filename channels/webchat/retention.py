@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from channels.webchat import keys
 from channels.webchat.identity import only_anonymous
-from conversations import codec
+from conversations import codec, redisio
 from conversations.erase import erase_customer
 from conversations.errors import NotFound
 from conversations.store import ConversationStore
@@ -30,7 +30,8 @@ async def expire_anonymous(redis: Redis, store: ConversationStore, *, retention:
     """Erase anonymous customers with no message since ``now - retention``; returns how many."""
     cutoff = now_ms - int(retention.total_seconds() * 1000)
     erased = 0
-    for customer_id in await redis.zrangebyscore(keys.ANONYMOUS_ACTIVITY, "-inf", cutoff, start=0, num=batch):
+    idle = redisio.members(await redis.zrangebyscore(keys.ANONYMOUS_ACTIVITY, "-inf", cutoff, start=0, num=batch))
+    for customer_id in idle:
         try:
             customer = await store.customer(customer_id)
         except NotFound:

@@ -34,7 +34,7 @@ log = logging.getLogger("gateway.webchat")
 
 SETTINGS: web.AppKey[WebchatSettings] = web.AppKey("webchat_settings", WebchatSettings)
 # Proxies whose X-Forwarded-For names the client (GATEWAY_TRUSTED_PROXIES).
-TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("webchat_trusted_proxies", tuple)
+TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("webchat_trusted_proxies")
 # The open sockets of this process: the gateway closes them (1001, going away) when it stops.
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("webchat_sockets", set)
 
@@ -57,8 +57,8 @@ class WebchatSocket:
         self.limit = TokenBucket(settings.frames_per_second, settings.frame_burst)
         self.visitor_rate = VisitorRate(self.deps.redis, settings.frames_per_second, settings.frame_burst)
         self.cap = NewConversationCap(self.deps.redis, settings.new_conversations_per_address_per_hour)
-        self.address = client_address(request.remote, request.headers.get("X-Forwarded-For"),
-                                      request.app[TRUSTED_PROXIES])
+        trusted: tuple[Network, ...] = request.app[TRUSTED_PROXIES]
+        self.address = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
         self._held: list[dict[str, Any]] | None = None  # events that arrive while hello is being answered
 
     def send(self, frame: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Property-based: whatever a client sends over the web chat socket, the gateway answers in frames.
 
-Two suites, 1,000 examples each (issue 10, property-based tests):
+Two suites, run with the project's Hypothesis profile (``tests/hypothesis_profiles.py``:
+1,000 examples each in CI, 100 on a laptop; issue 10, property-based tests):
 - the pure parser (``parse_frame``): a ``Frame`` or a ``FrameError``, never another
   exception, and what it accepts can be stored (valid Unicode, within limits);
 - the socket handler (aiohttp test client against the app on fakeredis): for each
@@ -16,7 +17,7 @@ import logging
 
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channels.webchat.inbound import ChatMessage, Delivered, FrameError, Hello, Ping, parse_frame
@@ -24,7 +25,6 @@ from channels.webchat.tokens import identifier_hash
 from gateway.app import create_app
 from tests.conftest import IDENTITY_SECRET, make_settings
 
-EXAMPLES = 1000
 TYPES = ["hello", "message", "delivered", "ping", "pong", "", "HELLO", None, 1, [], {}]
 
 # Text with everything a JSON string can carry, lone surrogates and NULs included.
@@ -50,7 +50,7 @@ raw_frames = st.one_of(
 )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None)
+@settings(database=None)
 @given(raw=raw_frames)
 def test_the_parser_returns_a_frame_or_a_frame_error(raw):
     try:
@@ -137,8 +137,7 @@ def test_the_socket_answers_every_frame_sequence_with_frames(fake_backend, caplo
     loop.run_until_complete(client.start_server())
     examples = 0
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(database=None)
     @given(session=sessions)
     def check(session):
         nonlocal examples
@@ -149,7 +148,7 @@ def test_the_socket_answers_every_frame_sequence_with_frames(fake_backend, caplo
     try:
         with caplog.at_level(logging.ERROR):
             check()
-        assert examples >= EXAMPLES
+        assert examples >= settings().max_examples
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text[-2000:]
     finally:
         loop.run_until_complete(client.close())
