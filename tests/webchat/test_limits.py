@@ -134,3 +134,21 @@ async def test_idle_anonymous_customers_are_erased_by_the_sweeper(gateway):
 
 async def test_anonymous_retention_defaults_to_ninety_days():
     assert Settings(_env_file=None).webchat.anonymous_retention == timedelta(days=90)
+
+
+def test_the_settings_read_as_the_readme_writes_them(monkeypatch):
+    from ipaddress import ip_network
+
+    import pytest
+
+    from gateway.settings import SettingsError, load_settings
+    monkeypatch.setenv("GATEWAY_WEBCHAT__TOKEN_TTL", "P1D")
+    monkeypatch.setenv("GATEWAY_WEBCHAT__ANONYMOUS_RETENTION", "P30D")
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")
+    settings = load_settings(_env_file=None)
+    assert settings.webchat.token_ttl == timedelta(days=1)
+    assert settings.webchat.anonymous_retention == timedelta(days=30)
+    assert settings.trusted_proxies == (ip_network("10.0.0.0/8"), ip_network("192.0.2.1/32"))
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", "my-proxy")
+    with pytest.raises(SettingsError, match="GATEWAY_TRUSTED_PROXIES"):
+        load_settings(_env_file=None)
