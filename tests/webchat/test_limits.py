@@ -13,8 +13,7 @@ from datetime import timedelta
 
 from aiohttp import WSMsgType
 
-from channels.webchat import keys as webchat_keys
-from channels.webchat.limits import client_address
+from channels.webchat import limits
 from conversations import keys
 from conversations.clock import utcnow
 from gateway.appkeys import SERVICES
@@ -98,11 +97,11 @@ async def test_behind_a_trusted_proxy_the_cap_counts_the_forwarded_address(aioht
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
     from ipaddress import ip_network
     proxies = (ip_network("10.0.0.0/8"),)
-    assert client_address("198.51.100.1", "203.0.113.7", proxies) == "198.51.100.1"
-    assert client_address("10.0.0.5", "203.0.113.7", proxies) == "203.0.113.7"
-    assert client_address("10.0.0.5", "1.2.3.4, 203.0.113.7, 10.0.0.9", proxies) == "203.0.113.7"
-    assert client_address("10.0.0.5", "garbage", proxies) == "10.0.0.5"
-    assert client_address("10.0.0.5", "203.0.113.7", ()) == "10.0.0.5"
+    assert limits.client_address("198.51.100.1", "203.0.113.7", proxies) == "198.51.100.1"
+    assert limits.client_address("10.0.0.5", "203.0.113.7", proxies) == "203.0.113.7"
+    assert limits.client_address("10.0.0.5", "1.2.3.4, 203.0.113.7, 10.0.0.9", proxies) == "203.0.113.7"
+    assert limits.client_address("10.0.0.5", "garbage", proxies) == "10.0.0.5"
+    assert limits.client_address("10.0.0.5", "203.0.113.7", ()) == "10.0.0.5"
 
 
 async def test_idle_anonymous_customers_are_erased_by_the_sweeper(gateway):
@@ -124,7 +123,7 @@ async def test_idle_anonymous_customers_are_erased_by_the_sweeper(gateway):
 
     assert not [k for k in await redis.keys("*") if idle_customer in k or idle["conversation_id"] in k]
     assert await redis.zscore(keys.CONVERSATIONS_INDEX, idle["conversation_id"]) is None
-    assert await redis.zscore(webchat_keys.ANONYMOUS_ACTIVITY, idle_customer) is None
+    assert await redis.zscore("gw:webchat:anonymous", idle_customer) is None
     assert (await services.store.conversation(kept["conversation_id"])).message_count == 1
     # The visitor coming back finds an empty session, and may start again.
     again, welcome = await hello(gateway, visitor_token=idle_welcome["visitor_token"])
