@@ -13,6 +13,7 @@ import pytest
 
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.signing import event_body, signed_headers
+from tests.support import wait_until
 from tests.webchat.test_socket import hello, receive, say
 
 SUPPORT = FakeSlack.channel_id("#support")
@@ -78,8 +79,18 @@ async def test_agent_thread_reply_reaches_the_visitor_socket(slack_gateway):
     frame = await receive(ws, "message")
     assert frame["message"]["text"] == "Try resetting your password here (https://x.test/reset)"
     assert frame["message"]["author"] == "Grace"  # the agent's Slack display name, from users.info
+    # Web chat replies are delivered when the visitor's widget acknowledges them (docs/WEBCHAT.md).
+    await ws.send_json({"type": "delivered", "message_ids": [frame["message"]["id"]]})
+
+    async def delivered() -> bool:
+        message = await gw.runtime.store.message(conversation_id, frame["message"]["id"])
+        return message.delivery == "delivered"
+
+    await wait_until(delivered, what="the acknowledged reply to be delivered")
+    await gw.drain()
     thread = [m.text for m in gw.fake.thread("#support", parent.ts)]
-    assert any(t.startswith(":heavy_check_mark: Delivered (webchat)") for t in thread)
+    # The thread's one settled-delivery line: published to the chat ("Sent"); the ack came after it.
+    assert any(t.startswith(":heavy_check_mark: Sent (webchat)") for t in thread)
     assert not any("Try resetting" in t and "replied" in t for t in thread)  # not echoed into its own thread
 
 
