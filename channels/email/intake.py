@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from channels.deps import ChannelDeps
 from channels.email import threads
-from channels.email.inbound import ParsedEmail, parse_email, to_inbound
+from channels.email.inbound import ParsedEmail, to_inbound
+from channels.email.pool import MailParser
 from channels.email.settings import EmailSettings
 from conversations.clock import utcnow
 from conversations.errors import NotFound
@@ -65,15 +66,18 @@ async def record_bounce(deps: ChannelDeps, parsed: ParsedEmail) -> Outcome:
 
 
 async def receive(
-    deps: ChannelDeps, email: EmailSettings, raw: bytes, *, envelope_from: str | None = None,
+    deps: ChannelDeps, email: EmailSettings, parser: MailParser, raw: bytes, *, envelope_from: str | None = None,
     recipients: Sequence[str] = (),
 ) -> Outcome:
     """Store one mail; returns once it is durably in Redis (or known not to need storing).
 
+    The mail is read in a worker process (``parsing``); nothing is written before it was read.
+
     Raises:
-        InvalidPayload: the mail has no sender address.
+        InvalidPayload: the mail has no sender address, or cannot be read (refuse it).
+        ParserUnavailable: no parser worker could read it now (nothing stored; the sender retries).
     """
-    parsed = parse_email(raw, envelope_from=envelope_from, recipients=recipients)
+    parsed = await parser.parse(raw, envelope_from=envelope_from, recipients=recipients)
     if parsed.bounce is not None:
         return await record_bounce(deps, parsed)
     if is_own(parsed, email, deps.secret_key):

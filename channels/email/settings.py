@@ -17,6 +17,9 @@ class EmailSettings(BaseModel):
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     mailgun_signing_key: SecretStr | None = None
     sendgrid_secret: SecretStr | None = None
+    # Mail is parsed in worker processes (channels/email/parsing.py), never on the event loop.
+    parse_workers: int = Field(2, ge=1, le=64)
+    parse_seconds: float = Field(30.0, gt=0)  # a mail that takes longer to read is refused
     # Outbound SMTP.
     smtp_host: str | None = None
     smtp_port: int = 587
