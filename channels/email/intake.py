@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from channels.deps import ChannelDeps
-from channels.email import threads
+from channels.email import authresults, threads
 from channels.email.inbound import ParsedEmail, to_inbound
 from channels.email.pool import MailParser
 from channels.email.settings import EmailSettings
@@ -82,13 +82,17 @@ async def receive(
         return await record_bounce(deps, parsed)
     if is_own(parsed, email, deps.secret_key):
         return Outcome("ignored", detail="our own mail came back")
-    inbound = to_inbound(parsed, received_at=utcnow())
+    unverified = authresults.dmarc_failure(parsed.authentication_results,
+                                           authresults.trusted_ids(email.trust_authentication_results))
+    if unverified:
+        log.warning("mail claiming to be from %s failed DMARC; kept apart, flagged", parsed.sender)
+    inbound = to_inbound(parsed, received_at=utcnow(), unverified=unverified)
     hint = await threads.thread_hint(
         deps.store, deps.redis, deps.secret_key, inbound.identity,
         recipients=parsed.recipients, in_reply_to=parsed.in_reply_to, references=parsed.references,
     )
     if hint:
-        inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint)
+        inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint, unverified=unverified)
     result = await deps.service.ingest(inbound)  # the threading facts go in with the message
     if result.duplicate:
         return Outcome("duplicate", result.conversation_id, result.message_id)
