@@ -81,10 +81,11 @@ class SlackApi:
 
     async def post(self, channel: str, text: str, *, thread_ts: str | None = None,
                    blocks: list[Block] | None = None) -> Posted:
-        # The client leaves out arguments that are None.
+        # The client leaves out arguments that are None. link_names off: a plain "@channel" in a text stays
+        # text (mentions only as explicit <!…> markup, which blocks.escape keeps out of customer text).
         response = await self._call("chat.postMessage", self.client.chat_postMessage(
             channel=channel, text=text, unfurl_links=False, unfurl_media=False, thread_ts=thread_ts or None,
-            blocks=blocks))
+            blocks=blocks, link_names=False))
         return Posted(response["channel"], response["ts"])
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:

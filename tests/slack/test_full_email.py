@@ -55,7 +55,7 @@ async def test_the_thread_shows_the_new_words_the_signature_collapsed_and_a_butt
     conversation_id, message_id = await email_conversation(gw)
     [parent] = gw.fake.parents("#support")
     [post] = [m for m in gw.fake.thread("#support", parent.ts) if m.blocks]
-    assert post.text == "*Dana Reyes* (email): I still get an error when I log in."
+    assert post.text == "*Dana Reyes* (email):\n> I still get an error when I log in."
     shown = blocks_text(post.blocks)
     assert "Signature: Dana Reyes · Head of IT | Contoso · +44 20 7946 0000" in shown
     assert "browser cache" not in shown  # the quoted history stays behind the button
