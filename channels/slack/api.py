@@ -96,6 +96,12 @@ class SlackApi:
         await self._call("chat.postEphemeral", self.client.chat_postEphemeral(
             channel=channel, user=user, text=text, thread_ts=thread_ts or None))
 
+    async def usergroup_members(self, group: str) -> frozenset[str]:
+        """The user ids of a user group (``S…``); needs the ``usergroups:read`` scope."""
+        response = await self._call("usergroups.users.list", self.client.usergroups_users_list(usergroup=group))
+        users = response.get("users")
+        return frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
+
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:
             response = await self._call("chat.getPermalink",
