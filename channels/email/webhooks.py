@@ -34,7 +34,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from aiohttp import MultipartReader, web
 
@@ -205,12 +205,12 @@ async def mailgun(request: web.Request) -> web.Response:
     return web.json_response({"outcome": outcome.kind, "conversation_id": outcome.conversation_id})
 
 
-def given_secret(request: web.Request) -> str | None:
-    """The SendGrid secret the caller sent: basic auth's password, or the ``X-Gateway-Secret`` header."""
-    header = request.headers.get(SECRET_HEADER)
+def given_secret(headers: Mapping[str, str]) -> str | None:
+    """The SendGrid secret the caller sent: basic auth's password, or the ``X-Gateway-Secret`` header. Pure."""
+    header = headers.get(SECRET_HEADER)
     if header:
         return header
-    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    scheme, _, credentials = headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
@@ -230,7 +230,7 @@ def _secret_matches(email: EmailSettings, given: str | None) -> bool:
 
 async def sendgrid(request: web.Request) -> web.Response:
     """``POST /email/sendgrid`` with the secret as basic auth or ``X-Gateway-Secret``."""
-    given = given_secret(request)
+    given = given_secret(request.headers)
     if given is None:
         # Some clients send basic credentials only when asked: ask (before any of the body is read).
         return web.json_response({"error": "credentials required"}, status=401,

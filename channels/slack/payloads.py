@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError, model_validator
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from conversations.messages import InvalidPayload, InvalidSignature
 
@@ -127,6 +129,10 @@ class View(_Loose):
     state: ViewState | None = None
 
 
+# Objects Bolt reads with ``body.get(name, {})``: absent is fine, null is not.
+NEVER_NULL = ("event", "message", "view", "actions", "authorizations", "container")
+
+
 class Payload(_Loose):
     """Every body Slack posts: Events API envelopes, interactivity payloads and slash commands."""
 
@@ -162,6 +168,20 @@ class Payload(_Loose):
     user_id: Str = None
     channel_id: Str = None
 
+    @model_validator(mode="after")
+    def _what_bolt_takes_for_granted(self) -> Payload:
+        """Fields Bolt indexes without looking (``body["view"]["type"]``, ``body.get("event", {}).get``)."""
+        for name in NEVER_NULL:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} is null")
+        if self.type == "event_callback" and (self.event is None or self.event.type is None):
+            raise ValueError("an event_callback needs an event with a type")
+        if self.type in ("view_submission", "view_closed") and (self.view is None or self.view.type is None):
+            raise ValueError(f"a {self.type} needs a view with a type")
+        if self.type == "block_actions" and not self.actions:
+            raise ValueError("block_actions needs actions")
+        return self
+
 
 def check(body: object) -> None:
     """Refuse a body whose fields are not the types Slack sends.
@@ -174,8 +194,24 @@ def check(body: object) -> None:
     try:
         Payload.model_validate(body)
     except ValidationError as error:
-        wrong = [".".join(str(p) for p in e["loc"]) for e in error.errors()[:3]]
+        wrong = [".".join(str(p) for p in e["loc"]) or e["msg"] for e in error.errors()[:3]]
         raise InvalidPayload(f"malformed Slack payload: {', '.join(wrong)}") from None
+
+
+def bolt_request(raw: bytes, *, query: str = "", headers: Mapping[str, str]) -> AsyncBoltRequest:
+    """The verified body as Bolt will read it, once it is known to be a shape Slack sends.
+
+    Raises:
+        InvalidPayload: not UTF-8, not JSON or a form, or a field of the wrong type (answered 400).
+    """
+    try:
+        body = raw.decode("utf-8")
+        # Bolt parses the body (and reads ids out of it) in its constructor.
+        request = AsyncBoltRequest(body=body, query=query, headers=dict(headers))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
+        raise InvalidPayload(f"malformed Slack request body ({type(error).__name__})") from None
+    check(request.body)
+    return request
 
 
 def text(value: object) -> str:

@@ -32,7 +32,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
@@ -76,13 +75,7 @@ async def slack_events(request: web.Request) -> web.Response:
     payloads.verify(settings.signing_secret.get_secret_value().encode(),
                     request.headers.get("X-Slack-Request-Timestamp", ""),
                     request.headers.get("X-Slack-Signature", ""), raw, now=time.time())
-    try:
-        body = raw.decode("utf-8")
-        # Bolt parses the body (and reads ids out of it) in its constructor.
-        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
-        raise InvalidPayload(f"malformed Slack request body ({type(error).__name__})") from None
-    payloads.check(bolt_request.body)
+    bolt_request = payloads.bolt_request(raw, query=request.query_string, headers=request.headers)
     return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
 
@@ -151,6 +144,13 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         conversation_id = await slack.conversation_for_thread(seen.channel, seen.thread_ts)
         if conversation_id is None:
             return  # a thread that is not a conversation's: agents talking among themselves
+        try:
+            await _agent_message(seen, body, event, conversation_id)
+        except NotFound:
+            log.info("a Slack thread points at %s, which no longer exists", conversation_id)
+
+    async def _agent_message(seen: events.Classified, body: dict[str, Any], event: dict[str, Any],
+                             conversation_id: str) -> None:
         if seen.kind == events.Kind.AGENT_REPLY:
             team = payloads.text(event.get("user_team") or event.get("team") or body.get("team_id"))
             refusal = await agents.refusal(seen.user, team)
