@@ -35,6 +35,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
 from aiohttp import MultipartReader, web
 
@@ -158,25 +159,66 @@ def _problem(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookMail:
+    """What a webhook's form says about one mail, once the caller is verified."""
+
+    raw: bytes
+    envelope_from: str | None
+    recipients: list[str]
+    token: str = ""  # Mailgun's: a used token is refused (replays)
+
+
+def mailgun_mail(fields: dict[str, bytes], signing_key: bytes, *, now: float) -> WebhookMail:
+    """Mailgun's form, verified. Pure.
+
+    Raises:
+        InvalidSignature: bad, missing or stale signature.
+        InvalidPayload: no ``body-mime`` (a route not ending in ``/mime``).
+    """
+    verify_mailgun(signing_key, _text(fields, "timestamp"), _text(fields, "token"), _text(fields, "signature"),
+                   now=now)
+    raw = fields.get("body-mime")
+    if not raw:
+        raise InvalidPayload("body-mime is missing; the route must end in /mime")
+    recipients = [r.strip() for r in _text(fields, "recipient").split(",") if r.strip()]
+    return WebhookMail(raw, _text(fields, "sender") or None, recipients, _text(fields, "token"))
+
+
+def sendgrid_mail(fields: dict[str, bytes]) -> WebhookMail:
+    """SendGrid's raw Inbound Parse form (the caller was verified before it was read). Pure.
+
+    Raises:
+        InvalidPayload: no ``email`` field (the raw mode is off).
+    """
+    raw = fields.get("email")
+    if not raw:
+        raise InvalidPayload("the email field is missing; turn on 'POST the raw, full MIME message'")
+    sender, recipients = read_envelope(_text(fields, "envelope"))
+    return WebhookMail(raw, sender, recipients)
+
+
 async def mailgun(request: web.Request) -> web.Response:
     deps, email, parser = request.app[CHANNEL_DEPS], request.app[SETTINGS], request.app[PARSER]
     key = email.mailgun_signing_key
     if key is None:
         raise web.HTTPForbidden(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
     signing_key = key.get_secret_value().encode()
-    verified = False
+
+    checked = False
 
     def check(fields: dict[str, bytes]) -> None:
-        nonlocal verified
-        if not verified and all(name in fields for name in MAILGUN_SIGNED):
-            verify_mailgun(signing_key, *(_text(fields, name) for name in MAILGUN_SIGNED), now=time.time())
-            verified = True
+        """As soon as the signed fields are in: a forgery is refused before the mail is read."""
+        nonlocal checked
+        if not checked and all(name in fields for name in MAILGUN_SIGNED):
+            checked = True
+            verify_mailgun(signing_key, _text(fields, "timestamp"), _text(fields, "token"),
+                           _text(fields, "signature"), now=time.time())
 
     try:
         fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD, large={"body-mime"},
                                  check=check)
-        if not verified:
-            verify_mailgun(signing_key, *(_text(fields, name) for name in MAILGUN_SIGNED), now=time.time())
+        mail = mailgun_mail(fields, signing_key, now=time.time())
     except InvalidSignature as error:
         log.warning("refused a Mailgun request: %s", error)
         return _problem(403, str(error))
@@ -184,16 +226,12 @@ async def mailgun(request: web.Request) -> web.Response:
         return _problem(406, "message too large")
     except InvalidPayload as error:
         return _problem(406, str(error))
-    raw = fields.get("body-mime")
-    if not raw:
-        return _problem(406, "body-mime is missing; the route must end in /mime")
-    marker = mailgun_token_key(_text(fields, "token"))
+    marker = mailgun_token_key(mail.token)
     if not await deps.redis.set(marker, "1", nx=True, ex=MAILGUN_TOKEN_TTL):
         return _problem(406, "this token was already used")
-    recipients = [r.strip() for r in _text(fields, "recipient").split(",") if r.strip()]
     try:
-        outcome = await intake.receive(deps, email, parser, raw, envelope_from=_text(fields, "sender") or None,
-                                       recipients=recipients)
+        outcome = await intake.receive(deps, email, parser, mail.raw, envelope_from=mail.envelope_from,
+                                       recipients=mail.recipients)
     except InvalidPayload as error:
         return _problem(406, str(error))  # the token stays used: this mail is refused for good
     except ParserUnavailable as error:
@@ -261,12 +299,10 @@ async def _sendgrid(request: web.Request) -> web.Response:
         fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD, large={"email"})
     except TooLarge:
         raise web.HTTPRequestEntityTooLarge(email.max_message_bytes, 0) from None
-    raw = fields.get("email")
-    if not raw:
-        raise InvalidPayload("the email field is missing; turn on 'POST the raw, full MIME message'")
-    sender, recipients = read_envelope(_text(fields, "envelope"))
+    mail = sendgrid_mail(fields)
     try:
-        outcome = await intake.receive(deps, email, parser, raw, envelope_from=sender, recipients=recipients)
+        outcome = await intake.receive(deps, email, parser, mail.raw, envelope_from=mail.envelope_from,
+                                       recipients=mail.recipients)
     except ParserUnavailable as error:
         return _problem(503, str(error))
     return web.json_response({"outcome": outcome.kind, "conversation_id": outcome.conversation_id})
