@@ -10,13 +10,16 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import logging
 import os
+import signal
 import smtplib
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import aiohttp
 import aiosmtplib
@@ -37,7 +40,8 @@ from tests.email.conftest import (
     timeline,
 )
 from tests.email.test_webhooks import form
-from tests.support import ROOT, free_port, wait_until_sync
+from tests.support import ROOT, free_port, wait_until, wait_until_sync
+from tests.workers.processes import descendants
 from workers import context
 
 ROW = ('<tr><td style="font-family:Arial;color:#333"><div><span>Quarterly figures &amp; notes for the '
@@ -261,3 +265,54 @@ async def test_a_signed_mailgun_timestamp_that_is_not_plain_seconds_is_refused_w
     response = await mail_gateway.post("/email/mailgun/mime", data=form(fields))
     assert response.status == 403, await response.text()
     assert await conversations(mail_gateway) == []
+
+
+# -- the parser pool ---------------------------------------------------------------------------------------
+
+
+def parser_workers() -> list[int]:
+    """The mail parser worker processes: children of this test process's multiprocessing fork server."""
+    def cmdline(pid: int) -> str:
+        try:
+            return (Path("/proc") / str(pid) / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def parent(pid: int) -> int:
+        try:
+            return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    return [pid for pid in descendants(os.getpid())
+            if "forkserver" in cmdline(pid) and "forkserver" in cmdline(parent(pid))]
+
+
+async def test_a_dead_parser_worker_costs_one_retry_and_the_next_mail_gets_a_new_one(mail_gateway):
+    await smtp_send(mail_gateway, customer_mail("first"))
+    workers = await wait_until(parser_workers, what="the parser workers")
+    # Background work: the web process (this one) gets the CPU first.
+    assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in workers} == {os.getpriority(os.PRIO_PROCESS, 0) + 5}
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
+
+    with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
+        await smtp_send(mail_gateway, customer_mail("while the pool is broken"))
+    assert deferred.value.code == 451  # nothing stored; the sender tries again
+    await smtp_send(mail_gateway, customer_mail("after", message_id="<after@customer.example>"))
+    [conversation_id] = await conversations(mail_gateway)
+    assert [m.text for m in await timeline(mail_gateway, conversation_id, "inbound")] == ["first", "after"]
+
+
+async def test_the_old_sendgrid_url_still_works_and_says_once_that_it_is_deprecated(mail_gateway, caplog,
+                                                                                    monkeypatch):
+    from channels.email import webhooks
+
+    monkeypatch.setattr(webhooks, "_legacy_warned", False)  # once per process: this test's process
+    caplog.set_level(logging.WARNING, logger="gateway.email.webhooks")
+    for n in (1, 2):
+        response = await mail_gateway.post(f"/email/sendgrid/{SENDGRID_SECRET}",
+                                           data=form({"email": customer_mail(f"legacy {n}").as_string()}))
+        assert response.status == 200
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "gateway.email.webhooks"]
+    assert "old URL" in warning and SENDGRID_SECRET not in warning
