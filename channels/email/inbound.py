@@ -30,6 +30,7 @@ from conversations.models import Attachment, Channel, Identity
 
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
 MAX_SUBJECT_CHARS = 500
+MAX_ATTACHMENTS = 100  # a mail of 30,000 one-byte parts must not become 30,000 lines in the timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +125,12 @@ def attached_forwards(msg: Message) -> tuple[Forwarded, ...]:
 
 
 def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ...]:
-    """Metadata of every file: name, type, size. The bytes are not kept."""
+    """Metadata of every file (the first ``MAX_ATTACHMENTS``): name, type, size. The bytes are not kept."""
     found = []
     for part in _leaves(msg):
+        if len(found) == MAX_ATTACHMENTS:
+            found.append(Attachment(name="(more attachments not listed)", content_type="text/plain"))
+            break
         if part is text_part or part is msg and part.get_content_maintype() == "text":
             continue
         disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()

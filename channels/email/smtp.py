@@ -27,6 +27,7 @@ from conversations.messages import InvalidPayload
 
 log = logging.getLogger("gateway.email.smtp")
 
+MAX_RECIPIENTS = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted; more is a spammer's list
 PORT_KEY: web.AppKey[int] = web.AppKey("email_smtp_port")  # the port actually bound (the setting may be 0)
 
 
@@ -54,6 +55,8 @@ class Handler:
         domain = address.rpartition("@")[2].strip().rstrip(".").lower()
         if domain not in self.domains:
             return "550 5.7.1 Relaying denied: we only accept mail for our own domains"
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"  # RFC 5321: the client sends the rest in another mail
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 

@@ -58,6 +58,7 @@ MAILGUN_SIGNED = ("timestamp", "token", "signature")
 FORM_OVERHEAD = 64 * 1024  # the webhook's own fields around the MIME, all together
 SMALL_FIELD_BYTES = 16 * 1024  # one field that is not the MIME (envelope, sender, signature, ...)
 MAX_FIELDS = 64  # Mailgun sends about 15 fields with a MIME route, SendGrid about 10
+MAX_RECIPIENTS = 100  # envelope recipients looked at (reply addresses); as the SMTP listener accepts
 TIMESTAMP = re.compile(r"^[0-9]{1,12}(?:\.[0-9]{1,9})?$")  # Unix seconds; never "inf", "nan" or "1e9"
 
 
@@ -181,7 +182,7 @@ def mailgun_mail(fields: dict[str, bytes], signing_key: bytes, *, now: float) ->
     raw = fields.get("body-mime")
     if not raw:
         raise InvalidPayload("body-mime is missing; the route must end in /mime")
-    recipients = [r.strip() for r in _text(fields, "recipient").split(",") if r.strip()]
+    recipients = [r.strip() for r in _text(fields, "recipient").split(",") if r.strip()][:MAX_RECIPIENTS]
     return WebhookMail(raw, _text(fields, "sender") or None, recipients, _text(fields, "token"))
 
 
@@ -320,6 +321,6 @@ def read_envelope(text: str) -> tuple[str | None, list[str]]:
     if not isinstance(envelope, dict):
         return None, []
     to = envelope.get("to")
-    recipients = [r for r in to if isinstance(r, str)] if isinstance(to, list) else []
+    recipients = [r for r in to if isinstance(r, str)][:MAX_RECIPIENTS] if isinstance(to, list) else []
     sender = envelope.get("from")
     return (sender if isinstance(sender, str) else None), recipients

@@ -16,13 +16,16 @@ A refusal is a reason for the person (shown only to them); nothing changes.
 from __future__ import annotations
 
 import json
+import logging
 
 from redis.asyncio import Redis
 
-from channels.slack.api import SlackApi
+from channels.slack.api import SlackApi, SlackError
 from channels.slack.keys import customer_user_key, usergroup_key
 from conversations.models import Channel, Identity
 from conversations.store import ConversationStore
+
+log = logging.getLogger("gateway.slack")
 
 GROUP_TTL = 5 * 60  # a user added to or removed from an agents' group counts within five minutes
 CUSTOMER = "You have written to us as a customer, so you cannot act on conversations."
@@ -48,11 +51,8 @@ class Agents:
         return bool(team) and await self.store.customer_for(Identity(Channel.SLACK, f"{team}:{user}")) is not None
 
     async def refusal(self, user: str, team: str = "") -> str | None:
-        """Why ``user`` may not act as an agent, or ``None`` when they may.
-
-        Raises:
-            SlackError: a user group's members could not be read (nothing was decided).
-        """
+        """Why ``user`` may not act as an agent, or ``None`` when they may (a user group that cannot be
+        read admits nobody: the refusal says why)."""
         if not user:
             return NOT_AN_AGENT
         if await self.is_customer(user, team):
@@ -60,7 +60,12 @@ class Agents:
         if not (self.users or self.groups) or user in self.users:
             return None
         for group in self.groups:
-            if user in await self.members(group):
+            try:
+                members = await self.members(group)
+            except SlackError as error:  # fail closed: an unreadable group admits nobody
+                log.warning("could not read the members of user group %s: %s", group, error)
+                return f"Could not check who is an agent ({error.error}); try again, or ask an admin."
+            if user in members:
                 return None
         return NOT_AN_AGENT
 

@@ -137,3 +137,14 @@ def test_agent_ids_are_read_as_comma_separated_text_or_json(monkeypatch):
     monkeypatch.setenv("GATEWAY_SLACK__AGENT_IDS", "grace")
     with pytest.raises(SystemExit, match="GATEWAY_SLACK__AGENT_IDS"):
         load_settings(_env_file=None)
+
+
+async def test_an_unreadable_agents_group_admits_nobody_and_says_why(aiohttp_client, fake_slack, tmp_path):
+    gw = await make_gateway(aiohttp_client, fake_slack, tmp_path, slack={"agent_ids": "UAGENT,S0MISSING"})
+    try:
+        response = await gw.command("queue", user="UAGENT2")
+        assert response.status == 200
+        assert "Could not check who is an agent (no_such_subteam)" in (await response.json())["text"]
+        assert "open conversations" in (await (await gw.command("queue")).json())["text"]  # listed users still act
+    finally:
+        context.install(None)
