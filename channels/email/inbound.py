@@ -126,7 +126,7 @@ def attached_forwards(msg: Message) -> tuple[Forwarded, ...]:
 
 def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ...]:
     """Metadata of every file (the first ``MAX_ATTACHMENTS``): name, type, size. The bytes are not kept."""
-    found = []
+    found: list[Attachment] = []
     for part in _leaves(msg):
         if len(found) == MAX_ATTACHMENTS:
             found.append(Attachment(name="(more attachments not listed)", content_type="text/plain"))

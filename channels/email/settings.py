@@ -21,8 +21,8 @@ class EmailSettings(BaseModel):
     # and a mail it says failed DMARC is kept apart and flagged (channels/email/authresults.py).
     trust_authentication_results: str | None = None
     # Mail is parsed in worker processes (channels/email/parsing.py), never on the event loop.
-    parse_workers: int = Field(2, ge=1, le=64)
-    parse_seconds: float = Field(30.0, gt=0)  # CPU seconds; a mail that needs more to be read is refused
+    parse_workers: int = Field(default=2, ge=1, le=64)
+    parse_seconds: float = Field(default=30.0, gt=0)  # CPU seconds; a mail that needs more to be read is refused
     # Outbound SMTP.
     smtp_host: str | None = None
     smtp_port: int = 587
