@@ -15,6 +15,9 @@ from conversations.models import Attachment, Channel, Identity
 # Message meta keys any channel may write and any reader (admin API, Slack console) may show.
 FULL_TEXT = "full_text"  # the whole original body, quoted history included, when ``text`` is shorter
 SIGNATURE = "signature"  # the sender's signature: kept out of ``text`` (never routed on), shown collapsed
+# Why the sender's address is not proven (email: a trusted Authentication-Results says dmarc=fail); also a
+# conversation fact. Agents' views show such messages flagged.
+SENDER_UNVERIFIED = "sender_unverified"
 
 
 class InvalidPayload(ValueError):

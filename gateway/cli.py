@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -39,7 +40,20 @@ def _logging(settings: Settings) -> None:
 
 
 def _run(app: web.Application, settings: Settings) -> None:
+    app.on_startup.append(freeze_heap)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log_class=redaction.AccessLogger)
+
+
+async def freeze_heap(app: web.Application) -> None:
+    """After start-up: what the process loaded stays for good, so the collector stops walking it.
+
+    A full collection walks every tracked object: the libraries' few hundred
+    thousand made each one take 100-200 ms, an event-loop pause of its own
+    (measured while a 25 MB mail arrived). Frozen objects are never collected;
+    everything created later is, as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve(args: argparse.Namespace) -> int:

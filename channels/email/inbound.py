@@ -18,8 +18,8 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 
-from conversations.messages import SIGNATURE, InboundMessage, InvalidPayload
-from channels.email import body, loops, threads
+from conversations.messages import SENDER_UNVERIFIED, SIGNATURE, InboundMessage, InvalidPayload
+from channels.email import authresults, body, loops, threads
 from channels.email.bounces import Bounce, read_bounce
 from channels.email.forwards import Forwarded, with_forwards
 from channels.email.original import FORWARDED_KEY, ORIGINAL_KEY, original_parts
@@ -30,6 +30,7 @@ from conversations.models import Attachment, Channel, Identity
 
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
 MAX_SUBJECT_CHARS = 500
+MAX_ATTACHMENTS = 100  # a mail of 30,000 one-byte parts must not become 30,000 lines in the timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class ParsedEmail:
     signature: str = ""  # shown collapsed to agents, never routed on
     forwards: tuple[Forwarded, ...] = ()  # mails the customer forwarded (in the body or attached), kept whole
     original: str = ""  # JSON: the headers and every part as received (``original.original_parts``)
+    authentication_results: tuple[str, ...] = ()  # the Authentication-Results values, top first
 
 
 def _decoded_raw(raw: object) -> str:
@@ -123,9 +125,12 @@ def attached_forwards(msg: Message) -> tuple[Forwarded, ...]:
 
 
 def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ...]:
-    """Metadata of every file: name, type, size. The bytes are not kept."""
-    found = []
+    """Metadata of every file (the first ``MAX_ATTACHMENTS``): name, type, size. The bytes are not kept."""
+    found: list[Attachment] = []
     for part in _leaves(msg):
+        if len(found) == MAX_ATTACHMENTS:
+            found.append(Attachment(name="(more attachments not listed)", content_type="text/plain"))
+            break
         if part is text_part or part is msg and part.get_content_maintype() == "text":
             continue
         disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
@@ -204,11 +209,17 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
         signature=split.signature,
         forwards=forwards,
         original=original_parts(msg, raw),
+        authentication_results=tuple(header_values(msg, "Authentication-Results")[:authresults.MAX_HEADERS]),
     )
 
 
-def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversation: str | None = None) -> InboundMessage:
-    """The customer message to ingest; ``thread_conversation`` comes from ``threads.thread_hint``."""
+def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversation: str | None = None,
+               unverified: str | None = None) -> InboundMessage:
+    """The customer message to ingest; ``thread_conversation`` comes from ``threads.thread_hint``.
+
+    ``unverified`` (why the sender is not proven, from ``authresults``) stores the mail under an
+    identity of its own, flagged: it never reaches the claimed customer's conversations.
+    """
     meta = {
         "message_id": parsed.message_id or "",
         "in_reply_to": " ".join(parsed.in_reply_to),
@@ -223,6 +234,7 @@ def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversatio
         FORWARDED_KEY: json.dumps([{"sender": f.sender, "date": f.date, "subject": f.subject}
                                  for f in parsed.forwards], ensure_ascii=False) if parsed.forwards else "",
         ORIGINAL_KEY: parsed.original,
+        SENDER_UNVERIFIED: unverified or "",
     }
     # Routing and agents read the new words and any forwarded mail (the context the
     # customer brought); the quoted history and the signature stay in full_text/meta.
@@ -231,7 +243,7 @@ def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversatio
         text = "(attachments only)"
     return InboundMessage(
         channel=Channel.EMAIL,
-        identity=Identity(Channel.EMAIL, parsed.sender),
+        identity=Identity(Channel.EMAIL, authresults.unverified_address(parsed.sender) if unverified else parsed.sender),
         provider_id=parsed.message_id or f"sha256:{parsed.digest}",
         text=text,
         received_at=received_at,
@@ -241,7 +253,7 @@ def to_inbound(parsed: ParsedEmail, *, received_at: datetime, thread_conversatio
         attachments=parsed.attachments,
         meta={key: value for key, value in meta.items() if value},
         automatic=parsed.verdict.automatic,
-        facts=conversation_facts(parsed),
+        facts={**conversation_facts(parsed), **({SENDER_UNVERIFIED: unverified} if unverified else {})},
     )
 
 

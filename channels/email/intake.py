@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from channels.deps import ChannelDeps
-from channels.email import threads
-from channels.email.inbound import ParsedEmail, parse_email, to_inbound
+from channels.email import authresults, threads
+from channels.email.inbound import ParsedEmail, to_inbound
+from channels.email.pool import MailParser
 from channels.email.settings import EmailSettings
 from conversations.clock import utcnow
 from conversations.errors import NotFound
@@ -65,26 +66,33 @@ async def record_bounce(deps: ChannelDeps, parsed: ParsedEmail) -> Outcome:
 
 
 async def receive(
-    deps: ChannelDeps, email: EmailSettings, raw: bytes, *, envelope_from: str | None = None,
+    deps: ChannelDeps, email: EmailSettings, parser: MailParser, raw: bytes, *, envelope_from: str | None = None,
     recipients: Sequence[str] = (),
 ) -> Outcome:
     """Store one mail; returns once it is durably in Redis (or known not to need storing).
 
+    The mail is read in a worker process (``parsing``); nothing is written before it was read.
+
     Raises:
-        InvalidPayload: the mail has no sender address.
+        InvalidPayload: the mail has no sender address, or cannot be read (refuse it).
+        ParserUnavailable: no parser worker could read it now (nothing stored; the sender retries).
     """
-    parsed = parse_email(raw, envelope_from=envelope_from, recipients=recipients)
+    parsed = await parser.parse(raw, envelope_from=envelope_from, recipients=recipients)
     if parsed.bounce is not None:
         return await record_bounce(deps, parsed)
     if is_own(parsed, email, deps.secret_key):
         return Outcome("ignored", detail="our own mail came back")
-    inbound = to_inbound(parsed, received_at=utcnow())
+    unverified = authresults.dmarc_failure(parsed.authentication_results,
+                                           authresults.trusted_ids(email.trust_authentication_results))
+    if unverified:
+        log.warning("mail claiming to be from %s failed DMARC; kept apart, flagged", parsed.sender)
+    inbound = to_inbound(parsed, received_at=utcnow(), unverified=unverified)
     hint = await threads.thread_hint(
         deps.store, deps.redis, deps.secret_key, inbound.identity,
         recipients=parsed.recipients, in_reply_to=parsed.in_reply_to, references=parsed.references,
     )
     if hint:
-        inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint)
+        inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint, unverified=unverified)
     result = await deps.service.ingest(inbound)  # the threading facts go in with the message
     if result.duplicate:
         return Outcome("duplicate", result.conversation_id, result.message_id)

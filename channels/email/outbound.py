@@ -19,7 +19,7 @@ from email.utils import formatdate
 import aiosmtplib
 from redis.asyncio import Redis
 
-from channels.email import threads
+from channels.email import authresults, threads
 from channels.email.keys import auto_marker, sent_marker
 from channels.email.settings import EmailSettings
 from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
@@ -52,7 +52,7 @@ def compose(message: OutboundMessage, *, from_address: str, domain: str, secret:
     """The MIME message for one outbound message; pure."""
     mail = EmailMessage()
     mail["From"] = from_address
-    mail["To"] = message.to.address
+    mail["To"] = authresults.delivery_address(message.to.address)
     mail["Subject"] = reply_subject(message.meta.get(threads.SUBJECT) or message.subject)
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = f"<{message.message_id}@{domain}>"
@@ -87,6 +87,8 @@ class EmailSender:
         """Why an automatic mail must not go out (RFC 3834), or None."""
         if not message.automatic:
             return None
+        if message.to.address.startswith(authresults.UNVERIFIED_PREFIX):
+            return "not sent: the sender failed DMARC, so the address may not be theirs (no backscatter)"
         if message.meta.get(threads.LAST_AUTOMATIC) == "1":
             return "not sent: the customer's last mail was automatic (RFC 3834)"
         if await self.redis.exists(auto_marker(message.to.address, message.text)):
@@ -105,7 +107,7 @@ class EmailSender:
         await threads.remember(self.redis, header_id, message.conversation_id, message.message_id)
         try:
             await aiosmtplib.send(
-                mail, sender=self.from_address, recipients=[message.to.address],
+                mail, sender=self.from_address, recipients=[authresults.delivery_address(message.to.address)],
                 hostname=self.settings.smtp_host, port=self.settings.smtp_port,
                 username=self.settings.username,
                 password=self.settings.password.get_secret_value() if self.settings.password else None,

@@ -17,6 +17,12 @@ class EmailSettings(BaseModel):
     max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     mailgun_signing_key: SecretStr | None = None
     sendgrid_secret: SecretStr | None = None
+    # The receiving MTA's authserv-id(s), comma-separated: its Authentication-Results header is believed,
+    # and a mail it says failed DMARC is kept apart and flagged (channels/email/authresults.py).
+    trust_authentication_results: str | None = None
+    # Mail is parsed in worker processes (channels/email/parsing.py), never on the event loop.
+    parse_workers: int = Field(default=2, ge=1, le=64)
+    parse_seconds: float = Field(default=30.0, gt=0)  # CPU seconds; a mail that needs more to be read is refused
     # Outbound SMTP.
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -3,7 +3,9 @@
 Accepts mail only for our domains (no open relay), refuses mail over the size
 limit (552, from aiosmtpd's ``data_size_limit``), and answers 250 only after
 the message is stored; a storage failure answers 451 so the sending server
-tries again later.
+tries again later. The mail is read in a worker process (``pool``): a mail
+that cannot be read (no sender, nested too deep, over the parse budget) is
+refused with 550, so the sender gives up instead of retrying it for days.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
 from channels.email import intake
+from channels.email.pool import PARSER, MailParser, ParserUnavailable
 from channels.email.settings import EmailSettings
 from channels.email.webhooks import SETTINGS
 from conversations.messages import InvalidPayload
 
 log = logging.getLogger("gateway.email.smtp")
 
+MAX_RECIPIENTS = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted; more is a spammer's list
 PORT_KEY: web.AppKey[int] = web.AppKey("email_smtp_port")  # the port actually bound (the setting may be 0)
 
 
@@ -40,9 +44,10 @@ def accepted_domains(email: EmailSettings) -> frozenset[str]:
 class Handler:
     """aiosmtpd hooks: RCPT (which mailboxes we take) and DATA (store, then answer)."""
 
-    def __init__(self, deps: ChannelDeps, email: EmailSettings) -> None:
+    def __init__(self, deps: ChannelDeps, email: EmailSettings, parser: MailParser) -> None:
         self.deps = deps
         self.email = email
+        self.parser = parser
         self.domains = accepted_domains(email)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -50,23 +55,27 @@ class Handler:
         domain = address.rpartition("@")[2].strip().rstrip(".").lower()
         if domain not in self.domains:
             return "550 5.7.1 Relaying denied: we only accept mail for our own domains"
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"  # RFC 5321: the client sends the rest in another mail
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "surrogateescape")
-        if raw is None:  # aiosmtpd sets the content before this hook; nothing to store without it
+        content = envelope.original_content or envelope.content
+        if content is None:  # aiosmtpd sets the content before this hook; nothing to store without it
             log.error("no content in the envelope of mail from %s", envelope.mail_from)
             return "451 4.3.0 Temporary failure storing the message, try again later"
+        raw = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else bytes(content)
         # aiosmtpd reports the null sender of bounces and autoresponders as "<>".
         envelope_from = "" if envelope.mail_from in (None, "", "<>") else envelope.mail_from
         try:
-            outcome = await intake.receive(self.deps, self.email, raw, envelope_from=envelope_from,
+            outcome = await intake.receive(self.deps, self.email, self.parser, raw, envelope_from=envelope_from,
                                            recipients=envelope.rcpt_tos)
         except InvalidPayload as error:
             return f"550 5.6.0 {error}"
+        except ParserUnavailable as error:
+            log.warning("could not read mail from %s: %s", envelope.mail_from, error)
+            return "451 4.3.0 Temporary failure reading the message, try again later"
         except Exception:
             log.exception("could not store mail from %s", envelope.mail_from)
             return "451 4.3.0 Temporary failure storing the message, try again later"
@@ -80,7 +89,7 @@ async def listener(app: web.Application) -> AsyncIterator[None]:
     if email.smtp_listen_port is None:
         yield
         return
-    handler = Handler(app[CHANNEL_DEPS], email)
+    handler = Handler(app[CHANNEL_DEPS], email, app[PARSER])
     if not handler.domains:
         log.warning("SMTP listener refuses every recipient: set GATEWAY_EMAIL__DOMAINS")
     hostname = email.domain or socket.getfqdn()

@@ -81,10 +81,11 @@ class SlackApi:
 
     async def post(self, channel: str, text: str, *, thread_ts: str | None = None,
                    blocks: list[Block] | None = None) -> Posted:
-        # The client leaves out arguments that are None.
+        # The client leaves out arguments that are None. link_names off: a plain "@channel" in a text stays
+        # text (mentions only as explicit <!…> markup, which blocks.escape keeps out of customer text).
         response = await self._call("chat.postMessage", self.client.chat_postMessage(
             channel=channel, text=text, unfurl_links=False, unfurl_media=False, thread_ts=thread_ts or None,
-            blocks=blocks))
+            blocks=blocks, link_names=False))
         return Posted(response["channel"], response["ts"])
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Block]) -> None:
@@ -94,6 +95,12 @@ class SlackApi:
         # thread_ts: shown in the thread the agent is reading; the client leaves out None.
         await self._call("chat.postEphemeral", self.client.chat_postEphemeral(
             channel=channel, user=user, text=text, thread_ts=thread_ts or None))
+
+    async def usergroup_members(self, group: str) -> frozenset[str]:
+        """The user ids of a user group (``S…``); needs the ``usergroups:read`` scope."""
+        response = await self._call("usergroups.users.list", self.client.usergroups_users_list(usergroup=group))
+        users = response.get("users")
+        return frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:

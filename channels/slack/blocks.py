@@ -1,7 +1,12 @@
 """Pure rendering: the parent message of a conversation and the lines of its thread.
 
-Customer text is escaped (``&``, ``<``, ``>``) so nobody can ping ``@channel``
-or forge links through the gateway.
+Everything a customer (or a customer's mail server) controls is escaped
+(``&``, ``<``, ``>``), so ``<!channel>``, ``<!here>``, ``<@U…>`` and links written
+by a customer stay text and never ping anyone. Names, subjects and addresses
+become one line (``inline``), so they cannot start a line of their own; the
+customer's words are a block quote (``quote``): every line of theirs starts
+with Slack's quote bar, so none can pass for the gateway's own lines
+(``:memo: *Note by …*``, ``*Agent* replied``).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from conversations.messages import FULL_TEXT, SIGNATURE
+from conversations.messages import FULL_TEXT, SENDER_UNVERIFIED, SIGNATURE
 from conversations.models import (
     Channel,
     Conversation,
@@ -32,6 +37,7 @@ MAX_MESSAGE_CHARS = 1500  # longer customer texts are cut; "Show full email" sho
 MAX_SECTION_CHARS = 3000  # Slack's limit for a section block's text
 MAX_EPHEMERAL_CHARS = 39_000  # Slack cuts a message's text at 40,000 characters
 MAX_SIGNATURE_CHARS = 200
+MAX_INLINE_CHARS = 200  # a name or subject; longer ones are cut
 FULL_MESSAGE_ACTION = "gw_full_message"
 QUEUES = ("service", "support")
 OK = frozenset({DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ})
@@ -49,6 +55,24 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def inline(text: str, limit: int = MAX_INLINE_CHARS) -> str:
+    """A customer-controlled name, subject or reason as escaped text on one line."""
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[:limit].rstrip() + "…"
+    return escape(flat)
+
+
+def code(text: str) -> str:
+    """Inside a `code span`: a backtick of the value would end the span early."""
+    return inline(text).replace("`", "'")
+
+
+def quote(text: str) -> str:
+    """The customer's words as a Slack block quote: escaped, every line behind the quote bar."""
+    return "\n".join(f">{' ' if line else ''}{line}" for line in escape(text).split("\n"))
+
+
 def slack_date(ms: str) -> str:
     """A deadline Slack shows in each reader's own timezone."""
     seconds = int(ms) // 1000
@@ -57,7 +81,7 @@ def slack_date(ms: str) -> str:
 
 def parent_text(conversation: Conversation, customer: Customer) -> str:
     """The notification text of the parent (what a push notification shows)."""
-    return (f"{customer.name or 'A customer'}: {conversation.queue} tier {conversation.tier}, "
+    return (f"{inline(customer.name or 'A customer')}: {conversation.queue} tier {conversation.tier}, "
             f"{conversation.priority.value} priority")
 
 
@@ -72,10 +96,13 @@ def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: 
     """
     icon = ICONS.get(conversation.last_inbound_channel, ":speech_balloon:") if conversation.last_inbound_channel \
         else ":speech_balloon:"
-    identities = ", ".join(f"`{escape(i.key)}`" for i in customer.identities) or "none"
-    headline = f"{icon} *{escape(customer.name or 'Unknown customer')}*"
+    identities = ", ".join(f"`{code(i.key)}`" for i in customer.identities) or "none"
+    headline = f"{icon} *{inline(customer.name or 'Unknown customer')}*"
     if conversation.subject:
-        headline += f": {escape(conversation.subject)}"
+        headline += f": {inline(conversation.subject)}"
+    unverified = conversation.extra.get(SENDER_UNVERIFIED)
+    if unverified:
+        headline += f"\n:warning: *Unverified sender* ({inline(unverified)}): the From address may be forged."
     blocks: list[Block] = []
     if moved_to is not None:
         channel, link = moved_to
@@ -85,13 +112,13 @@ def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: 
     blocks.append(_section(headline))
     facts = [
         f"*Queue:* {conversation.queue or 'unrouted'} · tier {conversation.tier} · {conversation.priority.value}",
-        f"*Status:* {conversation.status.value}" + (f" · claimed by {escape(conversation.assignee)}"
+        f"*Status:* {conversation.status.value}" + (f" · claimed by {inline(conversation.assignee)}"
                                                      if conversation.assignee else " · unclaimed"),
         f"*Identities:* {identities}",
-        f"*Routed by:* {escape(conversation.rule or 'no rule')}",
+        f"*Routed by:* {inline(conversation.rule or 'no rule')}",
     ]
     if conversation.tags:
-        facts.append("*Tags:* " + " ".join(f"`{escape(t)}`" for t in conversation.tags))
+        facts.append("*Tags:* " + " ".join(f"`{code(t)}`" for t in conversation.tags))
     deadlines = [f"{label} {slack_date(conversation.extra[f])}" for f, label in SLA_FIELDS
                  if conversation.extra.get(f, "").isdigit()]
     if deadlines:
@@ -99,7 +126,7 @@ def to_slack_blocks(conversation: Conversation, customer: Customer, *, history: 
     blocks.append(_section("\n".join(facts)))
     if history:
         lines = [f"• {c.created_at:%Y-%m-%d} {c.queue or '-'} · {c.status.value} · {c.message_count} messages"
-                 + (f" · {escape(c.subject)}" if c.subject else "") for c in history[:3]]
+                 + (f" · {inline(c.subject)}" if c.subject else "") for c in history[:3]]
         more = f"\n…and {len(history) - 3} more" if len(history) > 3 else ""
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": "*Earlier conversations:*\n" + "\n".join(lines) + more}]})
@@ -141,32 +168,41 @@ def message_line(message: Message, *, thread: tuple[str, str]) -> str | None:
         text = message.text
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[:MAX_MESSAGE_CHARS].rstrip() + "…"
-        files = "".join(f"\n:paperclip: <{a.url}|{escape(a.name)}>" if a.url else f"\n:paperclip: {escape(a.name)}"
-                        for a in message.attachments)
-        return f"*{escape(message.author)}* ({channel}): {escape(text)}{files}"
+        files = "".join(f"\n:paperclip: {_file(a.name, a.url)}" for a in message.attachments)
+        unverified = message.meta.get(SENDER_UNVERIFIED)
+        flag = f" :warning: *unverified sender* ({inline(unverified)})" if unverified else ""
+        words = f"\n{quote(text)}" if text else ""
+        return f"*{inline(message.author)}* ({channel}){flag}:{words}{files}"
     if message.direction == Direction.OUTBOUND:
         if (message.meta.get(AGENT_CHANNEL), message.meta.get(AGENT_THREAD)) == thread:
             return None  # the agent typed it in this very thread
-        who = "Auto-reply" if message.meta.get("automatic") == "1" else f"*{escape(message.author)}* replied"
+        who = "Auto-reply" if message.meta.get("automatic") == "1" else f"*{inline(message.author)}* replied"
         channel = message.channel.value if message.channel else "?"
         return f":outbox_tray: {who} ({channel}): {escape(message.text)}"
     if message.direction == Direction.NOTE:
-        return f":memo: *Note by {escape(message.author)}:* {escape(message.text)}"
+        return f":memo: *Note by {inline(message.author)}:* {escape(message.text)}"
     return f"{EVENT_ICONS.get(message.kind or '', ':information_source:')} {escape(message.text)}"
+
+
+def _file(name: str, url: str | None) -> str:
+    """An attachment: a link only to an http(s) URL, which cannot close the link markup early."""
+    if url and url.startswith(("https://", "http://")):
+        return f"<{escape(url).replace('|', '%7C')}|{inline(name)}>"
+    return inline(name)
 
 
 def delivery_notice(message: Message) -> tuple[str, str] | None:
     """(marker, line) for an outbound message whose delivery settled; ``None`` while on its way."""
     if message.direction != Direction.OUTBOUND or message.delivery is None:
         return None
-    quote = escape(message.text if len(message.text) <= 60 else message.text[:60] + "…")
+    said = inline(message.text, 60)
     channel = message.channel.value if message.channel else "?"
     if message.delivery in FAILED:
-        reason = escape(message.delivery_error or "no reason given")
-        return f"{message.id}:failed", f":x: Not delivered ({channel}): “{quote}”: {reason}"
+        reason = inline(message.delivery_error or "no reason given", 500)  # a remote server's words
+        return f"{message.id}:failed", f":x: Not delivered ({channel}): “{said}”: {reason}"
     if message.delivery in OK:
         word = "Sent" if message.delivery == DeliveryStatus.SENT else "Delivered"
-        return f"{message.id}:ok", f":heavy_check_mark: {word} ({channel}): “{quote}”"
+        return f"{message.id}:ok", f":heavy_check_mark: {word} ({channel}): “{said}”"
     return None
 
 
@@ -223,14 +259,14 @@ def message_blocks(line: str, message: Message) -> list[dict[str, Any]]:
 def original_text(message: Message) -> str:
     """The whole message as the customer sent it (quoted history, signature), for the agent who asked."""
     subject = message.meta.get("subject", "")
-    head = f"*Full {'email' if message.channel == Channel.EMAIL else 'message'} from {escape(message.author)}*"
+    head = f"*Full {'email' if message.channel == Channel.EMAIL else 'message'} from {inline(message.author)}*"
     if subject:
-        head += f" — {escape(subject)}"
+        head += f" — {inline(subject)}"
     body = message.meta.get(FULL_TEXT) or message.text
     signature = message.meta.get(SIGNATURE, "")
     if signature and signature not in body:
         body = f"{body}\n-- \n{signature}"
-    text = f"{head}\n{escape(body)}"
+    text = f"{head}\n{quote(body)}"  # the customer's words, quoted: no line of theirs passes for ours
     if len(text) > MAX_EPHEMERAL_CHARS:
         text = (text[:MAX_EPHEMERAL_CHARS].rstrip() + "\n… (cut here; the admin API has the whole mail: "
                 f"/api/conversations/{message.conversation_id}/messages/{message.id}/original)")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from channels.slack.blocks import inline
 from conversations.models import Conversation, Status
 
 QUEUES = ("service", "support")
@@ -85,8 +86,9 @@ def queue_listing(conversations: Sequence[Conversation], names: dict[str, str], 
     for c in open_ones[:limit]:
         due = sla_due(c)
         clock = f"due <!date^{int(due) // 1000}^{{date_short_pretty}} {{time}}|soon>" if due != math.inf else "no SLA"
-        who = f"claimed by {c.assignee}" if c.assignee else "unclaimed"
-        lines.append(f"• `{c.id}` {names.get(c.customer_id, 'customer')} · {c.queue} tier {c.tier} · "
+        who = f"claimed by {inline(c.assignee)}" if c.assignee else "unclaimed"
+        # Customer names are the customers' own words: escaped, one line, never a mention.
+        lines.append(f"• `{c.id}` {inline(names.get(c.customer_id) or 'customer')} · {c.queue} tier {c.tier} · "
                      f"{c.priority.value} · {clock} · {who}")
     more = f"\n…and {len(open_ones) - limit} more" if len(open_ones) > limit else ""
     return f"*Open conversations in {queue or 'all queues'}* ({len(open_ones)}):\n" + "\n".join(lines) + more

@@ -110,9 +110,13 @@ def to_inbound(body: Mapping[str, Any], event: Mapping[str, Any]) -> InboundMess
     text = str(event.get("text") or "")
     if not text.strip() and not files:
         raise InvalidPayload("an empty Slack message")
+    try:
+        received_at = datetime.fromtimestamp(float(ts), tz=UTC)
+    except (ValueError, OverflowError, OSError):  # "abc", "nan", "1e400", beyond year 9999
+        raise InvalidPayload(f"a Slack message ts is seconds since 1970, not {str(ts)[:40]!r}") from None
     return InboundMessage(
         channel=Channel.SLACK, identity=Identity(Channel.SLACK, f"{team}:{user}"), provider_id=str(provider_id),
-        text=text, received_at=datetime.fromtimestamp(float(ts), tz=UTC), name=name, attachments=files,
+        text=text, received_at=received_at, name=name, attachments=files,
         meta={"slack_channel": str(channel), "slack_ts": str(ts), "slack_thread_ts": str(event.get("thread_ts") or "")},
         facts=customer_thread(event, is_dm=event.get("channel_type") == "im"),
     )

@@ -21,6 +21,10 @@ customer is known):
 - ``gw:slack:once:{key}``: SET NX, an agent action (thread reply, button,
   command) handled at most once.
 - ``gw:slack:user:{user}``: string, a cached display name (``api.user_name``).
+- ``gw:slack:customer_user:{user}``: string, this Slack user wrote to us as a
+  customer (DM or customer channel): never an agent (``agents.py``).
+- ``gw:slack:usergroup:{group}``: string with a TTL, a user group's members as
+  JSON, cached for ``agents.GROUP_TTL``.
 """
 
 from __future__ import annotations
@@ -70,3 +74,11 @@ def once_key(key: str) -> str:
 
 def user_name_key(user: str) -> str:
     return f"{PREFIX}:user:{user}"
+
+
+def customer_user_key(user: str) -> str:
+    return f"{PREFIX}:customer_user:{user}"
+
+
+def usergroup_key(group: str) -> str:
+    return f"{PREFIX}:usergroup:{group}"

@@ -1,31 +1,43 @@
-"""``POST /slack/events``: slack-bolt verifies, we classify and enqueue, Slack gets its 200 at once.
+"""``POST /slack/events``: verify, check the payload, then slack-bolt classifies and we enqueue.
 
 Events, interactivity (buttons, shortcuts, modals) and the ``/gateway``
-command share the one URL. Bolt checks the signature and the 5-minute
-window (401 otherwise) and answers ``url_verification``. Our listeners only
-read Redis, write a marker, and enqueue jobs, so the answer is well inside
-Slack's 3 seconds; the exception is a customer's message, which is stored
-(ingested) before the 200, like every channel's, so an accepted message is
-never lost. Two Web API calls are made inline: opening the note modal
-(Slack's ``trigger_id`` expires after 3 seconds), and "Show full email",
-which reads one message and posts it ephemerally to the agent who asked
-(read-only, nothing to retry, and the agent is waiting for it).
+command share the one URL. Before Bolt sees a request, ``slack_events``
+checks the signature and the 5-minute window (401 otherwise) and the types of
+every field that Bolt or a listener reads (400 otherwise, ``payloads``), so a
+signed but malformed request is a clear 4xx, never a 500. Bolt answers
+``url_verification``. Our listeners only read Redis, write a marker, and
+enqueue jobs, so the answer is well inside Slack's 3 seconds; the exception
+is a customer's message, which is stored (ingested) before the 200, like every
+channel's, so an accepted message is never lost. Two Web API calls are made
+inline: opening the note modal (Slack's ``trigger_id`` expires after 3
+seconds), and "Show full email", which reads one message and posts it
+ephemerally to the agent who asked (read-only, nothing to retry, and the agent
+is waiting for it).
+
+Every agent action (command, button, note, "Show full email", thread reply) is checked by
+``agents.Agents`` first; a refusal is shown to that person only and changes
+nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
-from channels.slack import blocks, commands, jobnames
+from channels.slack import blocks, commands, jobnames, payloads
 from channels.slack import inbound as events
+from channels.slack.agents import Agents
 from channels.slack.api import SlackApi, SlackError, configured, make_client
 from channels.slack.settings import SlackSettings
 from channels.slack.state import SlackState
@@ -39,6 +51,7 @@ SETTINGS: web.AppKey[SlackSettings] = web.AppKey("slack_settings", SlackSettings
 NOTE_MODAL = "gw_note_modal"
 BUTTON_ACTIONS = {"gw_claim": ("claim", ""), "gw_escalate": ("escalate", ""), "gw_resolve": ("resolve", ""),
                   "gw_transfer_service": ("transfer", "service"), "gw_transfer_support": ("transfer", "support")}
+NOT_SENT = "Not sent to the customer: {reason}"
 
 
 def setup_routes(app: web.Application, settings: SlackSettings) -> None:
@@ -55,18 +68,26 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 async def slack_events(request: web.Request) -> web.Response:
     bolt = request.app.get(BOLT)
-    if bolt is None:
+    settings = request.app[SETTINGS]
+    if bolt is None or settings.signing_secret is None:
         raise web.HTTPNotFound(text="Slack is not configured (GATEWAY_SLACK__BOT_TOKEN, __SIGNING_SECRET)")
-    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+    raw = await request.read()
+    payloads.verify(settings.signing_secret.get_secret_value().encode(),
+                    request.headers.get("X-Slack-Request-Timestamp", ""),
+                    request.headers.get("X-Slack-Signature", ""), raw, now=time.time())
+    bolt_request = payloads.bolt_request(raw, query=request.query_string, headers=request.headers)
+    return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
 
 def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
     assert settings.signing_secret is not None  # configured() checked it
     client = make_client(settings)
+    # The signature is checked in slack_events, before the body is parsed at all.
     bolt = AsyncApp(signing_secret=settings.signing_secret.get_secret_value(), client=client,
-                    process_before_response=True, logger=log)
+                    process_before_response=True, logger=log, request_verification_enabled=False)
     slack = SlackState(deps.redis)
     api = SlackApi(client, deps.redis)
+    agents = Agents(deps.redis, deps.store, api, settings.agent_ids)
     customer_channels = frozenset(settings.customer_channels)
 
     async def enqueue(conversation_id: str, job: str, *args: str) -> None:
@@ -75,12 +96,32 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         await deps.jobs.enqueue(jobnames.job_queue(conversation.queue), job, conversation_id, *args,
                                 retry_intervals=jobnames.RETRY_INTERVALS)
 
+    async def tell(channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+        """Only ``user`` sees it; a failure to tell is logged, never the request's failure."""
+        if not (channel and user):
+            return
+        try:
+            await api.ephemeral(channel, user, text, thread_ts=thread_ts)
+        except SlackError as error:
+            log.warning("could not tell %s in %s: %s", user, channel, error)
+
+    @bolt.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        if isinstance(error, (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError)):
+            log.error("storage unavailable handling a Slack request: %s", error)
+            return BoltResponse(status=503, body="storage unavailable, retry later")  # Slack retries
+        if isinstance(error, SlackError) and not error.permanent:
+            log.warning("Slack API unavailable handling a Slack request: %s", error)
+            return BoltResponse(status=503, body="Slack API unavailable, retry later")
+        log.error("unhandled error in a Slack listener", exc_info=error)
+        return BoltResponse(status=500, body="internal error")
+
     @bolt.event("message")
     async def on_message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         seen = events.classify(event, bot_user_id=context.bot_user_id, customer_channels=customer_channels)
         if seen.kind == events.Kind.IGNORE:
             return
-        event_id = body.get("event_id")
+        event_id = payloads.text(body.get("event_id"))
         if event_id and not await slack.first_delivery(event_id):
             return  # Slack's retry (X-Slack-Retry-Num) or a redelivery: handled the first time
         try:
@@ -92,6 +133,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
 
     async def _handle(seen: events.Classified, body: dict[str, Any], event: dict[str, Any]) -> None:
         if seen.kind == events.Kind.CUSTOMER:
+            await agents.mark_customer(seen.user)  # first: whoever writes as a customer is never an agent
             try:
                 inbound = events.to_inbound(body, event)
             except InvalidPayload as error:
@@ -102,7 +144,20 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         conversation_id = await slack.conversation_for_thread(seen.channel, seen.thread_ts)
         if conversation_id is None:
             return  # a thread that is not a conversation's: agents talking among themselves
+        try:
+            await _agent_message(seen, body, event, conversation_id)
+        except NotFound:
+            log.info("a Slack thread points at %s, which no longer exists", conversation_id)
+
+    async def _agent_message(seen: events.Classified, body: dict[str, Any], event: dict[str, Any],
+                             conversation_id: str) -> None:
         if seen.kind == events.Kind.AGENT_REPLY:
+            team = payloads.text(event.get("user_team") or event.get("team") or body.get("team_id"))
+            refusal = await agents.refusal(seen.user, team)
+            if refusal:
+                log.info("a thread reply by %s was not sent to the customer: %s", seen.user, refusal)
+                await tell(seen.channel, seen.user, NOT_SENT.format(reason=refusal), seen.thread_ts)
+                return
             await enqueue(conversation_id, jobnames.AGENT_REPLY, seen.channel, seen.thread_ts, seen.ts, seen.user,
                           events.plain_text(seen.text))
         else:
@@ -112,57 +167,71 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
     async def on_mention() -> None:
         return  # the message event carries the same text; nothing more to do
 
+    async def refused(body: dict[str, Any]) -> str | None:
+        """Why the person behind an interactivity payload may not act (told to them), or None."""
+        user = payloads.field(body, "user", "id")
+        refusal = await agents.refusal(user, payloads.field(body, "user", "team_id") or payloads.field(body, "team", "id"))
+        if refusal:
+            await tell(payloads.field(body, "channel", "id"), user, refusal)
+        return refusal
+
     @bolt.action(re.compile("^gw_(claim|escalate|resolve|transfer_service|transfer_support)$"))
     async def on_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        verb, argument = BUTTON_ACTIONS[action["action_id"]]
-        conversation_id = action.get("value", "")
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id", "")
-        once = f"action:{action.get('action_ts') or body.get('trigger_id')}"
+        if await refused(body):
+            return
+        verb, argument = BUTTON_ACTIONS[payloads.text(action.get("action_id"))]
+        conversation_id = payloads.text(action.get("value"))
+        user = payloads.field(body, "user", "id")
+        channel = payloads.field(body, "channel", "id")
+        once = f"action:{payloads.text(action.get('action_ts')) or payloads.text(body.get('trigger_id'))}"
         try:
             await enqueue(conversation_id, jobnames.AGENT_ACTION, verb, user, argument, channel, once)
         except NotFound:
-            await api.ephemeral(channel, user, f"No conversation {conversation_id}; it may have been merged.")
+            await tell(channel, user, f"No conversation {conversation_id}; it may have been merged.")
 
     @bolt.action(blocks.FULL_MESSAGE_ACTION)
     async def on_full_message(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         """The whole mail (quoted history, signature) to the agent who pressed, and only to them."""
         await ack()
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id", "")
-        container = body.get("container") or {}
-        thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
-        conversation_id, _, message_id = str(action.get("value", "")).partition(" ")
+        if await refused(body):
+            return  # the customer's words are for agents only
+        user = payloads.field(body, "user", "id")
+        channel = payloads.field(body, "channel", "id")
+        thread_ts = payloads.field(body, "container", "thread_ts") or payloads.field(body, "message", "thread_ts")
+        conversation_id, _, message_id = payloads.text(action.get("value")).partition(" ")
         try:
             message = await deps.store.message(conversation_id, message_id)
         except NotFound:
             text = "That message is no longer stored (its conversation may have been merged)."
         else:
             text = blocks.original_text(message)
-        try:
-            await api.ephemeral(channel, user, text, thread_ts=thread_ts)
-        except SlackError as error:
-            log.warning("could not show the full message %s to %s: %s", message_id, user, error)
+        await tell(channel, user, text, thread_ts or None)
 
     @bolt.action("gw_note")
     async def on_note_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        await _open_note_modal(body["trigger_id"], action.get("value", ""))
+        if await refused(body):
+            return
+        await _open_note_modal(payloads.text(body.get("trigger_id")), payloads.text(action.get("value")))
 
     @bolt.shortcut("gw_note")
     async def on_note_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
+        if await refused(body):
+            return
         message = body.get("message") or {}
-        channel = (body.get("channel") or {}).get("id", "")
-        root = message.get("thread_ts") or message.get("ts") or ""
+        channel = payloads.field(body, "channel", "id")
+        root = payloads.text(message.get("thread_ts")) or payloads.text(message.get("ts"))
         conversation_id = await slack.conversation_for_thread(channel, root)
         if conversation_id is None:
-            await api.ephemeral(channel, body["user"]["id"], "That message is not in a conversation's thread.")
+            await tell(channel, payloads.field(body, "user", "id"), "That message is not in a conversation's thread.")
             return
-        await _open_note_modal(body["trigger_id"], conversation_id)
+        await _open_note_modal(payloads.text(body.get("trigger_id")), conversation_id)
 
     async def _open_note_modal(trigger_id: str, conversation_id: str) -> None:
+        if not (trigger_id and conversation_id):
+            return
         try:
             await api.open_view(trigger_id, note_modal(conversation_id))
         except SlackError as error:
@@ -170,32 +239,46 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
 
     @bolt.view(NOTE_MODAL)
     async def on_note_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        text = view["state"]["values"]["note"]["text"]["value"] or ""
+        text = payloads.field(view, "state", "values", "note", "text", "value")
         if not text.strip():
             await ack(response_action="errors", errors={"note": "Write the note first."})
             return
+        user = payloads.field(body, "user", "id")
+        refusal = await agents.refusal(user, payloads.field(body, "user", "team_id"))
+        if refusal:
+            await ack(response_action="errors", errors={"note": refusal})
+            return
         await ack()
-        conversation_id = view.get("private_metadata", "")
-        await enqueue(conversation_id, jobnames.AGENT_ACTION, "note", body["user"]["id"], text, "",
-                      f"view:{view.get('id')}")
+        conversation_id = payloads.text(view.get("private_metadata"))
+        try:
+            await enqueue(conversation_id, jobnames.AGENT_ACTION, "note", user, text, "",
+                          f"view:{payloads.text(view.get('id'))}")
+        except NotFound:
+            log.info("a note for %r was dropped: no such conversation", conversation_id[:60])
 
     @bolt.command("/gateway")
     async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         try:
-            parsed = commands.parse(command.get("text", ""))
+            parsed = commands.parse(payloads.text(command.get("text")))
         except commands.CommandError as error:
             await ack(response_type="ephemeral", text=str(error))
             return
         if parsed.verb == "help":
             await ack(response_type="ephemeral", text=commands.USAGE)
             return
+        user = payloads.text(command.get("user_id"))
+        refusal = await agents.refusal(user, payloads.text(command.get("team_id")))
+        if refusal:
+            await ack(response_type="ephemeral", text=refusal)
+            return
         if parsed.verb == "queue":
             await ack(response_type="ephemeral", text=await _queue_listing(parsed.argument))
             return
-        assert parsed.conversation is not None  # parse() names the conversation of every action
+        assert parsed.conversation is not None  # parse() requires it for every action
         try:
-            await enqueue(parsed.conversation, jobnames.AGENT_ACTION, parsed.verb, command["user_id"], parsed.argument,
-                          command.get("channel_id", ""), f"command:{command.get('trigger_id')}")
+            await enqueue(parsed.conversation, jobnames.AGENT_ACTION, parsed.verb, user, parsed.argument,
+                          payloads.text(command.get("channel_id")),
+                          f"command:{payloads.text(command.get('trigger_id'))}")
         except NotFound:
             await ack(response_type="ephemeral", text=f"No conversation {parsed.conversation}.")
             return

@@ -1,10 +1,13 @@
-"""Raw MIME webhooks: Mailgun's signed ``mime`` route and SendGrid Inbound Parse (raw) behind a URL secret."""
+"""Raw MIME webhooks: Mailgun's signed ``mime`` route and SendGrid Inbound Parse (raw) behind a secret."""
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import time
 
+import pytest
 from aiohttp import FormData
 
 from tests.email.conftest import (
@@ -100,3 +103,57 @@ async def test_webhook_mail_over_the_size_limit_is_refused(mail_gateway):
     response = await mail_gateway.post(f"/email/sendgrid/{SENDGRID_SECRET}", data=form({"email": big.decode()}))
     assert response.status == 413
     assert await conversations(mail_gateway) == []
+
+
+# -- SendGrid's secret out of the URL --------------------------------------------------------------
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def sendgrid_form(text: str = "by basic auth", envelope: str | None = None) -> FormData:
+    fields = {"email": customer_mail(text).as_string(), "charsets": "{}"}
+    if envelope is not None:
+        fields["envelope"] = envelope
+    return form(fields)
+
+
+async def test_sendgrid_takes_its_secret_as_basic_auth_and_never_logs_it(mail_gateway, caplog):
+    caplog.set_level(logging.DEBUG)
+    response = await mail_gateway.post("/email/sendgrid", data=sendgrid_form(),
+                                       headers=basic("sendgrid", SENDGRID_SECRET))
+    assert response.status == 200, await response.text()
+    [conversation_id] = await conversations(mail_gateway)
+    assert [m.text for m in await timeline(mail_gateway, conversation_id, "inbound")] == ["by basic auth"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "POST /email/sendgrid" in logged  # the access log line is there ...
+    assert SENDGRID_SECRET not in logged  # ... without the secret
+
+
+async def test_sendgrid_takes_its_secret_as_a_header(mail_gateway):
+    response = await mail_gateway.post("/email/sendgrid", data=sendgrid_form("by header"),
+                                       headers={"X-Gateway-Secret": SENDGRID_SECRET})
+    assert response.status == 200, await response.text()
+    assert len(await conversations(mail_gateway)) == 1
+
+
+async def test_sendgrid_without_credentials_is_asked_for_them_and_a_wrong_secret_is_refused(mail_gateway):
+    response = await mail_gateway.post("/email/sendgrid", data=sendgrid_form())
+    assert response.status == 401 and response.headers["WWW-Authenticate"] == 'Basic realm="sendgrid"'
+    for credentials in (basic("sendgrid", "guess"), basic(SENDGRID_SECRET, "")):
+        assert (await mail_gateway.post("/email/sendgrid", data=sendgrid_form(), headers=credentials)).status == 403
+    response = await mail_gateway.post("/email/sendgrid", data=sendgrid_form(),
+                                       headers={"Authorization": "Basic !!!not-base64"})
+    assert response.status == 401
+    assert await conversations(mail_gateway) == []
+
+
+@pytest.mark.parametrize("envelope", ["null", "[]", '"str"', "5", '{"to": "support@example.com", "from": 7}',
+                                      '{"to": [null, 3, {"a": 1}]}', "[" * 5000, "not json"])
+async def test_sendgrid_envelope_of_any_shape_is_read_as_far_as_it_makes_sense(mail_gateway, envelope):
+    response = await mail_gateway.post("/email/sendgrid", data=sendgrid_form("odd envelope", envelope),
+                                       headers=basic("sendgrid", SENDGRID_SECRET))
+    assert response.status == 200, await response.text()
+    [conversation_id] = await conversations(mail_gateway)
+    assert [m.text for m in await timeline(mail_gateway, conversation_id, "inbound")] == ["odd envelope"]

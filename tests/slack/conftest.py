@@ -83,13 +83,14 @@ async def fake_slack(aiohttp_server):
     return fake
 
 
-def slack_settings(fake: FakeSlack, tmp_path, rules: str = RULES, **overrides: Any):
+def slack_settings(fake: FakeSlack, tmp_path, rules: str = RULES, slack: dict[str, Any] | None = None,
+                   **overrides: Any):
     rules_path = tmp_path / "routing.yaml"
     rules_path.write_text(rules)
     return make_settings(
         rules_path=rules_path, public_url="https://gateway.example",
         slack={"bot_token": "xoxb-test-token", "signing_secret": SIGNING_SECRET, "api_base_url": fake.base_url,
-               "customer_channels": [CUSTOMER_CHANNEL]},
+               "customer_channels": [CUSTOMER_CHANNEL], **(slack or {})},
         **overrides,
     )
 
@@ -138,11 +139,11 @@ class SlackGateway:
 
 
 async def make_gateway(aiohttp_client, fake: FakeSlack, tmp_path, redis_url: str | None = None,
-                       rules: str = RULES) -> SlackGateway:
+                       rules: str = RULES, slack: dict[str, Any] | None = None) -> SlackGateway:
     if redis_url:
-        backend = Backend(slack_settings(fake, tmp_path, rules, redis_url=redis_url))
+        backend = Backend(slack_settings(fake, tmp_path, rules, slack, redis_url=redis_url))
     else:
-        backend = Backend(slack_settings(fake, tmp_path, rules), fakeredis.FakeServer())
+        backend = Backend(slack_settings(fake, tmp_path, rules, slack), fakeredis.FakeServer())
     backend.configure_jobs()
     return SlackGateway(await start_client(aiohttp_client, backend), backend, fake)
 

@@ -43,6 +43,7 @@ class Posted:
 @dataclass
 class FakeSlack:
     users: dict[str, str] = field(default_factory=lambda: {"UAGENT": "Grace", "UAGENT2": "Linus"})
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # user-group id -> member ids
     calls: list[Call] = field(default_factory=list)
     messages: list[Posted] = field(default_factory=list)
     fail_channels: dict[str, str] = field(default_factory=dict)  # channel id -> Slack error to answer
@@ -147,6 +148,16 @@ class FakeSlack:
 
     def api_chat_postEphemeral(self, args: dict) -> dict:
         return {"ok": True, "message_ts": self._ts()}
+
+    def api_usergroups_users_list(self, args: dict) -> dict:
+        group = str(args.get("usergroup", ""))
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
+
+    def ephemerals(self, user: str | None = None) -> list[Call]:
+        """What was shown to one person only (chat.postEphemeral), optionally to ``user``."""
+        return [c for c in self.ok_calls("chat.postEphemeral") if user is None or c.args.get("user") == user]
 
     def api_users_info(self, args: dict) -> dict:
         user = str(args["user"])

@@ -55,7 +55,7 @@ async def test_the_thread_shows_the_new_words_the_signature_collapsed_and_a_butt
     conversation_id, message_id = await email_conversation(gw)
     [parent] = gw.fake.parents("#support")
     [post] = [m for m in gw.fake.thread("#support", parent.ts) if m.blocks]
-    assert post.text == "*Dana Reyes* (email): I still get an error when I log in."
+    assert post.text == "*Dana Reyes* (email):\n> I still get an error when I log in."
     shown = blocks_text(post.blocks)
     assert "Signature: Dana Reyes · Head of IT | Contoso · +44 20 7946 0000" in shown
     assert "browser cache" not in shown  # the quoted history stays behind the button
@@ -100,3 +100,17 @@ async def test_an_unsigned_button_press_is_refused(slack_gateway):
         "X-Slack-Signature": "v0=bad"})
     assert response.status == 401
     assert gw.fake.ok_calls("chat.postEphemeral") == []
+
+
+async def test_show_full_email_is_for_agents_only(slack_gateway):
+    gw = slack_gateway
+    conversation_id, message_id = await email_conversation(gw)
+    [parent] = gw.fake.parents("#support")
+    dm = {"type": "message", "channel": "D0EVE", "channel_type": "im", "user": "UEVE", "team": "T0GATEWAY",
+          "text": "hi", "ts": "1700000900.000001", "client_msg_id": "cm-eve"}
+    await gw.event(dm, event_id="Ev-eve")  # Eve writes as a customer: never an agent
+
+    await press_full_email(gw, f"{conversation_id} {message_id}", thread_ts=parent.ts, user="UEVE")
+    [told] = gw.fake.ok_calls("chat.postEphemeral")
+    assert told.args["user"] == "UEVE" and "as a customer" in told.args["text"]
+    assert "I still get an error" not in told.args["text"]

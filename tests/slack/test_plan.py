@@ -25,7 +25,7 @@ def plan(messages, start=0, shown=None, **limits):
 def test_a_burst_of_customer_messages_is_coalesced_in_order():
     posts = plan([message(i) for i in range(25)], max_items=10)
     assert [p.end for p in posts] == [10, 20, 25]
-    assert posts[0].text.splitlines()[0] == "*Ada* (webchat): message 0"
+    assert posts[0].text.splitlines()[:2] == ["*Ada* (webchat):", "> message 0"]
     assert "message 24" in posts[2].text
 
 
@@ -75,10 +75,10 @@ def test_an_email_with_quoted_history_gets_its_own_post_with_the_signature_colla
                                       "On Mon … wrote:\n> Your invoice", "signature": "Dana\n+44 20 7946 0000"})
     posts = plan([message(1), mail, message(3)])
     assert [(p.end, p.text) for p in posts] == [
-        (1, "*Ada* (webchat): message 1"), (2, "*Ada* (email): Please refund the second order."),
-        (3, "*Ada* (webchat): message 3")]
+        (1, "*Ada* (webchat):\n> message 1"), (2, "*Ada* (email):\n> Please refund the second order."),
+        (3, "*Ada* (webchat):\n> message 3")]
     section, signature, actions = posts[1].blocks
-    assert section["text"]["text"] == "*Ada* (email): Please refund the second order."
+    assert section["text"]["text"] == "*Ada* (email):\n> Please refund the second order."
     assert signature["elements"][0]["text"] == "Signature: Dana · +44 20 7946 0000"
     assert actions["elements"][0]["text"]["text"] == "Show full email"
     assert actions["elements"][0]["value"] == "cnv_1 msg_2"

@@ -1,0 +1,130 @@
+"""Reading mail off the event loop: a small process pool that lives as long as the web app.
+
+Parsing MIME is CPU work (the standard library parser, charset decoding,
+HTML → text). On the event loop, one large mail from anyone stalls every
+request, ``/healthz`` included, for as long as it takes. In a worker process
+it costs the loop nothing but handing the bytes over.
+
+The pool is sized by ``GATEWAY_EMAIL__PARSE_WORKERS`` and started with the app
+when it takes mail (else with the first mail); ``forkserver`` workers are forked from a clean
+single-threaded server that has the parser imported, never from the threaded
+web process, and run at a lower priority. A worker gives up on one mail after
+``GATEWAY_EMAIL__PARSE_SECONDS`` of CPU time (the mail is refused: retrying
+cannot make it faster). A worker that dies (out of memory, killed) breaks the pool; the next
+mail gets a fresh one, and the mail that was being read gets a temporary
+failure so its sender tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from aiohttp import web
+
+from channels.email.inbound import ParsedEmail
+from channels.email.parsing import parse_in_worker
+from channels.email.settings import EmailSettings
+
+log = logging.getLogger("gateway.email")
+
+# A worker is replaced after this many mails, so a slow leak in a parser library stays bounded.
+TASKS_PER_WORKER = 200
+WORKER_NICENESS = 5  # the web process gets about three times a worker's share of a busy CPU
+
+
+class ParserUnavailable(Exception):
+    """No worker could read the mail (one died); nothing was stored, the sender should retry."""
+
+
+def _lower_priority() -> None:
+    """In each worker: reading mail is background work; the web process answers first on a busy CPU."""
+    os.nice(WORKER_NICENESS)
+
+
+class MailParser:
+    """``await parse(raw, ...)``: ``parse_email`` in a worker process."""
+
+    def __init__(self, workers: int, seconds: float) -> None:
+        self.workers = workers
+        self.seconds = seconds
+        self._context = multiprocessing.get_context("forkserver")
+        # Workers start with the parser imported instead of importing it for their first mail.
+        self._context.set_forkserver_preload(["channels.email.parsing"])
+        self._executor: ProcessPoolExecutor | None = None
+        self._warming: asyncio.Task[None] | None = None
+
+    def warm_up(self) -> None:
+        """Start the workers now, in the background, rather than with the first mail.
+
+        Starting them costs a second or two of CPU (the fork server imports the
+        parser); paid at start-up, it competes with nothing.
+        """
+        executor = self._pool()
+
+        def start_workers() -> None:
+            for future in [executor.submit(os.getpid) for _ in range(self.workers)]:
+                future.result()
+
+        self._warming = asyncio.create_task(asyncio.to_thread(start_workers), name="mail-parser-warm-up")
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=self._context,
+                                                 max_tasks_per_child=TASKS_PER_WORKER, initializer=_lower_priority)
+        return self._executor
+
+    async def parse(self, raw: bytes, *, envelope_from: str | None = None,
+                    recipients: Sequence[str] = ()) -> ParsedEmail:
+        """Raises ``InvalidPayload`` (refuse the mail) or ``ParserUnavailable`` (try again later)."""
+        executor = self._pool()
+        try:
+            # Submitted from a thread: a submit may start a worker process, which waits on the fork
+            # server (for over a second while the server itself starts); the loop must not wait.
+            future = await asyncio.to_thread(executor.submit, parse_in_worker, raw, envelope_from,
+                                             list(recipients), self.seconds)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            log.error("a mail parser process died; starting a new pool")
+            if self._executor is executor:
+                self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise ParserUnavailable("the mail parser stopped; try again") from None
+
+    async def close(self) -> None:
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # shutdown(wait=True) blocks until running parses end (bounded by the alarm): not on the loop.
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+
+
+def takes_mail(settings: EmailSettings) -> bool:
+    """Is any inbound mail path configured (the SMTP listener, Mailgun, SendGrid)?"""
+    return (settings.smtp_listen_port is not None or settings.mailgun_signing_key is not None
+            or settings.sendgrid_secret is not None)
+
+
+PARSER: web.AppKey[MailParser] = web.AppKey("email_parser", MailParser)
+
+
+def pool_context(settings: EmailSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """cleanup_ctx: the app's mail parser; registered before the SMTP listener, so it closes after it."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        parser = MailParser(settings.parse_workers, settings.parse_seconds)
+        app[PARSER] = parser
+        if takes_mail(settings):
+            parser.warm_up()
+        try:
+            yield
+        finally:
+            await parser.close()
+
+    return lifecycle
