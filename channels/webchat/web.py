@@ -16,6 +16,7 @@ from channels.webchat.inbound import ChatMessage, FrameError, Hello, Ping
 from channels.webchat.settings import WebchatSettings
 from conversations import codec
 from conversations.clock import utcnow
+from conversations.errors import storage_unavailable
 from conversations.models import Channel, Direction, Identity
 
 log = logging.getLogger("gateway.webchat")
@@ -90,6 +91,8 @@ class WebchatSocket:
         self.ws = ws
         self.visitor: Visitor | None = None
         self.limit = TokenBucket(self.settings.frames_per_second, self.settings.frame_burst)
+        # Events that arrive between subscribing and the welcome; sent after it (None once welcomed).
+        self._early: list[dict[str, Any]] | None = []
 
     async def send(self, frame: dict[str, Any]) -> None:
         if not self.ws.closed:
@@ -105,12 +108,33 @@ class WebchatSocket:
                 if not self.limit.take():
                     await self.send(protocol.error_frame("rate_limited", "too many frames; slow down"))
                     continue
+                parsed: inbound.Frame | None = None
                 try:
-                    await self.handle(inbound.parse_frame(frame.data, max_text=self.settings.max_message_chars))
+                    parsed = inbound.parse_frame(frame.data, max_text=self.settings.max_message_chars)
+                    await self.handle(parsed)
                 except FrameError as error:
                     await self.send(protocol.error_frame(error.code, error.detail))
+                except Exception as error:
+                    if not storage_unavailable(error):
+                        raise
+                    await self.unavailable(parsed, error)
         finally:
             await self._leave()
+
+    async def unavailable(self, frame: inbound.Frame | None, error: Exception) -> None:
+        """Redis is away (a restart, a failover): nothing was acknowledged, so the client tries again.
+
+        A message keeps the socket: the error names its ``client_id`` and the
+        client resends it later (the gateway stores it once). A hello cannot be
+        half-done: the socket closes with 1013 (try again later) and the client
+        reconnects.
+        """
+        log.warning("web chat frame refused, storage unavailable: %s", error)
+        client_id = frame.client_id if isinstance(frame, ChatMessage) else None
+        await self.send(protocol.error_frame("unavailable", "storage unavailable, try again shortly",
+                                             client_id=client_id))
+        if isinstance(frame, Hello) and self.visitor is None:
+            await self.ws.close(code=1013, message=b"storage unavailable")
 
     async def handle(self, frame: inbound.Frame) -> None:
         if isinstance(frame, Ping):
@@ -130,19 +154,29 @@ class WebchatSocket:
         )
         store = self.deps.store
         customer_id = await store.customer_for(visitor.identity)
-        messages: list[dict[str, Any]] = []
+        live = None
         if customer_id:
             customer = await store.current_customer(customer_id)
             live = await store.live_conversation_id(customer.id)
-            if live:
-                visitor.conversation_id = live
+        messages: list[dict[str, Any]] = []
+        if live:
+            # Subscribe before reading the history: a reply published in between is then in the
+            # history, or held back until the welcome went out (and sent once either way).
+            await self.deps.hub.join(live, self.on_event)
+            try:
                 messages = [protocol.visible_message(codec.message_json(m)) for m in await store.messages(live)
                             if m.visible_to_customer]
+            except BaseException:
+                await self.deps.hub.leave(live, self.on_event)
+                raise
+            visitor.conversation_id = live
+            visitor.forwarded.update(m["id"] for m in messages)
         self.visitor = visitor
-        if visitor.conversation_id:
-            await self.deps.hub.join(visitor.conversation_id, self.on_event)
         await self.send({"type": "welcome", "visitor_token": token, "conversation_id": visitor.conversation_id,
                          "messages": messages})
+        early, self._early = self._early or [], None
+        for payload in early:
+            await self.on_event(payload)
 
     async def message(self, chat: ChatMessage) -> None:
         visitor = self.visitor
@@ -152,16 +186,20 @@ class WebchatSocket:
                                      linked=visitor.linked, name=visitor.name, received_at=utcnow())
         result = await self.deps.service.ingest(message)
         if result.conversation_id != visitor.conversation_id:
+            # Joined before it counts as joined: if Redis fails here, the resend joins again.
+            await self.deps.hub.join(result.conversation_id, self.on_event)
             if visitor.conversation_id:
                 await self.deps.hub.leave(visitor.conversation_id, self.on_event)
             visitor.conversation_id = result.conversation_id
-            await self.deps.hub.join(result.conversation_id, self.on_event)
         visitor.forwarded.add(result.message_id)
         await self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
                          "conversation_id": result.conversation_id, "duplicate": result.duplicate})
 
     async def on_event(self, payload: dict[str, Any]) -> None:
         """Forward what the visitor may see: the customer's own messages, and replies delivered to web chat."""
+        if self._early is not None:
+            self._early.append(payload)  # the welcome has not gone out yet
+            return
         message = payload.get("message")
         if not isinstance(message, dict) or self.visitor is None:
             return
