@@ -59,8 +59,10 @@ class ConversationService:
     async def ingest(self, message: InboundMessage) -> IngestResult:
         """Store a customer message once, link proven identities, route a new or reopened conversation."""
         result = await self.store.ingest(message, now=self.clock())
-        if result.duplicate:
+        if result.duplicate and result.queue:
             return result
+        # A duplicate of an unrouted conversation is a sender's retry of a first try that died
+        # after storing (Redis went away): finish what that try did not, then acknowledge.
         for identity in message.linked:
             if identity != message.identity:
                 await self._link_if_new(result.customer_id, identity)

@@ -227,17 +227,15 @@ class ConversationStore:
             raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
         result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id), queue)
         # Outside the script: these keys are not in the customer's slot. The
-        # writes are idempotent and repeated on every ingest, so a crash in
-        # between heals with the customer's next message. A duplicate writes the
-        # locator again when replicas must confirm: WAIT needs a write of its own
-        # connection, and a first try may have stored the message unconfirmed.
-        if not result.duplicate or self.replica_ack.replicas:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(keys.conversation_locator(conversation_id), customer_id)
-                if not result.duplicate:
-                    pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)})
-                self._wait_for_replicas(pipe)
-                await self._confirmed(pipe)
+        # writes are idempotent and repeated on every ingest, a duplicate
+        # included: a first try that died after the script (Redis went away, the
+        # sender got a 503) is completed by the sender's retry before it is
+        # acknowledged. WAIT (when replicas must confirm) covers them and the script.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.conversation_locator(conversation_id), customer_id)
+            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)}, nx=result.duplicate)
+            self._wait_for_replicas(pipe)
+            await self._confirmed(pipe)
         if not result.duplicate:
             stored = replace(stored, conversation_id=result.conversation_id)
             await self.redis.publish(keys.conversation_events(conversation_id), _event_json(stored))

@@ -151,7 +151,8 @@
       } else if (frame.type === "error") {
         status.textContent = frame.detail;
         if (frame.code === "invalid_token") { localStorage.removeItem(storeKey); socket.close(); }
-        if (frame.code === "unavailable" && frame.client_id) resendLater();
+        // Not stored (Redis restarting) or dropped (too many frames at once): send the pending ones again later.
+        if ((frame.code === "unavailable" && frame.client_id) || frame.code === "rate_limited") resendLater();
       }
     };
     socket.onclose = function () {
