@@ -27,7 +27,9 @@ from twilio.request_validator import RequestValidator
 
 from tests.faults.processes import OUR_NUMBER, TWILIO_SID, TWILIO_TOKEN
 
-RETRY_DELAY = 0.2  # a provider's retry, shortened
+RETRY_DELAY = 0.2  # a provider's first retry, shortened
+LONGEST_RETRY_DELAY = 1.6
+RESEND_PACE = 0.4  # resent frames per visitor: 2.5/s, beside the 3/s of new messages, under the 5/s limit
 GIVE_UP_AFTER = 60.0
 
 
@@ -69,6 +71,7 @@ class SmsLoad:
         path = "/sms/twilio"
         signature = RequestValidator(TWILIO_TOKEN).compute_signature(self.public_url + path, form)
         deadline = time.monotonic() + GIVE_UP_AFTER
+        delay = RETRY_DELAY
         while time.monotonic() < deadline:
             status: int | str
             try:
@@ -85,7 +88,8 @@ class SmsLoad:
                 return
             if status != 503 and isinstance(status, int):
                 return  # final: the test reports it
-            await asyncio.sleep(RETRY_DELAY)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LONGEST_RETRY_DELAY)  # backing off, as providers do
 
     @property
     def acked(self) -> list[SmsMessage]:
@@ -116,8 +120,16 @@ class ChatVisitor:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._url = 0
         self._n = 0
+        self._resend = asyncio.Event()
 
     async def keep_connected(self, done: asyncio.Event) -> None:
+        resender = asyncio.create_task(self.resend(done))
+        try:
+            await self._connect_loop(done)
+        finally:
+            resender.cancel()
+
+    async def _connect_loop(self, done: asyncio.Event) -> None:
         while not done.is_set():
             try:
                 ws = await self.session.ws_connect(self.urls[self._url % len(self.urls)] + "/webchat/ws",
@@ -156,8 +168,7 @@ class ChatVisitor:
             self.token = frame["visitor_token"]
             self.welcomes.append(frame)
             self.ws = ws
-            for client_id, text in list(self.pending.items()):
-                await self._send(client_id, text)
+            self._resend.set()
         elif kind == "ack":
             self.pending.pop(frame["client_id"], None)
             self.acked[frame["client_id"]] = frame["message_id"]
@@ -165,12 +176,8 @@ class ChatVisitor:
             self.ack_times.append(time.monotonic())
         elif kind == "error":
             self.errors.append((time.monotonic(), frame["code"]))
-            if frame["code"] == "unavailable" and frame.get("client_id") in self.pending:
-                client_id = frame["client_id"]
-                asyncio.get_running_loop().call_later(
-                    RETRY_DELAY, lambda: asyncio.ensure_future(self._send(client_id, self.pending.get(client_id))))
-            elif frame["code"] == "rate_limited":  # the frame was dropped: resend what is pending, later
-                asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(self._resend_pending()))
+            if frame["code"] in ("unavailable", "rate_limited"):  # not stored, or dropped: resend, paced
+                self._resend.set()
         elif kind == "message":
             self.live.append(frame["message"])
 
@@ -182,9 +189,15 @@ class ChatVisitor:
         except (aiohttp.ClientError, ConnectionError, RuntimeError):
             pass  # the socket is going; the reconnect resends
 
-    async def _resend_pending(self) -> None:
-        for client_id, text in list(self.pending.items()):
-            await self._send(client_id, text)
+    async def resend(self, done: asyncio.Event) -> None:
+        """Resend what is pending whenever asked, one frame per RESEND_PACE (below the socket's frame limit)."""
+        while not done.is_set():
+            await _first(done, self._resend)
+            self._resend.clear()
+            await _pause(done, RETRY_DELAY)
+            for client_id, text in list(self.pending.items()):
+                await self._send(client_id, self.pending.get(client_id))
+                await _pause(done, RESEND_PACE)
 
     async def say(self, text: str) -> str:
         client_id = f"{self.name}-{self._n}"
@@ -199,6 +212,15 @@ class ChatVisitor:
         while not stop.is_set():
             await self.say(f"{self.name} message {self._n}")
             await _pause(stop, 1 / rate)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _pause(event: asyncio.Event, seconds: float) -> None:
