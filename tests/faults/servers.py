@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from tests.support import IN_CI, free_port, wait_until_sync
 
@@ -185,7 +187,7 @@ class Cluster:
     def start(self) -> Cluster:
         for _ in range(3):
             node = RedisNode(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                              "--cluster-node-timeout", "2000", "--appendonly", "no"])
+                              "--cluster-node-timeout", "2000", "--appendonly", "no"], port=cluster_port())
             self.nodes.append(node.start())
         subprocess.run([binary("redis-cli"), "--cluster", "create", *(n.address for n in self.nodes),
                         "--cluster-replicas", "0", "--cluster-yes"], check=True, stdout=subprocess.DEVNULL,
@@ -196,6 +198,9 @@ class Cluster:
     @property
     def url(self) -> str:
         return self.nodes[0].url
+
+    def client(self) -> RedisCluster:
+        return RedisCluster.from_url(self.url, decode_responses=True)
 
     def _ok(self) -> bool:
         for node in self.nodes:
@@ -211,6 +216,24 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) exists too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 <= 65535 and _free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def env_without_gateway() -> dict[str, str]:
