@@ -6,7 +6,7 @@ redis-py's own cluster pipelines either refuse transactions (older versions)
 or run each WATCH and read on a thread with an event loop of its own (about
 40 ms each, with the caller's loop blocked meanwhile); here the transaction
 runs on an ordinary client connected to the owning node instead. A slot that
-moved (MOVED/ASK) refreshes the cluster's map and runs the body again.
+moved (MOVED/ASK) is pointed at its new node and the body runs again.
 
 Use ``watched`` for read-modify-write (the body reads through the pipeline,
 calls ``pipe.multi()``, queues the writes and ``execute()``s) and ``multi``
@@ -43,11 +43,13 @@ async def watched(redis: Any, keys: list[str], body: Callable[[Pipeline], Awaita
                 return await body(pipe)
             except WatchError:
                 continue
-            except AskError:  # MovedError is an AskError: the slot lives elsewhere now
+            except AskError as error:  # MovedError is an AskError: the slot lives elsewhere now
                 redirects += 1
                 if redirects > MAX_REDIRECTS or not isinstance(redis, RedisCluster):
                     raise
-                await redis.nodes_manager.initialize()
+                # Point the slot at its new node, as redis-py does on MOVED (a full refresh would
+                # replace every node's connections under the commands in flight).
+                redis.nodes_manager.move_slot(error)
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 
@@ -11,15 +12,18 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from channels.deps import CHANNEL_DEPS
+from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
 from gateway import api, channels, failures_api, health
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
-from gateway.redis_clients import RedisClients, close_data
+from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.runtime import build_services, channel_deps, load_live_rules
 from gateway.settings import Settings
 from router import LiveRules
+
+log = logging.getLogger("gateway")
 
 
 def create_app(
@@ -40,6 +44,13 @@ def create_app(
         sync_client = sync_redis or clients.queue()  # type: ignore[union-attr]  # RQ needs raw bytes
         # The hub's subscriber: its own connection on a cluster; otherwise the data client's pool.
         hub_client = clients.pubsub() if clients is not None and settings.redis_cluster else async_client
+        try:
+            await prepare(async_client)
+        except Exception as error:
+            if not storage_unavailable(error):
+                raise
+            # Not fatal: /readyz answers 503 and the client connects once the data Redis answers.
+            log.warning("the data Redis is not reachable yet (%s); starting not ready", error)
         live_rules = rules or load_live_rules(settings)
         services = build_services(settings, async_client, sync_client, live_rules)
         hub = Hub(hub_client)

@@ -149,6 +149,13 @@ class RedisClients:
         return self._sync_sentinel
 
 
+async def prepare(client: Any) -> None:
+    """Read a cluster's slot map before the first commands: redis-py's cluster client, used by many
+    coroutines at once before it has the map, sometimes fails a command on a half-made connection."""
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+
+
 async def close_data(client: Any) -> None:
     """Close a data client, and the node clients its cluster transactions opened."""
     await close_node_clients(client)

@@ -21,7 +21,7 @@ from conversations.events import EventBus
 from conversations.service import ConversationService
 from conversations.store import ConversationStore, ReplicaAck
 from gateway.channels import build_senders
-from gateway.redis_clients import RedisClients, close_data
+from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.settings import Settings
 from router import LiveRules
 from workers.context import Services
@@ -102,6 +102,7 @@ def services_factory(
     async def session() -> AsyncIterator[Services]:
         rules.reload_if_changed()
         redis = async_client()
+        await prepare(redis)
         job_connection = _job_connection()  # inside a job: RQ's own connection, not ours to close
         sync = job_connection or sync_client()
         services = build_services(settings, redis, sync, rules)

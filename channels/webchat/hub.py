@@ -47,8 +47,7 @@ class Hub:
         self._healthy = True
 
     async def start(self) -> None:
-        async with self._lock:
-            await self._pubsub.subscribe(KEEPALIVE_CHANNEL)
+        """Start reading; the first subscription is the reader's, so a Redis that is down at start only delays it."""
         self._reader = asyncio.create_task(self._read(), name="webchat-hub")
 
     async def close(self) -> None:
@@ -91,9 +90,13 @@ class Hub:
 
     async def _read(self) -> None:
         backoff = 0.1
+        subscribed = False
         while True:
             try:
                 async with self._lock:
+                    if not subscribed:  # something to read from before any socket joined
+                        await self._pubsub.subscribe(KEEPALIVE_CHANNEL)
+                        subscribed = True
                     event = await self._pubsub.get_message(timeout=READ_SLICE)
             except asyncio.CancelledError:
                 raise
