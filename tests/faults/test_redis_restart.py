@@ -126,6 +126,8 @@ async def _restart_under_load(session: aiohttp.ClientSession, redis: RedisNode, 
     return {
         **figures,
         "webhook_503s_during_outage": statuses[503],
+        "webhooks_sent_while_down": sum(1 for m in sms.messages if m.answers and down <= m.answers[0][0] <= up),
+        "webhooks_refused_then_acked": sum(1 for m in sms.messages if m.acked_at and len(m.answers) > 1),
         "chat_unavailable_frames": sum(1 for v in visitors for _, code in v.errors if code == "unavailable"),
         "redis_down_s": seconds(down, up),
         "first_webhook_ack_after_redis_up_s": seconds(up, first_ok),

@@ -113,4 +113,5 @@ async def _failover_under_load(session: aiohttp.ClientSession, sentinels: Sentin
         "first_ack_after_kill_s": seconds(killed, first_ack_after_kill),
         "old_primary_restarted_at_s": seconds(killed, rejoined),
         "webhook_503s": statuses[503],
+        "webhooks_refused_then_acked": sum(1 for m in sms.messages if m.acked_at and len(m.answers) > 1),
     }
