@@ -74,6 +74,19 @@ async def main(count: int, rounds: int) -> None:
             print(f"MIN_REPLICAS_ACK={replicas}: one at a time p50={p50:.3f} ms p99={p99:.3f} ms; "
                   f"50 at once {rate:,.0f} messages/s  (median of {rounds} rounds of {count})")
         cost = statistics.median(r[0] for r in results[1]) - statistics.median(r[0] for r in results[0])
+        raw = {}
+        for replicas in (0, 1):  # the round trip alone: one write, with and without WAIT behind it
+            times = []
+            for n in range(count):
+                started = time.perf_counter()
+                async with redis.pipeline(transaction=False) as pipe:
+                    pipe.set(f"bench:wait:{n}", n)
+                    if replicas:
+                        pipe.execute_command("WAIT", 1, 1000)
+                    await pipe.execute()
+                times.append(time.perf_counter() - started)
+            raw[replicas] = statistics.median(times) * 1000
+        print(f"one write: {raw[0]:.3f} ms; one write + WAIT 1: {raw[1]:.3f} ms (p50)")
         waits = primary.client().info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
         print(f"WAIT costs {cost:.3f} ms per message (p50, one at a time); the primary ran WAIT {waits} times")
     finally:

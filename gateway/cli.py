@@ -14,14 +14,14 @@ from pathlib import Path
 
 from aiohttp import web
 from pydantic import SecretStr
-from rq import Queue, Worker
+from rq import Queue
 
 from gateway import redaction
 from gateway.app import create_app
 from gateway.appkeys import DEMO, SERVICES
 from gateway.embedded import start_embedded
 from gateway.redis_clients import RedisClients
-from gateway.worker_host import run_worker
+from gateway.worker_host import GatewayWorker, run_worker
 from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings, SettingsError, load_settings
 from router import cli as rules_cli
@@ -118,8 +118,9 @@ def worker(args: argparse.Namespace) -> int:
     context.install(services_factory(settings, load_live_rules(settings)))
     sweeper = None if args.no_sweeper else _start_sweeper()
     try:
-        run_worker(lambda: Worker([Queue(name, connection=connection) for name in names], connection=connection,
-                                  maintenance_interval=settings.worker.maintenance_interval_seconds),
+        run_worker(lambda: GatewayWorker([Queue(name, connection=connection) for name in names],
+                                         connection=connection,
+                                         maintenance_interval=settings.worker.maintenance_interval_seconds),
                    connection, settings.log_level.upper())
     finally:
         if sweeper is not None:

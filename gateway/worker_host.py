@@ -23,6 +23,31 @@ log = logging.getLogger("gateway.worker")
 
 FIRST_WAIT = 0.2
 LONGEST_WAIT = 5.0
+LOOK_AROUND_SECONDS = 5  # how long an idle worker blocks on its queues before looking after its scheduler
+
+
+class GatewayWorker(Worker):
+    """RQ's worker, looking after its scheduler.
+
+    RQ's scheduler is a process of its own that exits on a lost connection;
+    RQ starts it again only in its maintenance, every
+    ``GATEWAY_WORKER__MAINTENANCE_INTERVAL_SECONDS`` and only once the worker
+    comes back from waiting on its queues (up to 405 s when idle). Scheduled
+    jobs (delivery retries, paused Slack syncs) would wait that long after a
+    Redis restart. This worker waits on its queues 5 s at a time and starts a
+    scheduler that died at the next turn; its lock is its own, so it reclaims it.
+    """
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return LOOK_AROUND_SECONDS
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        process = self.scheduler._process if self.scheduler is not None else None
+        if self.last_cleaned_at is not None and process is not None and not process.is_alive():
+            return True
+        return bool(super().should_run_maintenance_tasks)
 
 
 def run_worker(make_worker: Callable[[], Worker], connection: Redis, logging_level: str,

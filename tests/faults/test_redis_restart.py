@@ -29,6 +29,7 @@ from tests.faults.verify import (
     poll_readyz,
     reply_reaches_visitor,
     report,
+    scheduled_job_runs,
     seconds,
     sla_timer_fires,
     stored_messages,
@@ -54,14 +55,17 @@ async def test_redis_restart_under_load_loses_no_acknowledged_message(fsync, sto
         sweeper = Process(["sweeper"], env, "sweeper")
         processes += [worker, sweeper]
         await wait_until(lambda: workers_running(redis.url), timeout=30, what="the worker and the sweeper to start")
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
             figures = await _restart_under_load(session, redis, web, stop)
             for process in processes:
                 assert process.alive(), f"{process.name} died:\n{process.output()[-3000:]}"
             figures["reply_delivered_s"] = await reply_reaches_visitor(session, web.url)
+            figures["scheduled_job_ran_s"] = await scheduled_job_runs(redis.url)
             await sla_timer_fires(session, web.url)
             for process in processes:
                 assert process.alive(), f"{process.name} died:\n{process.output()[-3000:]}"
+        # No request and no socket ended in an unhandled error (a 500, or a socket closed by a crash).
+        assert "unhandled error" not in web.output(), web.output()[-3000:]
         report(f"redis_restart[{fsync},{stop}]", figures)
     finally:
         for process in processes:

@@ -26,6 +26,7 @@ from tests.faults.verify import (
     poll_readyz,
     reply_reaches_visitor,
     report,
+    scheduled_job_runs,
     seconds,
     sla_timer_fires,
     stored_messages,
@@ -49,7 +50,11 @@ async def test_sentinel_failover_under_load_keeps_every_acknowledged_message():
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
             figures = await _failover_under_load(session, sentinels, web)
             figures["reply_delivered_s"] = await reply_reaches_visitor(session, web.url)
+            address = sentinels.master_address()
+            assert address is not None
+            figures["scheduled_job_ran_s"] = await scheduled_job_runs(f"redis://{address[0]}:{address[1]}/0")
             await sla_timer_fires(session, web.url)
+        assert "unhandled error" not in web.output(), web.output()[-3000:]
         for process in processes:
             assert process.alive(), f"{process.name} died:\n{process.output()[-3000:]}"
         report("sentinel_failover", figures)
