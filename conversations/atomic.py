@@ -49,7 +49,7 @@ async def watched(redis: Any, keys: list[str], body: Callable[[Pipeline], Awaita
                     raise
                 # Point the slot at its new node, as redis-py does on MOVED (a full refresh would
                 # replace every node's connections under the commands in flight).
-                redis.nodes_manager.move_slot(error)
+                await redis.nodes_manager.move_slot(error)
 
 
 @asynccontextmanager
