@@ -241,6 +241,18 @@ class ConversationStore:
             await self.redis.publish(keys.conversation_events(conversation_id), _event_json(stored))
         return result
 
+    async def confirm_replicated(self) -> None:
+        """Wait until the replicas have every write made so far (when they must confirm); else NotReplicated.
+
+        For acknowledgements whose writes were not the store's own (a consent keyword's
+        script): WAIT needs a write on its connection, so it writes the probe key first.
+        """
+        if self.replica_ack.replicas > 0:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(keys.REPLICATION_PROBE, codec.to_ms(datetime.now(UTC)))
+                self._wait_for_replicas(pipe)
+                await self._confirmed(pipe)
+
     def _wait_for_replicas(self, pipe: Pipeline) -> None:
         """Queue ``WAIT`` behind the writes of ``pipe`` when replicas must confirm them.
 
