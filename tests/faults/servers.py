@@ -1,5 +1,7 @@
 """Real Redis processes for the fault tests: one server, a Sentinel set, a Cluster; all on loopback ports.
 
+Shared with ``benchmarks/replica_ack.py``, so it never imports pytest.
+
 Every process is started by the test and stopped by it (by its own pid).
 Waiting is polling with a deadline (``wait_until_sync``), never a sleep.
 """
@@ -15,20 +17,20 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from tests.support import IN_CI, free_port, wait_until_sync
+from tests.support import free_port, wait_until_sync
+
+
+BINARIES = ("redis-server", "redis-sentinel", "redis-cli")
 
 
 def binary(name: str) -> str:
+    """The path of a Redis program (tests/faults/conftest.py skips, or fails in CI, when one is missing)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (apt-get install -y redis-server redis-sentinel)"
-        if IN_CI:
-            pytest.fail(f"CI needs {name}: {message}")
-        pytest.skip(message)
+        raise FileNotFoundError(f"{name} is not installed (apt-get install -y redis-server redis-sentinel)")
     return path
 
 
