@@ -75,3 +75,16 @@ def test_redis_saying_not_now_is_storage_unavailable(error):
 @pytest.mark.parametrize("error", [ResponseError("WRONGTYPE Operation against a key"), ValueError("bug")])
 def test_other_errors_are_not(error):
     assert not storage_unavailable(error)
+
+
+async def test_behind_sentinel_the_url_lends_its_password_and_database(monkeypatch):
+    monkeypatch.setenv("GATEWAY_REDIS_SENTINELS", "10.0.0.1:26379")
+    monkeypatch.setenv("GATEWAY_REDIS_SENTINEL_MASTER", "gateway")
+    monkeypatch.setenv("GATEWAY_REDIS_URL", "redis://:s3cret@ignored/4")
+    clients = RedisClients(load_settings(_env_file=None))
+    data, queue = clients.data(), clients.queue()
+    for kwargs in (data.connection_pool.connection_kwargs, queue.connection_pool.connection_kwargs):
+        assert kwargs["password"] == "s3cret" and kwargs["db"] == 4
+    assert data.connection_pool.service_name == queue.connection_pool.service_name == "gateway"
+    await data.aclose()
+    queue.close()
