@@ -10,6 +10,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+import redis
+
 from tests.faults.servers import env_without_gateway
 from tests.support import ROOT, free_port, wait_until_sync
 from tests.workers.processes import descendants
@@ -118,8 +120,6 @@ class WebProcess(Process):
 
 def workers_running(queue_url: str, data_url: str | None = None, *, workers: int = 1) -> bool:
     """RQ workers registered on the queue Redis, and a sweeper holding its leader lock on the data Redis."""
-    import redis
-
     queue = redis.Redis.from_url(queue_url, socket_timeout=1)
     data = redis.Redis.from_url(data_url or queue_url, socket_timeout=1)
     try:

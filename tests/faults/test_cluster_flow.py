@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -19,6 +20,10 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 from twilio.request_validator import RequestValidator
 
+from conversations.messages import InboundMessage
+from conversations.models import Channel, Conversation, Identity
+from conversations.store import Change, ConversationStore
+from gateway.redis_clients import close_data
 from tests.faults.load import ChatVisitor
 from tests.faults.processes import (
     OUR_NUMBER,
@@ -81,13 +86,6 @@ async def test_the_whole_flow_runs_on_a_redis_cluster(twilio, cluster):
 
 async def test_concurrent_changes_of_one_conversation_all_apply_on_a_cluster(cluster):
     """WATCH/MULTI runs on the node owning the customer's slot; a concurrent write retries, none is lost."""
-    from datetime import UTC, datetime
-
-    from conversations.messages import InboundMessage
-    from conversations.models import Channel, Identity
-    from conversations.store import Change, ConversationStore
-    from gateway.redis_clients import close_data
-
     clients = [RedisCluster.from_url(cluster.url, decode_responses=True) for _ in range(3)]
     stores = [ConversationStore(client) for client in clients]  # type: ignore[arg-type]
     try:
@@ -97,7 +95,7 @@ async def test_concurrent_changes_of_one_conversation_all_apply_on_a_cluster(clu
         for client in clients:
             await client.initialize()
 
-        def bump(current):
+        def bump(current: Conversation) -> Change:
             return Change(fields={"bumps": int(current.extra.get("bumps") or 0) + 1})
 
         await asyncio.gather(*(stores[n % 3].mutate(result.conversation_id, bump) for n in range(60)))

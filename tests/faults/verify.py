@@ -7,10 +7,14 @@ import json
 import os
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import redis
+from rq import Queue
+from rq.job import JobStatus
 
 from tests.faults.load import ChatVisitor, SmsLoad
 from tests.faults.processes import admin_headers
@@ -126,17 +130,11 @@ async def sla_timer_fires(session: aiohttp.ClientSession, base: str) -> None:
 
 async def scheduled_job_runs(queue_url: str) -> float:
     """A job scheduled for 0.5 s from now runs: RQ's scheduler (in ``gateway worker``) is alive; returns seconds."""
-    import datetime as dt
-
-    import redis
-    from rq import Queue
-    from rq.job import JobStatus
-
     connection = redis.Redis.from_url(queue_url)
     try:
         started = now()
         job = Queue("outbound", connection=connection).enqueue_in(
-            dt.timedelta(seconds=0.5), "workers.outbound.deliver", "cnv_does_not_exist")
+            timedelta(seconds=0.5), "workers.outbound.deliver", "cnv_does_not_exist")
         await wait_until(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=30,
                          what="RQ's scheduler to move the scheduled job and the worker to run it")
         return round(now() - started, 2)
