@@ -104,9 +104,13 @@ class WebProcess(Process):
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**env, "GATEWAY_PORT": str(self.port), "GATEWAY_PUBLIC_URL": public_url or self.url}
         super().__init__(["serve"], env, f"web-{self.port}")
-        wait_until_sync(lambda: self.answers("/healthz") == 200 or not self.alive(), timeout=30,
-                        what="gateway serve to listen")
-        assert self.alive(), self.output()
+        try:
+            wait_until_sync(lambda: self.answers("/healthz") == 200 or not self.alive(), timeout=30,
+                            what="gateway serve to listen")
+            assert self.alive(), self.output()
+        except BaseException:
+            self.stop()  # the caller never got hold of it
+            raise
 
     def answers(self, path: str) -> int | None:
         try:

@@ -65,12 +65,17 @@ class RedisNode:
         return f"127.0.0.1:{self.port}"
 
     def start(self, *, wait: bool = True) -> RedisNode:
+        """Start (or start again, in the same directory); a server that does not answer is stopped."""
         command = [binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
                    "--save", "", "--protected-mode", "no", "--logfile", str(Path(self.dir) / "redis.log"),
                    *self.args]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.kill()
+                raise
         return self
 
     def wait_ready(self, timeout: float = 15) -> None:
@@ -112,6 +117,13 @@ class SentinelSet:
     dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="gateway-fault-sentinel-"))
 
     def start(self) -> SentinelSet:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # nothing started survives a failed start
+            raise
+
+    def _start(self) -> SentinelSet:
         self.primary.start()
         self.replica = RedisNode([*aof_args("everysec"), "--replicaof", "127.0.0.1", str(self.primary.port)]).start()
         wait_until_sync(self._replica_in_sync, timeout=15, what="the replica to sync")
@@ -187,6 +199,13 @@ class Cluster:
     nodes: list[RedisNode] = field(default_factory=list)
 
     def start(self) -> Cluster:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # nothing started survives a failed start
+            raise
+
+    def _start(self) -> Cluster:
         for _ in range(3):
             node = RedisNode(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                               "--cluster-node-timeout", "2000", "--appendonly", "no"], port=cluster_port())
