@@ -111,9 +111,11 @@ async def test_the_widget_reconnects_to_another_web_process_and_shows_what_it_mi
     processes: list[Process] = []
     try:
         first = WebProcess(env, port=proxy.upstreams[0], public_url=proxy.url)
+        processes.append(first)
         second = WebProcess(env, port=proxy.upstreams[1], public_url=proxy.url)
+        processes.append(second)
         worker = Process(["worker"], env, "worker")
-        processes += [first, second, worker]
+        processes.append(worker)
         await wait_until(lambda: workers_running(redis.url), timeout=30, what="the worker to start")
         await proxy.start()
         page_server = await aiohttp_server(_page_app(proxy.url))
