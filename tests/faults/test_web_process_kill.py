@@ -47,8 +47,8 @@ class FailoverProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
 
     async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
+        if self._server is not None:
+            self._server.close()
         for pipe in self._pipes:
             pipe.cancel()
 
