@@ -150,7 +150,11 @@ class ConsentStore:
         wanted = list(identities)
         if not wanted:
             return []
-        values = await self.redis.mget([keys.opt_out(identity.key) for identity in wanted])
+        # One round trip of GETs, not MGET: the keys live in different slots on a Redis Cluster.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for identity in wanted:
+                pipe.get(keys.opt_out(identity.key))
+            values = await pipe.execute()
         return [OptOut.from_json(identity, redisio.text(raw)) for identity, raw in zip(wanted, values, strict=True)
                 if raw]
 

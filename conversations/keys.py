@@ -74,6 +74,9 @@ def provider_message(channel: str, provider_id: str) -> str:
     return f"{PREFIX}:provider:{channel}:{provider_id}"
 
 
+# string: written before a WAIT that has no write of its own to wait for (``store.confirm_replicated``).
+REPLICATION_PROBE = f"{PREFIX}:replication:probe"
+
 # zset: conversation id -> last activity (ms); every conversation, for listing.
 CONVERSATIONS_INDEX = f"{PREFIX}:index:conversations"
 

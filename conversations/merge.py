@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.asyncio.client import Pipeline
 
-from conversations import codec, ids, keys, redisio
+from conversations import atomic, codec, ids, keys, redisio
 from conversations.models import LIVE_STATUSES, Status
 from conversations.store import ConversationStore
 
@@ -86,7 +86,7 @@ async def _move_conversation(redis: Redis, source: keys.CustomerKeys, target: ke
         fields.update({"status": Status.RESOLVED.value, "resolved_at": str(codec.to_ms(now)),
                        MERGED_INTO_CONVERSATION: survivor_live})
 
-    async with redis.pipeline(transaction=True) as pipe:
+    async with atomic.multi(redis, target.conversation(conversation_id)) as pipe:
         pipe.hset(target.conversation(conversation_id), mapping=redisio.fields(fields))
         pipe.delete(target.messages(conversation_id))
         for entry_id, entry in entries:
@@ -115,35 +115,31 @@ async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entr
                 f"{len(entries)} messages of conversation {moving_fields['id']} were merged in",
         "created_at": str(codec.to_ms(now)), "meta": json.dumps({"from_conversation": moving_fields["id"]}),
     }
-    async with redis.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                await pipe.watch(stream, conversation_key)
-                current = redisio.stream_entries(await pipe.xrange(stream))
-                live_fields = redisio.text_hash(await pipe.hgetall(conversation_key))
-                already = {entry.get("id") for _, entry in current}
-                incoming = [entry for _, entry in entries if entry.get("id") not in already]
-                combined = sorted([entry for _, entry in current] + incoming, key=lambda e: int(e["created_at"]))
-                combined.append(note)
-                redisio.multi(pipe)
-                pipe.delete(stream)
-                for entry_id, entry in zip(_ascending_ids(combined), combined, strict=True):
-                    pipe.xadd(stream, redisio.fields(entry), id=entry_id)
-                if delivery:
-                    pipe.hset(target.delivery(live_id), mapping=redisio.fields(delivery))
-                inbound = sum(1 for entry in incoming if entry.get("direction") == "inbound")
-                pipe.hincrby(conversation_key, "message_count", inbound)
-                pipe.hset(conversation_key, "updated_at", str(codec.to_ms(now)))
-                for name in ("address:email", "address:sms", "address:slack", "address:webchat"):
-                    if moving_fields.get(name):
-                        pipe.hsetnx(conversation_key, name, moving_fields[name])
-                latest = _latest_inbound(live_fields, moving_fields)
-                if latest:
-                    pipe.hset(conversation_key, mapping=redisio.fields(latest))
-                await pipe.execute()
-                return
-            except WatchError:
-                continue
+    async def attempt(pipe: Pipeline) -> None:
+        current = redisio.stream_entries(await pipe.xrange(stream))
+        live_fields = redisio.text_hash(await pipe.hgetall(conversation_key))
+        already = {entry.get("id") for _, entry in current}
+        incoming = [entry for _, entry in entries if entry.get("id") not in already]
+        combined = sorted([entry for _, entry in current] + incoming, key=lambda e: int(e["created_at"]))
+        combined.append(note)
+        redisio.multi(pipe)
+        pipe.delete(stream)
+        for entry_id, entry in zip(_ascending_ids(combined), combined, strict=True):
+            pipe.xadd(stream, redisio.fields(entry), id=entry_id)
+        if delivery:
+            pipe.hset(target.delivery(live_id), mapping=redisio.fields(delivery))
+        inbound = sum(1 for entry in incoming if entry.get("direction") == "inbound")
+        pipe.hincrby(conversation_key, "message_count", inbound)
+        pipe.hset(conversation_key, "updated_at", str(codec.to_ms(now)))
+        for name in ("address:email", "address:sms", "address:slack", "address:webchat"):
+            if moving_fields.get(name):
+                pipe.hsetnx(conversation_key, name, moving_fields[name])
+        latest = _latest_inbound(live_fields, moving_fields)
+        if latest:
+            pipe.hset(conversation_key, mapping=redisio.fields(latest))
+        await pipe.execute()
+
+    await atomic.watched(redis, [stream, conversation_key], attempt)
 
 
 def _latest_inbound(live: dict[str, str], moving: dict[str, str]) -> dict[str, str]:
@@ -186,7 +182,7 @@ async def _insert_in_history(redis: Redis, target: keys.CustomerKeys, conversati
         created[other] = int(await redis.hget(target.conversation(other), "created_at") or 0)
     created[conversation_id] = created_ms
     ordered = sorted(created, key=created.__getitem__)
-    async with redis.pipeline(transaction=True) as pipe:
+    async with atomic.multi(redis, target.conversations) as pipe:
         pipe.delete(target.conversations)
         pipe.rpush(target.conversations, *ordered)
         await pipe.execute()

@@ -62,8 +62,10 @@ class ConversationService:
     async def ingest(self, message: InboundMessage) -> IngestResult:
         """Store a customer message once, link proven identities, route a new or reopened conversation."""
         result = await self.store.ingest(message, now=self.clock())
-        if result.duplicate:
+        if result.duplicate and result.queue:
             return result
+        # A duplicate of an unrouted conversation is a sender's retry of a first try that died
+        # after storing (Redis went away): finish what that try did not, then acknowledge.
         merged = False
         for identity in message.linked:
             if identity != message.identity:
@@ -108,6 +110,7 @@ class ConversationService:
         # Nothing goes to an opted-out address, the help text included (Twilio answers HELP itself).
         answer = help_text if request == Request.HELP and help_text and opted_out is None else None
         if duplicate:
+            await self.store.confirm_replicated()  # its first try may have stored it unconfirmed
             return KeywordOutcome(duplicate=True, changed=False, opted_out=opted_out, answer=answer)
         customer_id = await self.store.claim_identity(identity)
         text = consent.event_text(request, identity, via=via, changed=changed, opted_out=opted_out,
@@ -119,6 +122,7 @@ class ConversationService:
                               "changed": "1" if changed else ""})
         result = await self.consent.record_event(customer_id, identity, message.dedupe_key, event,
                                                  name=message.name or "")
+        await self.store.confirm_replicated()  # acknowledged only once replicas have it, when they must
         if not result.duplicate and result.conversation_id:
             await self.events.emit(ConversationEvent(
                 EventKind.CONSENT, result.conversation_id, result.customer_id, result.message_id,

@@ -17,12 +17,11 @@ from importlib import resources
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from conversations.messages import FULL_TEXT, InboundMessage
-from conversations import claims, codec, ids, keys, redisio
+from conversations import atomic, claims, codec, ids, keys, redisio
 from conversations.delivery import is_step_back
-from conversations.errors import NotFound
+from conversations.errors import NotFound, NotReplicated
 from conversations.models import (
     Conversation,
     ConversationId,
@@ -79,6 +78,17 @@ class Change:
 Mutation = Callable[[Conversation], Change | Awaitable[Change]]
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaAck:
+    """How many replicas must confirm a write before it is acknowledged (Redis ``WAIT``), and how long to wait.
+
+    0 replicas: acknowledged once the primary has it (its AOF policy decides the rest).
+    """
+
+    replicas: int = 0
+    timeout_ms: int = 1000
+
+
 class ConversationStore:
     def __init__(
         self,
@@ -86,10 +96,12 @@ class ConversationStore:
         *,
         reopen_window: timedelta = timedelta(days=7),
         dedupe_retention: timedelta = DEDUPE_RETENTION,
+        replica_ack: ReplicaAck = ReplicaAck(),
     ) -> None:
         self.redis = redis
         self.reopen_window = reopen_window
         self.dedupe_retention = dedupe_retention
+        self.replica_ack = replica_ack
         self._ingest = redis.register_script(INGEST_SCRIPT)
 
     # -- identities and customers -------------------------------------------------
@@ -208,17 +220,48 @@ class ConversationStore:
         else:
             raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
         result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id), queue)
+        # Outside the script: these keys are not in the customer's slot. The
+        # writes are idempotent and repeated on every ingest, a duplicate
+        # included: a first try that died after the script (Redis went away, the
+        # sender got a 503) is completed by the sender's retry before it is
+        # acknowledged. WAIT (when replicas must confirm) covers them and the script.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.conversation_locator(conversation_id), customer_id)
+            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)}, nx=result.duplicate)
+            self._wait_for_replicas(pipe)
+            await self._confirmed(pipe)
         if not result.duplicate:
-            # Outside the script: these keys are not in the customer's slot. The
-            # writes are idempotent and repeated on every ingest, so a crash in
-            # between heals with the customer's next message.
             stored = replace(stored, conversation_id=result.conversation_id)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(keys.conversation_locator(conversation_id), customer_id)
-                pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)})
-                pipe.publish(keys.conversation_events(conversation_id), _event_json(stored))
-                await pipe.execute()
+            await self.redis.publish(keys.conversation_events(conversation_id), _event_json(stored))
         return result
+
+    async def confirm_replicated(self) -> None:
+        """Wait until the replicas have every write made so far (when they must confirm); else NotReplicated.
+
+        For acknowledgements whose writes were not the store's own (a consent keyword's
+        script): WAIT needs a write on its connection, so it writes the probe key first.
+        """
+        if self.replica_ack.replicas > 0:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(keys.REPLICATION_PROBE, codec.to_ms(datetime.now(UTC)))
+                self._wait_for_replicas(pipe)
+                await self._confirmed(pipe)
+
+    def _wait_for_replicas(self, pipe: Pipeline) -> None:
+        """Queue ``WAIT`` behind the writes of ``pipe`` when replicas must confirm them.
+
+        WAIT waits for the replication offset of this connection's last write;
+        the replication stream is one ordered log, so it covers every write made
+        before it on any connection: here, the ingest script.
+        """
+        if self.replica_ack.replicas > 0:
+            pipe.execute_command("WAIT", self.replica_ack.replicas, self.replica_ack.timeout_ms)
+
+    async def _confirmed(self, pipe: Pipeline) -> None:
+        results = await pipe.execute()
+        if self.replica_ack.replicas > 0 and int(results[-1]) < self.replica_ack.replicas:
+            raise NotReplicated(f"{results[-1]} of {self.replica_ack.replicas} replicas confirmed the write within "
+                                f"{self.replica_ack.timeout_ms} ms; retry later")
 
     # -- reads ----------------------------------------------------------------------
 
@@ -281,27 +324,28 @@ class ConversationStore:
         customer_id = await self.locate(conversation_id)
         ck = keys.CustomerKeys(customer_id)
         conversation_key = ck.conversation(conversation_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(conversation_key)
-                    fields = redisio.text_hash(await pipe.hgetall(conversation_key))
-                    if not fields:
-                        raise NotFound(f"no conversation {conversation_id}")
-                    before = codec.conversation_from_hash(fields)
-                    change = mutation(before)
-                    if not isinstance(change, Change):
-                        change = await change
-                    if not change:
-                        await redisio.reset(pipe)
-                        return before, change
-                    redisio.multi(pipe)
-                    _write(pipe, ck, conversation_id, change)
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-        await self.redis.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: _now_ms(change, before)})
+
+        async def attempt(pipe: Pipeline) -> tuple[Conversation, Change]:
+            fields = redisio.text_hash(await pipe.hgetall(conversation_key))
+            if not fields:
+                raise NotFound(f"no conversation {conversation_id}")
+            before = codec.conversation_from_hash(fields)
+            change = mutation(before)
+            if not isinstance(change, Change):
+                change = await change
+            if change:
+                redisio.multi(pipe)
+                _write(pipe, ck, conversation_id, change)
+                await pipe.execute()
+            return before, change
+
+        before, change = await atomic.watched(self.redis, [conversation_key], attempt)
+        if not change:
+            return before, change
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: _now_ms(change, before)})
+            self._wait_for_replicas(pipe)
+            await self._confirmed(pipe)
         await self.publish(conversation_id, change.messages)
         return before, change
 
@@ -321,25 +365,24 @@ class ConversationStore:
         """
         ck = keys.CustomerKeys(await self.locate(conversation_id))
         key = ck.delivery(conversation_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    raw = redisio.optional_text(await pipe.hget(key, message_id))
-                    current = json.loads(raw) if raw else {}
-                    previous = DeliveryStatus(current["status"]) if current.get("status") else None
-                    if not force and is_step_back(previous, status):
-                        await redisio.reset(pipe)
-                        return False
-                    redisio.multi(pipe)
-                    pipe.hset(key, message_id,
-                              codec.delivery_state(status, error, provider_id or current.get("provider_id")))
-                    pipe.publish(keys.conversation_events(conversation_id), json.dumps(
-                        {"type": "delivery", "message_id": message_id, "status": status.value, "error": error}))
-                    await pipe.execute()
-                    return True
-                except WatchError:
-                    continue
+
+        async def attempt(pipe: Pipeline) -> bool:
+            raw = redisio.optional_text(await pipe.hget(key, message_id))
+            current = json.loads(raw) if raw else {}
+            previous = DeliveryStatus(current["status"]) if current.get("status") else None
+            if not force and is_step_back(previous, status):
+                return False
+            redisio.multi(pipe)
+            pipe.hset(key, message_id, codec.delivery_state(status, error, provider_id or current.get("provider_id")))
+            await pipe.execute()
+            return True
+
+        if not await atomic.watched(self.redis, [key], attempt):
+            return False
+        # After the transaction: PUBLISH names no key, so it has no slot to share with it on a cluster.
+        await self.redis.publish(keys.conversation_events(conversation_id), json.dumps(
+            {"type": "delivery", "message_id": message_id, "status": status.value, "error": error}))
+        return True
 
     async def set_conversation_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
         """Channel facts kept on the conversation (Slack thread ts, email reply token); no event."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from importlib import resources
 
@@ -11,14 +12,18 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from channels.deps import CHANNEL_DEPS
+from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
 from gateway import api, channels, failures_api, health
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
+from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.runtime import build_services, channel_deps, load_live_rules
 from gateway.settings import Settings
 from router import LiveRules
+
+log = logging.getLogger("gateway")
 
 
 def create_app(
@@ -34,11 +39,21 @@ def create_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         own_clients = redis is None
-        async_client = redis or Redis.from_url(settings.redis_url or "", decode_responses=True)
-        sync_client = sync_redis or SyncRedis.from_url(settings.redis_url or "")  # RQ needs raw bytes
+        clients = RedisClients(settings) if own_clients else None
+        async_client = redis or clients.data()  # type: ignore[union-attr]  # clients exist when redis is None
+        sync_client = sync_redis or clients.queue()  # type: ignore[union-attr]  # RQ needs raw bytes
+        # The hub's subscriber: its own connection on a cluster; otherwise the data client's pool.
+        hub_client = clients.pubsub() if clients is not None and settings.redis_cluster else async_client
+        try:
+            await prepare(async_client)
+        except Exception as error:
+            if not storage_unavailable(error):
+                raise
+            # Not fatal: /readyz answers 503 and the client connects once the data Redis answers.
+            log.warning("the data Redis is not reachable yet (%s); starting not ready", error)
         live_rules = rules or load_live_rules(settings)
         services = build_services(settings, async_client, sync_client, live_rules)
-        hub = Hub(async_client)
+        hub = Hub(hub_client)
         await hub.start()
         app[SERVICES] = services
         app[CHANNEL_DEPS] = channel_deps(settings, services, hub)
@@ -52,7 +67,9 @@ def create_app(
         await hub.close()
         await services.close()
         if own_clients:
-            await async_client.aclose()
+            if hub_client is not async_client:
+                await hub_client.aclose()
+            await close_data(async_client)
             sync_client.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from aiohttp import web
 from pydantic import SecretStr
-from redis import Redis
-from rq import Queue, Worker
+from rq import Queue
 
 from gateway import redaction
 from gateway.app import create_app
 from gateway.appkeys import DEMO, SERVICES
 from gateway.embedded import start_embedded
+from gateway.redis_clients import RedisClients
+from gateway.worker_host import GatewayWorker, run_worker
 from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings, SettingsError, load_settings
 from router import cli as rules_cli
@@ -59,9 +60,10 @@ async def freeze_heap(app: web.Application) -> None:
 def serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     _logging(settings)
-    if not settings.redis_url:
+    if not settings.redis_configured:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway serve`; use `gateway demo` for the embedded default")
     _require_secret_key(settings, "serve")
+    log.info("data on %s", RedisClients(settings).describe())
     _run(create_app(settings), settings)
     return 0
 
@@ -81,8 +83,8 @@ def demo(args: argparse.Namespace) -> int:
         generated["secret_key"] = _secret(secrets.token_urlsafe(32))
     settings = settings.model_copy(update=generated)
     _logging(settings)  # after generating: the generated token is a secret to keep out of the log too
-    if settings.redis_url:
-        log.info("demo on Redis at %s", settings.redis_url)
+    if settings.redis_configured:
+        log.info("demo on %s", RedisClients(settings).describe())
         app = create_app(settings)
     else:
         embedded, workers, rules = start_embedded(settings)
@@ -119,18 +121,21 @@ def demo(args: argparse.Namespace) -> int:
 def worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     _logging(settings)
-    if not settings.redis_url:
+    if not settings.redis_configured:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway worker` (the demo runs its workers in-process)")
     _require_secret_key(settings, "worker")
-    connection = Redis.from_url(settings.redis_url)
+    clients = RedisClients(settings)
+    log.info("data on %s", clients.describe())
+    connection = clients.queue()
     names = args.queues or list(defaults.JOB_QUEUES)
-    queues = [Queue(name, connection=connection) for name in names]
     # The rule file is parsed once here and inherited by every forked job.
     context.install(services_factory(settings, load_live_rules(settings)))
     sweeper = None if args.no_sweeper else _start_sweeper()
     try:
-        Worker(queues, connection=connection, maintenance_interval=settings.worker.maintenance_interval_seconds).work(
-            with_scheduler=True, logging_level=settings.log_level.upper())
+        run_worker(lambda: GatewayWorker([Queue(name, connection=connection) for name in names],
+                                         connection=connection,
+                                         maintenance_interval=settings.worker.maintenance_interval_seconds),
+                   connection, settings.log_level.upper())
     finally:
         if sweeper is not None:
             sweeper.terminate()
@@ -147,7 +152,7 @@ def _start_sweeper() -> subprocess.Popen[bytes]:
 def sweeper(args: argparse.Namespace) -> int:
     settings = load_settings()
     _logging(settings)
-    if not settings.redis_url:
+    if not settings.redis_configured:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway sweeper`")
     _require_secret_key(settings, "sweeper")
     context.install(services_factory(settings, load_live_rules(settings)))

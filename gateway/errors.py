@@ -7,11 +7,9 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from conversations.messages import InvalidPayload, InvalidSignature
-from conversations.errors import DomainError
+from conversations.errors import DomainError, storage_unavailable
 
 log = logging.getLogger("gateway.http")
 
@@ -38,10 +36,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except ValidationError as error:
         problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()]
         return error_response(400, "; ".join(problems))
-    except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as error:
-        # Nothing was stored: tell the provider to retry.
-        log.error("storage unavailable: %s", error)
-        return error_response(503, "storage unavailable, retry later")
-    except Exception:
+    except Exception as error:
+        if storage_unavailable(error):
+            # Redis is restarting or failing over: not acknowledged, so the provider retries
+            # (a retry of something that was stored after all is recognised as a duplicate).
+            log.error("storage unavailable on %s %s: %s", request.method, request.path, error)
+            return error_response(503, "storage unavailable, retry later")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal error")

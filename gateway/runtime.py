@@ -19,8 +19,9 @@ from channels.slack.api import configured as slack_configured
 from channels.webchat.hub import Hub
 from conversations.events import EventBus
 from conversations.service import ConversationService
-from conversations.store import ConversationStore
+from conversations.store import ConversationStore, ReplicaAck
 from gateway.channels import build_senders
+from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.settings import Settings
 from router import LiveRules
 from workers.context import Services
@@ -50,7 +51,9 @@ def load_live_rules(settings: Settings) -> LiveRules:
 
 
 def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rules: LiveRules) -> Services:
-    store = ConversationStore(redis, reopen_window=settings.reopen_window)
+    """The process's services on its data client ``redis`` and RQ's connection ``sync_redis``."""
+    replica_ack = ReplicaAck(settings.redis_min_replicas_ack, settings.redis_replica_ack_timeout_ms)
+    store = ConversationStore(redis, reopen_window=settings.reopen_window, replica_ack=replica_ack)
     events = EventBus()
     jobs = JobQueues(sync_redis)
     service = ConversationService(store, lambda: rules.current, events)
@@ -78,23 +81,28 @@ def services_factory(
 
     ``rules`` is loaded once per worker process (a forking worker loads it before
     forking) and checked for an edited file before each job (a stat call).
-    The embedded demo and the tests pass their own client factories.
+    Clients come from ``gateway.redis_clients`` (one Redis, Sentinel or Cluster);
+    the embedded demo and the tests pass their own client factories.
     """
+    clients = RedisClients(settings) if make_redis is None or make_sync_redis is None else None
 
     def async_client() -> Redis:
         if make_redis is not None:
             return make_redis()
-        return Redis.from_url(_redis_url(settings), decode_responses=True)
+        assert clients is not None
+        return clients.data()
 
     def sync_client() -> SyncRedis:
         if make_sync_redis is not None:
             return make_sync_redis()
-        return SyncRedis.from_url(_redis_url(settings))  # RQ needs raw bytes
+        assert clients is not None
+        return clients.queue()
 
     @asynccontextmanager
     async def session() -> AsyncIterator[Services]:
         rules.reload_if_changed()
         redis = async_client()
+        await prepare(redis)
         job_connection = _job_connection()  # inside a job: RQ's own connection, not ours to close
         sync = job_connection or sync_client()
         services = build_services(settings, redis, sync, rules)
@@ -102,17 +110,11 @@ def services_factory(
             yield services
         finally:
             await services.close()
-            await redis.aclose()
+            await close_data(redis)
             if job_connection is None:
                 sync.close()
 
     return session
-
-
-def _redis_url(settings: Settings) -> str:
-    if not settings.redis_url:
-        raise RuntimeError("GATEWAY_REDIS_URL is not set; workers need a Redis server (or run `gateway demo`)")
-    return settings.redis_url
 
 
 def _job_connection() -> SyncRedis | None:

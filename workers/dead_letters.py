@@ -17,7 +17,10 @@ RETENTION_SECONDS = defaults.FAILURE_TTL
 async def record_delivery_failure(redis: Redis, conversation_id: str, message_id: str, error: str) -> str:
     failure_id = f"delivery:{message_id}"
     failed_at = now_ms()
-    async with redis.pipeline(transaction=True) as pipe:
+    # One round trip, not a transaction: the list and the details are two slots on a Redis Cluster.
+    # Details first; if the process dies before the list entry, they expire unlisted (the
+    # delivery's own state still says failed).
+    async with redis.pipeline(transaction=False) as pipe:
         pipe.hset(keys.failure(failure_id), mapping={
             "id": failure_id, "kind": "delivery", "conversation_id": conversation_id, "message_id": message_id,
             "error": error, "failed_at": failed_at,

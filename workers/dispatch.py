@@ -6,11 +6,8 @@ adding its listener to ``listeners``.
 
 from __future__ import annotations
 
-import asyncio
-
 from redis.asyncio import Redis
 
-from conversations.clock import now_ms
 from conversations.events import ConversationEvent, EventKind, Listener
 from workers import defaults, escalation, keys, metrics, outbound, slack, timers
 from workers.queues import JobQueues
@@ -22,11 +19,12 @@ ARMING_EVENTS = frozenset({
 })
 
 
-def outbound_listener(jobs: JobQueues) -> Listener:
+def outbound_listener(jobs: JobQueues, redis: Redis) -> Listener:
     async def on_event(event: ConversationEvent) -> None:
         if event.kind == EventKind.REPLIED and event.message_id:
             # Pending first: if the process dies before the enqueue, the sweeper still finds it.
-            await asyncio.to_thread(jobs.connection.zadd, keys.OUTBOUND_PENDING, {event.conversation_id: now_ms()})
+            # On the data Redis (where the sweeper looks), not RQ's: they differ beside a Redis Cluster.
+            await outbound.mark_pending(redis, event.conversation_id)
             await jobs.enqueue(
                 defaults.OUTBOUND, outbound.deliver, event.conversation_id, event.message_id,
                 job_id=f"deliver-{event.message_id}", retry_intervals=defaults.OUTBOUND_RETRY_INTERVALS,
@@ -41,10 +39,10 @@ def sla_listener(jobs: JobQueues, redis: Redis) -> Listener:
             await timers.mark_dirty(redis, event.conversation_id)  # on the ingest path: no thread hop
         if event.kind == EventKind.ESCALATED:
             trigger = "sla" if event.detail.get("by") == escalation.SLA_AUTHOR else "agent"
-            await asyncio.to_thread(metrics.count_escalation, jobs.connection, trigger)
+            await metrics.count_escalation(redis, trigger)
 
     return on_event
 
 
 def listeners(jobs: JobQueues, redis: Redis, *, slack_configured: bool) -> list[Listener]:
-    return [outbound_listener(jobs), sla_listener(jobs, redis), slack.listener(jobs, slack_configured)]
+    return [outbound_listener(jobs, redis), sla_listener(jobs, redis), slack.listener(jobs, redis, slack_configured)]

@@ -35,8 +35,8 @@ async def record_fire(redis: Any, kind: str, queue: str, clock: str, lateness_se
         await pipe.execute()
 
 
-def count_escalation(connection: Any, trigger: str) -> None:
-    connection.hincrby(METRICS, f"escalations|{trigger}", 1)
+async def count_escalation(redis: Any, trigger: str) -> None:
+    await redis.hincrby(METRICS, f"escalations|{trigger}", 1)
 
 
 def families(raw: dict[str, str]) -> list[Any]:

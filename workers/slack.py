@@ -9,8 +9,9 @@ this module.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
 
 from channels.slack import actions, console, jobnames
 from channels.slack.keys import QUEUED_TTL, conversation_key, dirty_key, queued_key
@@ -58,34 +59,30 @@ def agent_action(conversation_id: str, action: str, user: str, argument: str, re
 # -- enqueueing ------------------------------------------------------------------------------
 
 
-def request_sync(jobs: JobQueues, conversation_id: str, queue_hint: str | None = None) -> bool:
-    """Mark the conversation dirty and enqueue a sync job unless one is already waiting."""
-    redis = jobs.connection
+async def request_sync(jobs: JobQueues, redis: Redis, conversation_id: str, queue_hint: str | None = None) -> bool:
+    """Mark the conversation dirty and enqueue a sync job unless one is already waiting.
+
+    The markers live on the data Redis, where the console reads them; only the job goes to RQ's.
+    """
     key = conversation_key(conversation_id)
     if queue_hint:
-        redis.hset(key, "job_queue", queue_hint)
-    redis.set(dirty_key(conversation_id), "1")
-    if not redis.set(queued_key(conversation_id), "1", nx=True, ex=QUEUED_TTL):
+        await redis.hset(key, "job_queue", queue_hint)
+    await redis.set(dirty_key(conversation_id), "1")
+    if not await redis.set(queued_key(conversation_id), "1", nx=True, ex=QUEUED_TTL):
         return False  # the waiting job will see the dirty flag
-    jobs.enqueue_now(_job_queue_of(jobs, conversation_id), sync, conversation_id,
-                     retry_intervals=jobnames.RETRY_INTERVALS)
+    name = await redis.hget(key, "job_queue")
+    job_queue = jobnames.job_queue(name.decode() if isinstance(name, bytes) else name)
+    await jobs.enqueue(job_queue, sync, conversation_id, retry_intervals=jobnames.RETRY_INTERVALS)
     return True
 
 
-def _job_queue_of(jobs: JobQueues, conversation_id: str) -> str:
-    name = jobs.connection.hget(conversation_key(conversation_id), "job_queue")
-    return jobnames.job_queue(name.decode() if isinstance(name, bytes) else name)
-
-
-def listener(jobs: JobQueues, slack_configured: bool) -> Listener:
+def listener(jobs: JobQueues, redis: Redis, slack_configured: bool) -> Listener:
     """Every change of a conversation may change its thread: ask for a sync."""
 
     async def on_event(event: ConversationEvent) -> None:
         if not event.conversation_id or not slack_configured:
             return
         hint = QUEUE_HINTS.get(event.kind)
-        await asyncio.to_thread(request_sync, jobs, event.conversation_id,
-                                event.detail.get(hint) if hint else None)
+        await request_sync(jobs, redis, event.conversation_id, event.detail.get(hint) if hint else None)
 
     return on_event
-

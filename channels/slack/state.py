@@ -52,22 +52,32 @@ class SlackState:
 
     async def new_thread(self, conversation_id: str, *, target: str, channel: str, ts: str, parent_hash: str,
                          moving_from: str = "") -> None:
-        """A new parent was posted: the thread starts from the beginning of the timeline."""
-        async with self.redis.pipeline(transaction=True) as pipe:
+        """A new parent was posted: the thread starts from the beginning of the timeline.
+
+        One round trip, not a transaction: the three keys hash to different
+        slots on a Redis Cluster. The notices go first, so a crash part-way
+        leaves the old thread showing a notice twice, never a notice missing.
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.delete(notices_key(conversation_id))
             pipe.hset(conversation_key(conversation_id), mapping={
                 "target": target, "channel": channel, "ts": ts, "cursor": "0", "parent_hash": parent_hash,
                 "moving_from": moving_from,
             })
-            pipe.delete(notices_key(conversation_id))
             pipe.set(thread_key(channel, ts), conversation_id)
             await pipe.execute()
 
     async def advance(self, conversation_id: str, cursor: int, notices: tuple[str, ...]) -> None:
-        """A post went out: move the cursor past what it showed, in one step with its notices."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(conversation_key(conversation_id), "cursor", str(cursor))
+        """A post went out: move the cursor past what it showed, and remember its notices.
+
+        One round trip, not a transaction (two slots on a Redis Cluster). The
+        notices go first: a crash before the cursor moves re-posts the entries
+        (as a crash between the post and this call always could), never a notice.
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
             if notices:
                 pipe.sadd(notices_key(conversation_id), *notices)
+            pipe.hset(conversation_key(conversation_id), "cursor", str(cursor))
             await pipe.execute()
 
     async def notices(self, conversation_id: str) -> set[str]:

@@ -11,8 +11,12 @@ from typing import Any
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def error_frame(code: str, detail: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "detail": detail}
+def error_frame(code: str, detail: str, *, client_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` frame; ``client_id`` names the message it refused, when it refused one."""
+    frame = {"type": "error", "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
 
 
 def visible_message(message: dict[str, Any]) -> dict[str, Any]:

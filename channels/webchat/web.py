@@ -15,8 +15,6 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from channels.deps import CHANNEL_DEPS
 from channels.webchat import inbound, keys, protocol
@@ -27,7 +25,7 @@ from channels.webchat.outbox import Outbox
 from channels.webchat.settings import WebchatSettings
 from conversations import codec
 from conversations.clock import now_ms, utcnow
-from conversations.errors import DomainError, NotFound
+from conversations.errors import DomainError, NotFound, storage_unavailable
 from conversations.models import Customer, DeliveryStatus, Direction, Identity, Status
 
 log = logging.getLogger("gateway.webchat")
@@ -84,24 +82,46 @@ class WebchatSocket:
                 elif frame.type == WSMsgType.TEXT:
                     await self.on_text(frame.data)
         finally:
-            await self._leave()
-            await self.outbox.finish()
+            try:
+                await self._leave()  # may wait for the hub's pub/sub lock; a cancel there must not skip the next step
+            finally:
+                await self.outbox.finish()
 
     async def on_text(self, raw: str) -> None:
+        parsed: inbound.Frame | None = None
         try:
-            if not self.limit.take() or (self.visitor and not await self.visitor_rate.take(self.visitor.visitor_id)):
+            if not self.limit.take():
                 raise FrameError("rate_limited", "too many frames; slow down")
-            await self.handle(inbound.parse_frame(raw, max_text=self.settings.max_message_chars))
+            # Parsed before the visitor's shared rate is read: if Redis is away, the error names the message.
+            parsed = inbound.parse_frame(raw, max_text=self.settings.max_message_chars)
+            if self.visitor and not await self.visitor_rate.take(self.visitor.visitor_id):
+                raise FrameError("rate_limited", "too many frames; slow down")
+            await self.handle(parsed)
         except FrameError as error:
             self.send(protocol.error_frame(error.code, error.detail))
         except DomainError as error:
             self.send(protocol.error_frame("refused", str(error)))
-        except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as error:
-            log.error("web chat: storage unavailable: %s", error)
-            await self.fail("unavailable", "storage unavailable, reconnect later", TRY_AGAIN_LATER)
-        except Exception:
+        except Exception as error:
+            if storage_unavailable(error):
+                await self.unavailable(parsed, error)
+                return
             log.exception("web chat frame failed")
             await self.fail("internal_error", "internal error", INTERNAL_ERROR)
+
+    async def unavailable(self, frame: inbound.Frame | None, error: Exception) -> None:
+        """Redis is away (a restart, a failover): nothing was acknowledged, so the client tries again.
+
+        A message keeps the socket: the error names its ``client_id`` and the
+        client resends it later (the gateway stores it once). Anything else (a
+        hello cannot be half-done) closes the socket with 1013 (try again later)
+        and the client reconnects.
+        """
+        log.warning("web chat frame refused, storage unavailable: %s", error)
+        if isinstance(frame, ChatMessage) and self.visitor is not None:
+            self.send(protocol.error_frame("unavailable", "storage unavailable, try again shortly",
+                                           client_id=frame.client_id))
+            return
+        await self.fail("unavailable", "storage unavailable, reconnect later", TRY_AGAIN_LATER)
 
     async def fail(self, code: str, detail: str, close_code: int) -> None:
         self.send(protocol.error_frame(code, detail))
@@ -198,10 +218,11 @@ class WebchatSocket:
             await self.deps.redis.zadd(keys.ANONYMOUS_ACTIVITY, {result.customer_id: now_ms()})
         # After a merge the message lives in the surviving conversation: follow it.
         if result.conversation_id != visitor.conversation_id:
+            # Joined before it counts as joined: if Redis fails here, the resend joins again.
+            await self.deps.hub.join(result.conversation_id, self.on_event)
             if visitor.conversation_id:
                 await self.deps.hub.leave(visitor.conversation_id, self.on_event)
             visitor.conversation_id = result.conversation_id
-            await self.deps.hub.join(result.conversation_id, self.on_event)
         visitor.forwarded.add(result.message_id)
         self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
                    "conversation_id": result.conversation_id, "duplicate": result.duplicate})

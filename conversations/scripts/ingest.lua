@@ -15,7 +15,7 @@
 --       (n), 14 .. 13+n identity keys, 14+n number of conversation fact
 --       values (f: field/value pairs the channel keeps on the conversation),
 --       then f values, then message stream field/value pairs.
--- Returns {outcome, conversation id, message id, queue}; outcome is one of
+-- Returns {outcome, conversation id, message id, queue ("" while unrouted)}; outcome is one of
 -- opened, reopened, appended, duplicate, or {"moved", customer id} when the
 -- customer was merged into another one (the caller retries there).
 
@@ -27,8 +27,11 @@ end
 
 local seen = redis.call('HGET', KEYS[4], ARGV[3])
 if seen then
+  -- The queue tells the caller whether a first try died before routing (a sender's retry finishes it).
   local space = string.find(seen, ' ', 1, true)
-  return {'duplicate', string.sub(seen, 1, space - 1), string.sub(seen, space + 1), ''}
+  local seen_conversation = string.sub(seen, 1, space - 1)
+  local seen_queue = redis.call('HGET', tag .. ':conv:' .. seen_conversation, 'queue') or ''
+  return {'duplicate', seen_conversation, string.sub(seen, space + 1), seen_queue}
 end
 
 local now = tonumber(ARGV[6])

@@ -160,7 +160,7 @@ async def test_sla_metrics_are_on_the_metrics_page(aiohttp_client, fake_backend)
     from workers import metrics
 
     await metrics.record_fire(client.app[SERVICES].redis, "breach", "support", "first_response", 1.5)
-    metrics.count_escalation(client.app[SERVICES].sync_redis, "sla")
+    await metrics.count_escalation(client.app[SERVICES].redis, "sla")
     text = await (await client.get("/metrics")).text()
     assert 'gateway_sla_breaches_total{clock="first_response",queue="support"} 1.0' in text
     assert 'gateway_escalations_total{trigger="sla"} 1.0' in text

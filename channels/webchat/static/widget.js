@@ -6,7 +6,11 @@
  *
  * Protocol: docs/WEBCHAT.md. The visitor token is kept in localStorage so a
  * reload continues the same conversation; unacknowledged messages are resent
- * with the same client_id after a reconnect, and the gateway stores them once.
+ * with the same client_id after a reconnect (or after an "unavailable" error,
+ * while the gateway's Redis restarts), and the gateway stores them once. Each
+ * welcome redraws the conversation from the gateway's history, so whatever
+ * arrived while the socket was down (another web process may answer the
+ * reconnect) is shown once, in order, followed by the messages still unacked.
  * Every agent message shown is answered with a "delivered" frame: only that
  * makes the gateway mark it delivered.
  */
@@ -19,7 +23,7 @@
   var data = script.dataset || {};
   var pending = {};   // client_id -> text, until acked
   var shown = {};     // message id -> true
-  var socket = null, retry = 0, ready = false;
+  var socket = null, retry = 0, ready = false, resendTimer = null, resendDelay = 500;
 
   var css = "#gw-chat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
     "background:#3b5bdb;color:#fff;border:0;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
@@ -94,6 +98,28 @@
     if (socket && ready) socket.send(JSON.stringify(frame));
   }
 
+  function resendPending() {
+    for (var id in pending) send({type: "message", client_id: id, text: pending[id]});
+  }
+
+  // The gateway could not store a message now (its Redis is restarting): try again, backing off.
+  function resendLater() {
+    if (resendTimer) return;
+    resendTimer = setTimeout(function () {
+      resendTimer = null;
+      resendPending();
+    }, resendDelay);
+    resendDelay = Math.min(resendDelay * 2, 8000);
+  }
+
+  // The gateway's history is the truth: redraw it, then the messages it has not acknowledged yet.
+  function redraw(messages) {
+    log.textContent = "";
+    shown = {};
+    messages.forEach(function (m) { render(m); });
+    for (var id in pending) render({id: "pending:" + id, direction: "inbound", text: pending[id]}, true);
+  }
+
   function connect() {
     socket = new WebSocket(wsUrl);
     socket.onopen = function () {
@@ -108,15 +134,22 @@
         ready = true;
         status.textContent = "";
         localStorage.setItem(storeKey, frame.visitor_token);
-        frame.messages.forEach(function (m) { render(m); });
+        redraw(frame.messages);
         var agents = frame.messages.filter(function (m) { return m.direction === "outbound"; });
         // The server wants at most 500 ids a frame; a welcome longer than that acknowledges its newest.
         if (agents.length) send({type: "delivered", message_ids: agents.slice(-500).map(function (m) { return m.id; })});
-        for (var id in pending) send({type: "message", client_id: id, text: pending[id]});
+        resendPending();
       } else if (frame.type === "ack") {
         delete pending[frame.client_id];
+        resendDelay = 500;
+        if (Object.keys(pending).length === 0) status.textContent = "";
         var node = log.querySelector('[data-id="pending:' + frame.client_id + '"]');
-        if (node) { node.classList.remove("gw-pending"); node.setAttribute("data-id", frame.message_id); }
+        if (node && shown[frame.message_id]) {
+          node.parentNode.removeChild(node);  // stored before the socket dropped: the history shows it already
+        } else if (node) {
+          node.classList.remove("gw-pending");
+          node.setAttribute("data-id", frame.message_id);
+        }
         shown[frame.message_id] = true;
       } else if (frame.type === "message") {
         render(frame.message);
@@ -126,6 +159,8 @@
         if (frame.code === "invalid_token" || frame.code === "token_expired") {
           localStorage.removeItem(storeKey); socket.close();
         }
+        // Not stored (Redis restarting) or dropped (too many frames at once): send the pending ones again later.
+        if ((frame.code === "unavailable" && frame.client_id) || frame.code === "rate_limited") resendLater();
       }
     };
     socket.onclose = function () {
