@@ -7,6 +7,7 @@ by a domain event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from conversations import consent
 from conversations.consent import ConsentStore, KeywordOutcome, OptOut, Request
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
+from conversations.logcontext import about
 from conversations.merge import merge_customers
 from conversations.models import (
     Channel,
@@ -38,6 +40,8 @@ from conversations.rules import RoutingDecision, Rules
 from conversations.store import Change, ConversationStore, IngestResult
 
 __all__ = ["MANUAL_ROUTING", "PENDING_ESCALATION", "ConversationService", "Escalation", "Rules"]
+
+log = logging.getLogger("gateway.conversations")
 
 
 class ConversationService:
@@ -59,8 +63,16 @@ class ConversationService:
     async def ingest(self, message: InboundMessage) -> IngestResult:
         """Store a customer message once, link proven identities, route a new or reopened conversation."""
         result = await self.store.ingest(message, now=self.clock())
-        if result.duplicate:
-            return result
+        with about(conversation_id=result.conversation_id, message_id=result.message_id,
+                   customer_id=result.customer_id):
+            if result.duplicate:
+                log.info("%s message already stored; not stored again", message.channel.value)
+                return result
+            log.info("%s message stored (%s)", message.channel.value, result.outcome)
+            await self._after_ingest(message, result)
+        return result
+
+    async def _after_ingest(self, message: InboundMessage, result: IngestResult) -> None:
         for identity in message.linked:
             if identity != message.identity:
                 await self._link_if_new(result.customer_id, identity)
@@ -76,7 +88,6 @@ class ConversationService:
             decision = await self.route(result.conversation_id, message)
             if decision and decision.auto_reply and result.started and not message.automatic:
                 await self.reply(result.conversation_id, decision.auto_reply, author="auto-reply", automatic=True)
-        return result
 
     async def keyword(self, message: InboundMessage, request: Request, *, via: str, resume: str,
                       help_text: str = "") -> KeywordOutcome:

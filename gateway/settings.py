@@ -4,21 +4,49 @@ The top-level settings are declared here; each channel's group and the
 workers' group are declared in their own package (``channels/<name>/settings.py``,
 ``workers/settings.py``) and composed here, so every part reads only its own
 group. ``.env.example`` lists every name.
+
+How values are read, for every setting alike (``gateway/envvalues.py``):
+an empty value means "not set"; a list is written ``a,b`` or as a JSON
+array; a bad value, or several, stops the start with one line naming each
+variable; an unknown ``GATEWAY_…`` name is reported with the closest known one.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.connection import parse_url
 
 from channels.email.settings import EmailSettings
 from channels.slack.settings import SlackSettings
 from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
+from gateway import envvalues
 from workers.settings import WorkerSettings
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _redis_url(value: str) -> str:
+    """A URL redis-py can open: redis://, rediss:// or unix://, with a numeric port."""
+    if "://" not in value:
+        raise ValueError(f"{value!r} has no scheme: write redis://{value or 'HOST:6379'}"
+                         f"{'' if '/' in value else '/0'} (or rediss://, unix://)")
+    try:
+        parse_url(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r}: {error}") from None
+    return value
+
+
+RedisUrl = Annotated[str, AfterValidator(_redis_url)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                     BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)]
+LogFormat = Annotated[Literal["text", "json"], BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v)]
 
 
 class Settings(BaseSettings):
@@ -26,11 +54,15 @@ class Settings(BaseSettings):
         env_prefix="GATEWAY_",
         env_nested_delimiter="__",
         env_file=".env",
-        extra="ignore",
+        extra="ignore",  # unknown names are reported by envvalues.unknown_names, with the closest known one
+        env_ignore_empty=True,  # `GATEWAY_SLACK__SIGNING_SECRET=` is "not set", as in .env.example
+        enable_decoding=False,  # lists: `a,b` or JSON, parsed by _lists below, errors named by variable
     )
 
     # Unset: the embedded in-process store (demo only; nothing is persisted).
-    redis_url: str | None = None
+    redis_url: RedisUrl | None = None
+    # One bind rule for every listener: the web process and the SMTP listener bind GATEWAY_HOST
+    # (loopback by default); GATEWAY_EMAIL__SMTP_LISTEN_HOST overrides it for SMTP alone.
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     # The URL providers call us at (Twilio signs it); defaults to http://host:port.
@@ -42,13 +74,27 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     reopen_window: timedelta = timedelta(days=7)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    # How long a running web process waits for requests in flight when told to stop.
+    shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
 
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        return envvalues.parse_lists(cls, data)
+
+    @model_validator(mode="after")
+    def _one_bind_rule(self) -> Settings:
+        if self.email.smtp_listen_host is None:
+            self.email = self.email.model_copy(update={"smtp_listen_host": self.host})
+        return self
 
     @property
     def base_url(self) -> str:
@@ -66,9 +112,22 @@ def env_name(loc: tuple[str | int, ...]) -> str:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning a validation error into one line per bad variable."""
+    """Read settings, turning validation errors into one line naming every bad variable.
+
+    ``GATEWAY_SECRETS_DIR`` names a directory of files named after variables
+    (``GATEWAY_SECRET_KEY`` …), as Docker and Kubernetes mount secrets; the
+    environment and ``.env`` take precedence over them.
+    """
+    secrets_dir = envvalues.secrets_dir()
+    if secrets_dir is not None and "_secrets_dir" not in overrides:
+        overrides["_secrets_dir"] = secrets_dir
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        lines = [f"{env_name(e['loc'])}: {e['msg']}" for e in error.errors()]
+        lines = [envvalues.describe_error(env_name(e["loc"]), e) for e in error.errors()]
         raise SettingsError("invalid setting " + "; ".join(lines)) from None
+
+
+def known_names() -> frozenset[str]:
+    """Every variable the settings read (and the groups' own names, for JSON-valued groups)."""
+    return envvalues.variable_names(Settings, "GATEWAY_") | {envvalues.SECRETS_DIR}

@@ -94,8 +94,8 @@ def _text(fields: dict[str, bytes], name: str) -> str:
 async def mailgun(request: web.Request) -> web.Response:
     deps, email = request.app[CHANNEL_DEPS], request.app[SETTINGS]
     key = email.mailgun_signing_key
-    if key is None:
-        raise web.HTTPForbidden(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
+    if key is None or not email.mailgun:
+        raise web.HTTPNotFound(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
     try:
         fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD)
     except TooLarge:
@@ -128,8 +128,10 @@ async def mailgun(request: web.Request) -> web.Response:
 async def sendgrid(request: web.Request) -> web.Response:
     deps, email = request.app[CHANNEL_DEPS], request.app[SETTINGS]
     secret = email.sendgrid_secret
+    if secret is None or not email.sendgrid:
+        raise web.HTTPNotFound(text="SendGrid is not configured: set GATEWAY_EMAIL__SENDGRID_SECRET")
     given = request.match_info["secret"].encode()
-    if secret is None or not hmac.compare_digest(given, secret.get_secret_value().encode()):
+    if not hmac.compare_digest(given, secret.get_secret_value().encode()):
         raise web.HTTPForbidden(text="unknown inbound parse URL")
     try:
         fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD)

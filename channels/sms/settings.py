@@ -23,3 +23,20 @@ class TwilioSettings(BaseModel):
     # The answer to HELP / INFO. Empty: the gateway answers nothing, for accounts whose
     # Advanced Opt-Out (or Twilio's default handling) already answers HELP itself.
     help_text: str = Field(default=DEFAULT_HELP_TEXT, max_length=1600)  # Twilio's limit for one message body
+
+    def missing(self) -> list[str]:
+        """The required settings still empty (names within the group); the channel is off until none are."""
+        missing = [name for name in ("ACCOUNT_SID", "AUTH_TOKEN") if not _filled(getattr(self, name.lower()))]
+        if not (_filled(self.from_number) or _filled(self.messaging_service_sid)):
+            missing.append("FROM_NUMBER or __MESSAGING_SERVICE_SID")
+        return missing
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing()
+
+
+def _filled(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value and value.strip())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from channels.deps import CHANNEL_DEPS
 from channels.webchat import inbound, protocol, tokens
@@ -194,6 +195,18 @@ def setup_routes(app: web.Application, settings: WebchatSettings) -> None:
     app[WEBSOCKETS] = set()
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
+    app.on_shutdown.append(close_sockets)
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, before requests in flight are awaited: 1001 "going away", from which the widget reconnects.
+
+    A socket is a request that never ends by itself; closing it here lets the
+    drain finish as soon as the real requests in flight have.
+    """
+    sockets = list(app[WEBSOCKETS])
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting") for ws in sockets),
+                         return_exceptions=True)
 
 
 async def widget(request: web.Request) -> web.FileResponse:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from gateway.settings import SettingsError, load_settings
@@ -29,17 +27,3 @@ def test_a_bad_value_names_its_variable(monkeypatch, name, value):
         load_settings(_env_file=None)
     message = str(error.value)
     assert name in message and "\n" not in message
-
-
-@pytest.mark.parametrize("command", ["serve", "worker", "sweeper"])
-def test_production_processes_refuse_to_start_without_a_secret_key(monkeypatch, capsys, tmp_path, command):
-    from gateway.cli import main
-
-    for name in [n for n in os.environ if n.startswith("GATEWAY_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("GATEWAY_REDIS_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.chdir(tmp_path)  # no .env file to pick a key from
-    with pytest.raises(SystemExit) as exit_:
-        main([command])
-    assert exit_.value.code == 2
-    assert "GATEWAY_SECRET_KEY: required" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from gateway.appkeys import SERVICES
-from tests.conftest import admin_headers
+from tests.conftest import admin_headers, start_client
 from tests.support import IN_CI, wait_until
 
 CHROMIUM = next((path for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if shutil.which(path)), None)
@@ -32,7 +32,16 @@ async def browser():
         await browser.close()
 
 
-async def test_visitor_chats_through_the_widget(gateway, browser):
+@pytest.fixture
+async def demo_gateway(aiohttp_client, fake_backend):
+    """The app as `gateway demo` builds it: with the demo page at /."""
+    client = await start_client(aiohttp_client, fake_backend, demo=True)
+    client.backend = fake_backend
+    return client
+
+
+async def test_visitor_chats_through_the_widget(demo_gateway, browser):
+    gateway = demo_gateway
     context = await browser.new_context()
     page = await context.new_page()
     try:
