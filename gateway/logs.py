@@ -70,6 +70,8 @@ def configure(level: str, fmt: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # aiosmtpd logs every SMTP command at INFO: a line per command of every mail is noise, not news.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.connection import parse_url
 
 from channels.email.settings import EmailSettings
+from channels.settingtypes import WebUrl
 from channels.slack.settings import SlackSettings
 from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
@@ -66,7 +67,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     # The URL providers call us at (Twilio signs it); defaults to http://host:port.
-    public_url: str | None = None
+    public_url: WebUrl | None = None
     rules_path: Path = Path("routing.yaml")
     rules_reload_seconds: float = Field(default=2.0, gt=0)  # how often processes look for an edited rule file
     admin_token: SecretStr | None = None

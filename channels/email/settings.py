@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
 
+from channels.settingtypes import Mailbox
+
 
 class EmailSettings(BaseModel):
     # Inbound SMTP listener (inside the web process); off while the port is unset. The host
@@ -25,7 +27,7 @@ class EmailSettings(BaseModel):
     password: SecretStr | None = None
     starttls: bool = True
     use_tls: bool = False
-    from_address: str | None = None
+    from_address: Mailbox | None = None
     domain: str | None = None  # Message-ID and reply-address domain
 
     # Each way in and out is on when its own settings are filled; the channel is on when one way in is.

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
 
+from channels.settingtypes import WebUrl
+
 
 class SlackSettings(BaseModel):
     bot_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
-    api_base_url: str | None = None  # e.g. http://127.0.0.1:9000/api/ in tests
+    api_base_url: WebUrl | None = None  # e.g. http://127.0.0.1:9000/api/ in tests
     # Slack channels whose members are customers (Slack Connect); DMs to the app always are.
     customer_channels: list[str] = Field(default_factory=list)
 

@@ -29,9 +29,9 @@ def gateway_env(**variables: str) -> dict[str, str]:
 class GatewayProcess:
     """``python -m gateway.cli ARGS`` with stdout and stderr in one file (read while it runs)."""
 
-    def __init__(self, *args: str, env: dict[str, str], cwd: Path | str) -> None:
+    def __init__(self, *args: str, env: dict[str, str], cwd: Path | str, module: str = "gateway.cli") -> None:
         self.log = tempfile.NamedTemporaryFile(prefix="gateway-out-", suffix=".log", delete=False)
-        self.process = subprocess.Popen([sys.executable, "-m", "gateway.cli", *args], env=env, cwd=cwd,
+        self.process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=cwd,
                                         stdout=self.log, stderr=subprocess.STDOUT)
 
     @property
