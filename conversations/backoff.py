@@ -42,7 +42,7 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * 2 ** min(self.attempts, 30))
+        ceiling = min(self.cap, self.base * (1 << min(self.attempts, 30)))
         self.attempts += 1
         return ceiling / 2 + self._rng.random() * ceiling / 2
 

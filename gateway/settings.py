@@ -38,7 +38,7 @@ def _redis_url(value: str) -> str:
         raise ValueError(f"{value!r} has no scheme: write redis://{value or 'HOST:6379'}"
                          f"{'' if '/' in value else '/0'} (or rediss://, unix://)")
     try:
-        parse_url(value)
+        parse_url(value)  # type: ignore[no-untyped-call]  # redis-py's URL parser is untyped
     except ValueError as error:
         raise ValueError(f"{value!r}: {error}") from None
     return value

@@ -127,7 +127,7 @@ async def send_one(services: Services, message: Message) -> str:
     with about(conversation_id=message.conversation_id, message_id=message.id):
         outcome = await _send_one(services, message)
         if outcome in (DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value):
-            log.info("%s message %s", message.channel.value, outcome)
+            log.info("%s message %s", message.channel.value if message.channel else "outbound", outcome)
         return outcome
 
 

@@ -204,8 +204,8 @@ async def close_sockets(app: web.Application) -> None:
     A socket is a request that never ends by itself; closing it here lets the
     drain finish as soon as the real requests in flight have.
     """
-    sockets = list(app[WEBSOCKETS])
-    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting") for ws in sockets),
+    sockets = app[WEBSOCKETS]
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting") for ws in list(sockets)),
                          return_exceptions=True)
 
 
