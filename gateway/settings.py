@@ -121,6 +121,8 @@ def load_settings(**overrides: object) -> Settings:
     """
     secrets_dir = envvalues.secrets_dir()
     if secrets_dir is not None and "_secrets_dir" not in overrides:
+        if not secrets_dir.is_dir():
+            raise SettingsError(f"invalid setting {envvalues.SECRETS_DIR}: {str(secrets_dir)!r} is not a directory")
         overrides["_secrets_dir"] = secrets_dir
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
