@@ -53,6 +53,9 @@ class Visitor:
     name: str | None
     conversation_id: str | None = None
     forwarded: set[str] = field(default_factory=set)
+    # Provider ids of this socket's own messages being stored: their pub/sub echo can arrive before
+    # the ingest returns (and before the ack), and must not show the visitor their message twice.
+    sending: set[str] = field(default_factory=set)
 
 
 def resolve_visitor(hello: Hello, *, secret: bytes, identity_secret: bytes | None) -> tuple[Visitor, str]:
@@ -151,7 +154,11 @@ class WebchatSocket:
             raise FrameError("hello_required", "send hello before messages")
         message = inbound.to_inbound(chat, visitor_id=visitor.visitor_id, identity=visitor.identity,
                                      linked=visitor.linked, name=visitor.name, received_at=utcnow())
-        result = await self.deps.service.ingest(message)
+        visitor.sending.add(message.provider_id)
+        try:
+            result = await self.deps.service.ingest(message)
+        finally:
+            visitor.sending.discard(message.provider_id)
         if result.conversation_id != visitor.conversation_id:
             if visitor.conversation_id:
                 await self.deps.hub.leave(visitor.conversation_id, self.on_event)
@@ -168,6 +175,9 @@ class WebchatSocket:
             return
         if payload.get("type") == "message" and message.get("direction") != Direction.INBOUND.value:
             return  # outbound messages arrive through delivery; notes and events never
+        if message.get("provider_id") in self.visitor.sending:
+            self.visitor.forwarded.add(str(message.get("id")))  # the ack that follows shows it
+            return
         if payload.get("type") not in ("message", "deliver") or message.get("id") in self.visitor.forwarded:
             return
         self.visitor.forwarded.add(message["id"])
