@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.appkeys import SERVICES
 from workers import metrics as sla_metrics
+from workers import opsmetrics
 
 log = logging.getLogger("gateway.health")
 routes = web.RouteTableDef()
@@ -51,4 +52,11 @@ async def metrics(request: web.Request) -> web.Response:
                     str(error) or type(error).__name__)
     else:
         body += sla_metrics.exposition(raw)
+    services = request.app[SERVICES]
+    try:  # the alerting gauges (docs/OPERATIONS.md); unreadable Redis is itself the figure to report
+        state = await asyncio.wait_for(opsmetrics.read(services.redis, services.settings.outbound_stuck_seconds),
+                                       timeout=METRICS_TIMEOUT)
+    except Exception:  # the SLA read above has logged why
+        state = None
+    body += opsmetrics.exposition(state)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

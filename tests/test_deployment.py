@@ -17,14 +17,15 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
+import urllib.request
 
 import pytest
+import redis
 import yaml
 
 from gateway.cli import build_parser
 from gateway.settings import known_names
-from tests.gateway.proc import gateway_env, http_status, wait_for_status
+from tests.gateway.proc import GatewayProcess, gateway_env, http_status, run_to_exit, wait_for_status
 from tests.support import ROOT, free_port, wait_until_sync
 
 GATEWAY_SERVICES = ("web", "worker", "sweeper")
@@ -151,8 +152,6 @@ def test_honcho_starts_the_procfile_and_stops_it(tmp_path, redis_url):
     try:
         wait_for_status(f"http://127.0.0.1:{port}/readyz", timeout=120)
         assert http_status(f"http://127.0.0.1:{port}/healthz") == 200
-        import redis
-
         client = redis.Redis.from_url(redis_url)
         # Every worker registered with RQ, and the sweeper leads.
         wait_until_sync(lambda: len(client.smembers("rq:workers")) == 3, timeout=120, what="three RQ workers")
@@ -165,3 +164,28 @@ def test_honcho_starts_the_procfile_and_stops_it(tmp_path, redis_url):
     for name in ("web.1", "outbound.1", "service.1", "support.1", "sweeper.1"):
         assert f"{name}" in output and re.search(rf"{re.escape(name)}\s*\|?.*(stopped|exited with code 0)", output), \
             (name, output)
+
+
+def test_keygen_writes_the_secrets_once_and_the_processes_read_them_like_compose_does(tmp_path, redis_url):
+    secrets_dir = tmp_path / "secrets"
+    code, printed = run_to_exit("keygen", env=gateway_env(), cwd=tmp_path)
+    assert code == 0 and re.fullmatch(r"[A-Za-z0-9_-]{43}\n", printed)  # `$(gateway keygen)`
+    code, output = run_to_exit("keygen", "--dir", str(secrets_dir), env=gateway_env(), cwd=tmp_path)
+    assert code == 0 and output.count("written") == 2
+    files = {path.name: path.read_text() for path in secrets_dir.iterdir()}
+    assert set(files) == {"GATEWAY_SECRET_KEY", "GATEWAY_ADMIN_TOKEN"}
+    assert all(oct(path.stat().st_mode & 0o777) == "0o600" for path in secrets_dir.iterdir())
+    code, output = run_to_exit("keygen", "--dir", str(secrets_dir), env=gateway_env(), cwd=tmp_path)
+    assert output.count("kept") == 2 and {p.name: p.read_text() for p in secrets_dir.iterdir()} == files
+
+    port = free_port()
+    web = GatewayProcess("serve", env=gateway_env(GATEWAY_REDIS_URL=redis_url, GATEWAY_PORT=str(port),
+                                                  GATEWAY_SECRETS_DIR=str(secrets_dir)), cwd=tmp_path)
+    try:
+        wait_for_status(f"http://127.0.0.1:{port}/readyz")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/conversations",
+                                         headers={"Authorization": f"Bearer {files['GATEWAY_ADMIN_TOKEN'].strip()}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        assert web.stop() == 0

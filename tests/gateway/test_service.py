@@ -11,6 +11,8 @@ import time
 
 import aiohttp
 import pytest
+import redis
+import redis.asyncio as aioredis
 
 from gateway.envvalues import dotenv_names
 from gateway.settings import known_names
@@ -120,8 +122,6 @@ async def test_serve_drains_on_sigterm(tmp_path, redis_url):
     is still uploading when the signal comes is dropped by aiohttp: no answer,
     so a provider retries it.)
     """
-    import redis.asyncio as aioredis
-
     port = free_port()
     env = gateway_env(GATEWAY_REDIS_URL=redis_url, GATEWAY_SECRET_KEY="k", GATEWAY_PORT=str(port),
                       GATEWAY_ADMIN_TOKEN="admin")
@@ -173,8 +173,6 @@ def _refused(port: int) -> bool:
 
 
 def test_the_sweeper_finishes_its_pass_and_hands_over_on_sigterm(tmp_path, redis_url):
-    import redis
-
     env = gateway_env(GATEWAY_REDIS_URL=redis_url, GATEWAY_SECRET_KEY="k")
     process = GatewayProcess("sweeper", env=env, cwd=tmp_path)
     client = redis.Redis.from_url(redis_url)

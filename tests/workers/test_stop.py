@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import UTC, datetime
 
+from conversations.models import DeliveryStatus
 from tests.gateway.proc import GatewayProcess
 from tests.support import ROOT, wait_until
 from tests.workers.processes import worker_env
-from tests.workers.test_crash import real_runtime
 from tests.workers.support import sms, write_rules
-from conversations.models import DeliveryStatus
-from datetime import UTC, datetime
+from tests.workers.test_crash import real_runtime
 
 
 async def test_sigterm_lets_the_delivery_in_progress_finish(redis_url, provider):
