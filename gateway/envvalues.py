@@ -1,5 +1,8 @@
 """How a ``GATEWAY_…`` value becomes a setting, the same way for every setting.
 
+- An empty value means "not set" (the default), as ``.env.example`` writes
+  them; except for a plain text setting, where empty text is a value
+  (``GATEWAY_TWILIO__HELP_TEXT=``: answer nothing).
 - A list is written ``a,b`` (spaces around items ignored) or as a JSON array.
 - A bad value becomes one line naming its variable, with what was wrong.
 - A ``GATEWAY_…`` name no setting reads is reported with the closest known name.
@@ -40,7 +43,7 @@ def split_list(value: str) -> Any:
 
 
 def parse_lists(model: type[BaseModel], data: Any) -> Any:
-    """Every list field of ``model`` (and of its nested groups) given as a string is split."""
+    """Empty values dropped (see the module doc) and every list given as a string split, groups included."""
     if isinstance(data, str) and data.strip().startswith("{"):  # a whole group as JSON: GATEWAY_EMAIL='{…}'
         try:
             data = json.loads(data)
@@ -53,7 +56,9 @@ def parse_lists(model: type[BaseModel], data: Any) -> Any:
         if name not in out:
             continue
         value = out[name]
-        if _is_list(field.annotation) and isinstance(value, str):
+        if isinstance(value, str) and not value.strip() and field.annotation is not str:
+            del out[name]  # not set: the default
+        elif _is_list(field.annotation) and isinstance(value, str):
             out[name] = split_list(value)
         elif (group := _model_type(field.annotation)) is not None:
             out[name] = parse_lists(group, value)

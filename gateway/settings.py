@@ -6,7 +6,7 @@ workers' group are declared in their own package (``channels/<name>/settings.py`
 group. ``.env.example`` lists every name.
 
 How values are read, for every setting alike (``gateway/envvalues.py``):
-an empty value means "not set"; a list is written ``a,b`` or as a JSON
+an empty value means "not set" (free text excepted); a list is written ``a,b`` or as a JSON
 array; a bad value, or several, stops the start with one line naming each
 variable; an unknown ``GATEWAY_…`` name is reported with the closest known one.
 """
@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.connection import parse_url
 
@@ -56,7 +56,6 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         extra="ignore",  # unknown names are reported by envvalues.unknown_names, with the closest known one
-        env_ignore_empty=True,  # `GATEWAY_SLACK__SIGNING_SECRET=` is "not set", as in .env.example
         enable_decoding=False,  # lists: `a,b` or JSON, parsed by _lists below, errors named by variable
     )
 
@@ -90,6 +89,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, data: Any) -> Any:
         return envvalues.parse_lists(cls, data)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("empty: write 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)")
+        return value.strip()
 
     @model_validator(mode="after")
     def _one_bind_rule(self) -> Settings:

@@ -47,7 +47,8 @@ def leaf_settings():
 
 
 BAD_BY_NAME = {"GATEWAY_TWILIO__DEFAULT_REGION": "ZZ", "GATEWAY_TWILIO__ACCOUNT_SID": "SK123",
-               "GATEWAY_TWILIO__MESSAGING_SERVICE_SID": "AC" + "0" * 32}
+               "GATEWAY_TWILIO__MESSAGING_SERVICE_SID": "AC" + "0" * 32, "GATEWAY_TWILIO__HELP_TEXT": "x" * 1601,
+               "GATEWAY_HOST": " "}
 
 
 def bad_value(variable: str, field) -> str | None:
@@ -107,12 +108,14 @@ def test_lists_are_comma_separated_or_json_for_every_list_setting(monkeypatch):
             assert getattr(getattr(settings, group) if group else settings, name) == expected, variable
 
 
-def test_an_empty_value_means_not_set(monkeypatch):
-    monkeypatch.setenv("GATEWAY_SLACK__SIGNING_SECRET", "")
-    monkeypatch.setenv("GATEWAY_EMAIL__SMTP_LISTEN_PORT", "")
-    monkeypatch.setenv("GATEWAY_PORT", "")
+def test_an_empty_value_means_not_set_except_for_free_text(monkeypatch):
+    for name in ("GATEWAY_SLACK__SIGNING_SECRET", "GATEWAY_EMAIL__SMTP_LISTEN_PORT", "GATEWAY_PORT",
+                 "GATEWAY_PUBLIC_URL", "GATEWAY_RULES_PATH", "GATEWAY_EMAIL__DOMAINS", "GATEWAY_TWILIO__HELP_TEXT"):
+        monkeypatch.setenv(name, "")
     settings = load_settings(_env_file=None)
     assert settings.slack.signing_secret is None and settings.email.smtp_listen_port is None and settings.port == 8080
+    assert settings.public_url is None and str(settings.rules_path) == "routing.yaml" and settings.email.domains == []
+    assert settings.twilio.help_text == ""  # free text: empty is a value (answer HELP with nothing)
 
 
 def test_one_bind_rule_for_the_web_process_and_the_smtp_listener(monkeypatch):
