@@ -36,8 +36,7 @@ from conversations.messages import InboundMessage
 from conversations.models import Channel, DeliveryStatus, Identity
 from gateway.runtime import build_services
 from router import LiveRules
-from tests.conftest import make_settings
-from tests.support import ROOT, RedisServer
+from tests.support import ROOT, RedisServer, settings_for
 from workers import defaults
 from workers import keys as worker_keys
 from workers.sweeper import Sweeper
@@ -64,8 +63,7 @@ async def memory_per_conversation(server: RedisServer, conversations: int, messa
     redis = Redis.from_url(server.url, decode_responses=True, max_connections=100)
     sync = SyncRedis.from_url(server.url)
     sync.flushall()
-    runtime = build_services(make_settings(redis_url=server.url, rules_path=str(EXAMPLE_RULES)), redis, sync,
-                             LiveRules(EXAMPLE_RULES))
+    runtime = build_services(settings_for(EXAMPLE_RULES, redis_url=server.url), redis, sync, LiveRules(EXAMPLE_RULES))
     before = used_memory(sync)
     started = time.monotonic()
     gate = asyncio.Semaphore(50)
@@ -106,7 +104,7 @@ async def worker_throughput(server: RedisServer, replies: int, workers: int) -> 
     sync = SyncRedis.from_url(server.url)
     sync.flushall()
     # The built-in rules: no auto-reply, so each customer gets exactly the one reply measured.
-    runtime = build_services(make_settings(redis_url=server.url), redis, sync, LiveRules.default())
+    runtime = build_services(settings_for(EXAMPLE_RULES, redis_url=server.url), redis, sync, LiveRules.default())
     gate = asyncio.Semaphore(50)
     conversation_ids: list[str] = []
 

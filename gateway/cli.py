@@ -205,6 +205,11 @@ def configured_rules() -> tuple[Path, bool]:
     return settings.rules_path, "rules_path" in settings.model_fields_set
 
 
+def _json_requested() -> bool:
+    """GATEWAY_LOG_FORMAT=json asked for, even if the settings as a whole could not be read."""
+    return os.environ.get("GATEWAY_LOG_FORMAT", "").strip().lower() == "json"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Omnichannel message routing gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             code = args.func(args)
         except SettingsError as error:
-            print(f"gateway: {error}", file=sys.stderr)
+            print(logs.fatal_line(f"gateway: {error}", json_format=_json_requested()), file=sys.stderr)
             code = 2
     finally:
         for signum, handler in previous.items():  # for callers in-process (tests); a process exits next

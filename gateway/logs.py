@@ -61,6 +61,14 @@ class TextFormatter(logging.Formatter):
         return line + (" [" + " ".join(f"{k}={v}" for k, v in ids.items()) + "]" if ids else "")
 
 
+def fatal_line(message: str, *, json_format: bool) -> str:
+    """The one line a refused start prints: plain, or one JSON object when JSON logs were asked for."""
+    if not json_format:
+        return message
+    return json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "CRITICAL",
+                       "logger": "gateway", "message": message}, ensure_ascii=False)
+
+
 def configure(level: str, fmt: str = "text") -> None:
     """Install the one handler (stderr) on the root logger; idempotent."""
     handler = logging.StreamHandler(sys.stderr)

@@ -12,7 +12,7 @@ import aiohttp
 
 from conversations.logcontext import about
 from gateway.logs import JsonFormatter, TextFormatter
-from tests.gateway.proc import GatewayProcess, gateway_env, wait_for_status
+from tests.gateway.proc import GatewayProcess, gateway_env, run_to_exit, wait_for_status
 from tests.support import free_port, wait_until
 
 
@@ -77,3 +77,10 @@ def test_the_json_line_carries_the_traceback_and_bound_ids_in_fields():
     assert data["conversation_id"] == "cnv_1" and data["message_id"] == "msg_1"
     assert "ValueError: boom" in data["exception"]
     assert "failed on x [conversation_id=cnv_1 message_id=msg_1]" in text.splitlines()[0]
+
+
+def test_a_refused_start_is_one_json_line_too(tmp_path):
+    env = gateway_env(GATEWAY_LOG_FORMAT="json", GATEWAY_REDIS_URL="localhost:6379", GATEWAY_SECRET_KEY="k")
+    code, output = run_to_exit("worker", env=env, cwd=tmp_path)
+    [line] = parsed(output)
+    assert code == 2 and line["level"] == "CRITICAL" and "GATEWAY_REDIS_URL" in line["message"]

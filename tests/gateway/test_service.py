@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import smtplib
@@ -17,7 +18,8 @@ import redis.asyncio as aioredis
 from gateway.envvalues import dotenv_names
 from gateway.settings import known_names
 from tests.conftest import make_settings, start_client
-from tests.gateway.proc import GatewayProcess, gateway_env, http_status, wait_for_status
+from tests.gateway.proc import GatewayProcess, gateway_env, http_status, run_to_exit, wait_for_status
+from tests.router.helpers import MINIMAL
 from tests.support import ROOT, free_port, wait_until, wait_until_sync
 
 CHANNEL_ENDPOINTS = ["/slack/events", "/sms/twilio", "/sms/twilio/status", "/email/mailgun/mime",
@@ -186,3 +188,17 @@ def test_the_sweeper_finishes_its_pass_and_hands_over_on_sigterm(tmp_path, redis
     assert "stopped" in process.output and time.monotonic() - started < 30
     assert not client.exists("gw:timers:sweeper")  # released: another sweeper leads at once, not after the TTL
     client.close()
+
+
+def test_rules_commands_without_a_path_use_the_file_the_gateway_would(tmp_path):
+    # No file anywhere: the built-in rules, and where it looked.
+    code, output = run_to_exit("rules", "check", env=gateway_env(), cwd=tmp_path)
+    assert code == 0 and "built-in rules: OK" in output and str(tmp_path / "routing.yaml") in output
+    # GATEWAY_RULES_PATH from .env, as `gateway serve` reads it.
+    (tmp_path / "mine.yaml").write_text(MINIMAL)
+    (tmp_path / ".env").write_text("GATEWAY_RULES_PATH=mine.yaml\n")
+    code, output = run_to_exit("rules", "check", env=gateway_env(), cwd=tmp_path)
+    assert code == 0 and output.startswith("mine.yaml: OK")
+    code, output = run_to_exit("rules", "explain", "--channel", "sms", "--json", "hello", env=gateway_env(),
+                               cwd=tmp_path)
+    assert code == 0 and json.loads(output)["queue"]
