@@ -32,6 +32,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from conversations.backoff import address_of, describe
+from gateway import redaction
 from gateway.runtime import load_live_rules
 from gateway.settings import Settings, SettingsError
 from router import LiveRules, RulesError
@@ -136,7 +137,8 @@ async def serve_web(app: web.Application, settings: Settings, *, on_listening: C
                     stop: StopSignals = STOP) -> None:
     """Run ``app`` until a stop signal, then drain; ``on_listening`` runs once the port accepts connections."""
     stopping = stop.attach()
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout_seconds)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.shutdown_timeout_seconds,
+                           access_log_class=redaction.AccessLogger)
     try:
         try:
             await runner.setup()  # the app's start-up: Redis clients, services, listeners

@@ -61,11 +61,11 @@ class TextFormatter(logging.Formatter):
         return line + (" [" + " ".join(f"{k}={v}" for k, v in ids.items()) + "]" if ids else "")
 
 
-def fatal_line(message: str, *, json_format: bool) -> str:
-    """The one line a refused start prints: plain, or one JSON object when JSON logs were asked for."""
+def fatal_line(message: str, *, json_format: bool, level: str = "CRITICAL") -> str:
+    """A line printed outside the log (a refused start; the demo's URL): plain, or one JSON object for JSON logs."""
     if not json_format:
         return message
-    return json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "CRITICAL",
+    return json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
                        "logger": "gateway", "message": message}, ensure_ascii=False)
 
 
