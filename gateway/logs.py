@@ -42,9 +42,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         out.update(ids_of(record))
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # as logging.Formatter does: the text a filter may have redacted wins
             out["exception"] = record.exc_text
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)

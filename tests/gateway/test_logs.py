@@ -12,6 +12,7 @@ import aiohttp
 
 from conversations.logcontext import about
 from gateway.logs import JsonFormatter, TextFormatter
+from gateway.redaction import RedactingFilter
 from tests.gateway.proc import GatewayProcess, gateway_env, run_to_exit, wait_for_status
 from tests.support import free_port, wait_until
 
@@ -84,3 +85,15 @@ def test_a_refused_start_is_one_json_line_too(tmp_path):
     code, output = run_to_exit("worker", env=env, cwd=tmp_path)
     [line] = parsed(output)
     assert code == 2 and line["level"] == "CRITICAL" and "GATEWAY_REDIS_URL" in line["message"]
+
+
+def test_json_lines_go_through_the_redacting_filter_tracebacks_included():
+    secret = "s3cret-admin-token-value"
+    try:
+        raise RuntimeError(f"token {secret} refused")
+    except RuntimeError:
+        record = logging.getLogger("gateway.test").makeRecord(
+            "gateway.test", logging.ERROR, __file__, 1, "with %s", (secret,), exc_info=sys.exc_info())
+    assert RedactingFilter([secret]).filter(record)
+    line = JsonFormatter().format(record)
+    assert secret not in line and "[redacted]" in json.loads(line)["exception"]

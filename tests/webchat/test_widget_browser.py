@@ -47,7 +47,8 @@ async def test_visitor_chats_through_the_widget(demo_gateway, browser):
         await context.close()
 
 
-async def test_the_demo_page_takes_the_admin_token_out_of_its_address_and_sends_no_referer(gateway, browser):
+async def test_the_demo_page_takes_the_admin_token_out_of_its_address_and_sends_no_referer(demo_gateway, browser):
+    gateway = demo_gateway
     # docs/SECURITY.md: the token leaves the address bar (history, bookmarks, shoulder-surfing) and
     # never travels in a Referer to the widget's or anyone's requests.
     context = await browser.new_context()
