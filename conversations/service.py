@@ -7,6 +7,7 @@ by a domain event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -23,6 +24,7 @@ from conversations import consent
 from conversations.consent import ConsentStore, KeywordOutcome, OptOut, Request
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
+from conversations.logcontext import about
 from conversations.merge import MERGED_INTO_CONVERSATION, merge_customers
 from conversations.models import (
     Channel,
@@ -41,6 +43,8 @@ from conversations.store import Change, ConversationStore, IngestResult
 MAX_MERGE_HOPS = 5
 
 __all__ = ["MANUAL_ROUTING", "PENDING_ESCALATION", "ConversationService", "Escalation", "Rules"]
+
+log = logging.getLogger("gateway.conversations")
 
 
 class ConversationService:
@@ -62,10 +66,18 @@ class ConversationService:
     async def ingest(self, message: InboundMessage) -> IngestResult:
         """Store a customer message once, link proven identities, route a new or reopened conversation."""
         result = await self.store.ingest(message, now=self.clock())
-        if result.duplicate and result.queue:
-            return result
-        # A duplicate of an unrouted conversation is a sender's retry of a first try that died
-        # after storing (Redis went away): finish what that try did not, then acknowledge.
+        with about(conversation_id=result.conversation_id, message_id=result.message_id,
+                   customer_id=result.customer_id):
+            if result.duplicate and result.queue:
+                log.info("%s message already stored; not stored again", message.channel.value)
+                return result
+            # A duplicate of an unrouted conversation is a sender's retry of a first try that died
+            # after storing (Redis went away): finish what that try did not, then acknowledge.
+            log.info("%s message %s (%s)", message.channel.value,
+                     "stored again, finishing its routing" if result.duplicate else "stored", result.outcome)
+            return await self._after_ingest(message, result)
+
+    async def _after_ingest(self, message: InboundMessage, result: IngestResult) -> IngestResult:
         merged = False
         for identity in message.linked:
             if identity != message.identity:

@@ -14,9 +14,8 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from channels.webchat.web import WEBSOCKETS
 from gateway import api, channels, failures_api, health
-from gateway.appkeys import SERVICES, SETTINGS
+from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.runtime import build_services, channel_deps, load_live_rules
@@ -32,10 +31,15 @@ def create_app(
     redis: Redis | None = None,
     sync_redis: SyncRedis | None = None,
     rules: LiveRules | None = None,
+    demo: bool = False,
 ) -> web.Application:
-    """Build the web app; Redis clients are made from settings unless given (embedded mode, tests)."""
+    """Build the web app; Redis clients are made from settings unless given (embedded mode, tests).
+
+    ``demo``: also serve the demo page at ``/`` (``gateway demo`` only; production serves no page).
+    """
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_middleware, api.admin_auth])
     app[SETTINGS] = settings
+    app[DEMO] = demo
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         own_clients = redis is None
@@ -59,11 +63,10 @@ def create_app(
         app[CHANNEL_DEPS] = channel_deps(settings, services, hub)
         live_rules.install_sighup()
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
+        log.info(channels.describe(settings))
         yield
+        # Web chat sockets were closed (1001) on shutdown, before requests in flight were awaited.
         watcher.cancel()
-        sockets = app[WEBSOCKETS]
-        for ws in list(sockets):
-            await ws.close(code=1001, message=b"server shutting down")
         await hub.close()
         await services.close()
         if own_clients:
@@ -77,7 +80,8 @@ def create_app(
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
-    app.router.add_get("/", index)
+    if demo:
+        app.router.add_get("/", index)
     return app
 
 

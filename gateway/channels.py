@@ -53,3 +53,24 @@ def build_senders(settings: Settings, redis: Redis, secret_key: bytes) -> dict[C
 def setup_web(app: web.Application, settings: Settings) -> None:
     for setup in WEB_SETUPS:
         setup(app, settings)
+
+
+def describe(settings: Settings) -> str:
+    """The start-up log's line: which channels are on, and what each one that is off is missing.
+
+    A channel is on only when all its required settings are non-empty; the
+    endpoints of one that is off answer 404.
+    """
+    email = settings.email
+    ways = [f"SMTP listener on {email.smtp_listen_host}:{email.smtp_listen_port}" if email.smtp_listener else "",
+            "Mailgun" if email.mailgun else "", "SendGrid" if email.sendgrid else "",
+            "sending by SMTP" if email.outbound else "not sending: GATEWAY_EMAIL__SMTP_HOST/__FROM_ADDRESS empty"]
+    states = [
+        ("webchat", [], ["identity verification" if settings.webchat.identity_secret else "anonymous visitors"]),
+        ("sms", [f"GATEWAY_TWILIO__{name}" for name in settings.twilio.missing()], []),
+        ("email", [f"GATEWAY_EMAIL__{name}" for name in email.missing()], [w for w in ways if w]),
+        ("slack", [f"GATEWAY_SLACK__{name}" for name in settings.slack.missing()], []),
+    ]
+    enabled = [f"{name} ({', '.join(notes)})" if notes else name for name, missing, notes in states if not missing]
+    off = [f"{name} (empty: {', '.join(missing)})" for name, missing, _ in states if missing]
+    return f"channels enabled: {', '.join(enabled) or 'none'}; not configured: {', '.join(off) or 'none'}"

@@ -29,10 +29,11 @@ class EmbeddedRedis:
         return fakeredis.FakeRedis(server=self.server)  # RQ needs raw bytes
 
 
-def start_embedded(settings: Settings) -> tuple[EmbeddedRedis, EmbeddedWorkers, LiveRules]:
+def start_embedded(settings: Settings, rules: LiveRules | None = None) -> tuple[EmbeddedRedis, EmbeddedWorkers,
+                                                                                 LiveRules]:
     """The in-process server, workers whose jobs share it, and the one rule set both sides use."""
     embedded = EmbeddedRedis()
-    rules = load_live_rules(settings)
+    rules = rules or load_live_rules(settings)
     context.install(services_factory(settings, rules, embedded.async_client, embedded.sync_client))
     workers = EmbeddedWorkers(embedded.sync_client())
     return embedded, workers, rules

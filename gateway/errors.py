@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from conversations.messages import InvalidPayload, InvalidSignature
 from conversations.errors import DomainError, storage_unavailable
+from conversations.logcontext import about
 
 log = logging.getLogger("gateway.http")
 
@@ -20,6 +21,13 @@ def error_response(status: int, reason: str, **extra: object) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Lines logged while handling /api/conversations/{id}/… carry the conversation id.
+    conversation_id = request.match_info.get("id") if request.path.startswith("/api/conversations/") else None
+    with about(conversation_id=conversation_id):
+        return await _mapped(request, handler)
+
+
+async def _mapped(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as error:

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.appkeys import SERVICES
 from workers import metrics as sla_metrics
+from workers import opsmetrics
 
 log = logging.getLogger("gateway.health")
 routes = web.RouteTableDef()
@@ -44,11 +45,16 @@ async def readyz(request: web.Request) -> web.Response:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest()  # this process's own metrics: nothing here touches Redis
-    try:
-        raw = await asyncio.wait_for(sla_metrics.read(request.app[SERVICES].redis), timeout=METRICS_TIMEOUT)
+    services = request.app[SERVICES]
+    state = None
+    try:  # the SLA counts and the alerting gauges (docs/OPERATIONS.md), side by side, within the one timeout
+        raw, state = await asyncio.wait_for(asyncio.gather(
+            sla_metrics.read(services.redis), opsmetrics.read(services.redis, services.settings.outbound_stuck_seconds),
+        ), timeout=METRICS_TIMEOUT)
     except Exception as error:  # a scrape must not fail, or hang, because Redis blinked
         log.warning("SLA metrics left out of this scrape: Redis did not answer within %ss: %s", METRICS_TIMEOUT,
                     str(error) or type(error).__name__)
     else:
         body += sla_metrics.exposition(raw)
+    body += opsmetrics.exposition(state)  # an unreadable Redis is itself a figure: gateway_redis_up 0
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -28,18 +28,26 @@ from router.rules import RuleSet
 from router.schema import json_schema
 
 
-def _default_path() -> Path:
-    return rules_path_from_env()[0]
+Configured = Callable[[], tuple[Path, bool]]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``rules`` with its subcommands to an argparse subparsers object."""
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+             configured: Configured = rules_path_from_env) -> None:
+    """Add ``rules`` with its subcommands to an argparse subparsers object.
+
+    ``configured``: the rule file the gateway would load and whether it was
+    named; ``gateway`` passes its settings' (environment and ``.env``), on
+    its own this module reads ``GATEWAY_RULES_PATH``.
+    """
     rules = subparsers.add_parser("rules", help="check, explain and test the routing rule file")
+    rules.set_defaults(configured=configured)
     commands = rules.add_subparsers(dest="rules_command", metavar="{check,explain,test,schema}")
     commands.required = True
 
     check = commands.add_parser("check", help="validate a rule file; every error with line and column")
-    check.add_argument("path", nargs="?", type=Path, help="rule file (default: $GATEWAY_RULES_PATH or routing.yaml)")
+    check.add_argument("path", nargs="?", type=Path,
+                       help="rule file (default: the one the gateway loads: $GATEWAY_RULES_PATH, else routing.yaml, "
+                            "else the built-in rules)")
     check.set_defaults(func=cmd_check)
 
     explain = commands.add_parser("explain", help="show where a message would go, and why")
@@ -76,19 +84,32 @@ def _when(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO time such as 2026-03-30T09:15+02:00") from None
 
 
-def _load(path: Path | None, *, builtin_fallback: bool = False) -> RuleSet | None:
-    """The named rule file, else the configured one; errors printed, None returned.
+def _resolve(args: argparse.Namespace, path: Path | None) -> tuple[Path | None, str]:
+    """The file to load (None: the built-in rules) and where it came from, as the gateway decides.
 
-    With ``builtin_fallback``, no file named and none configured, the
-    built-in rules are used, as the gateway itself would.
+    A path on the command line wins; then ``GATEWAY_RULES_PATH``; then
+    ``routing.yaml`` in the working directory; else the built-in rules.
     """
-    if path is None and builtin_fallback:
-        configured, explicit = rules_path_from_env()
-        if not explicit and not configured.exists():
-            print(f"no {configured}; using the built-in rules", file=sys.stderr)
-            return default_ruleset()
+    if path is not None:
+        return path, "named on the command line"
+    configured: Configured = getattr(args, "configured", rules_path_from_env)
+    chosen, explicit = configured()
+    if explicit:
+        return chosen, "GATEWAY_RULES_PATH"
+    if chosen.exists():
+        return chosen, "default path, GATEWAY_RULES_PATH not set"
+    where = chosen if chosen.is_absolute() else Path.cwd() / chosen
+    print(f"no rule file: GATEWAY_RULES_PATH is not set and {where} does not exist; "
+          "the gateway uses the built-in rules (everything to service), checked here", file=sys.stderr)
+    return None, "built-in"
+
+
+def _load(path: Path | None) -> RuleSet | None:
+    """The rule file to load (None: the built-in rules); errors printed, None returned."""
+    if path is None:
+        return default_ruleset()
     try:
-        return load_rules(path or _default_path())
+        return load_rules(path)
     except RulesError as error:
         _report(error)
         return None
@@ -102,16 +123,17 @@ def _report(error: RulesError) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    path = args.path or _default_path()
+    path, _ = _resolve(args, args.path)
     rules = _load(path)
     if rules is None:
         return 1
-    print(f"{path}: OK, {rules.summary()}")
+    print(f"{path or 'built-in rules'}: OK, {rules.summary()}")
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    rules = _load(args.rules, builtin_fallback=True)
+    path, _ = _resolve(args, args.rules)
+    rules = _load(path)
     if rules is None:
         return 1
     conversation, message, customer, now = sample_inputs(
@@ -177,7 +199,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if len(args.paths) > 2:
         print("usage: gateway rules test [PATH] CASES.yaml", file=sys.stderr)
         return 2
-    rules_path = args.paths[0] if len(args.paths) == 2 else None
+    rules_path, _ = _resolve(args, args.paths[0] if len(args.paths) == 2 else None)
     cases_path = args.paths[-1]
     rules = _load(rules_path)
     if rules is None:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from channels.base import Sender
 from channels.slack.settings import SlackSettings
 from conversations.events import EventBus
+from conversations.logcontext import about
 from conversations.models import Channel
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
@@ -87,11 +88,15 @@ def session() -> AbstractAsyncContextManager[Services]:
     return _state.factory()
 
 
-def run(body: Callable[[Services], Awaitable[T]]) -> T:
-    """Run ``body(services)`` on a fresh event loop: the job's whole life."""
+def run(body: Callable[[Services], Awaitable[T]], *, conversation_id: str | None = None) -> T:
+    """Run ``body(services)`` on a fresh event loop: the job's whole life.
+
+    ``conversation_id``: what the job is about; every line it logs carries it.
+    """
 
     async def main() -> T:
-        async with session() as services:
-            return await body(services)
+        with about(conversation_id=conversation_id):
+            async with session() as services:
+                return await body(services)
 
     return asyncio.run(main())

@@ -30,6 +30,7 @@ from conversations import redisio
 from conversations.clock import now_ms
 from conversations.errors import NotFound
 from conversations.locks import RedisLock
+from conversations.logcontext import about
 from conversations.messages import OutboundMessage, PermanentSendError, TransientSendError
 from conversations.models import DeliveryStatus, Direction, Identity, Message
 from conversations.store import ConversationStore
@@ -55,7 +56,8 @@ def deliver(conversation_id: str, message_id: str | None = None, retry: bool = F
     ``retry``: this run is the scheduled retry of ``message_id``, so its backoff is over
     even if the clock says a few ms are left.
     """
-    return context.run(lambda services: deliver_async(services, conversation_id, message_id, retry))
+    return context.run(lambda services: deliver_async(services, conversation_id, message_id, retry),
+                       conversation_id=conversation_id)
 
 
 async def deliver_async(services: Services, conversation_id: str, message_id: str | None = None,
@@ -122,6 +124,14 @@ async def _drain(services: Services, conversation_id: str, lock: RedisLock, retr
 
 async def send_one(services: Services, message: Message) -> str:
     """Hand one message to its channel's sender and record what happened."""
+    with about(conversation_id=message.conversation_id, message_id=message.id):
+        outcome = await _send_one(services, message)
+        if outcome in (DeliveryStatus.SENT.value, DeliveryStatus.DELIVERED.value):
+            log.info("%s message %s", message.channel.value if message.channel else "outbound", outcome)
+        return outcome
+
+
+async def _send_one(services: Services, message: Message) -> str:
     store, service, settings = services.store, services.service, services.settings
     conversation_id = message.conversation_id
     if message.delivery in DONE:

@@ -38,22 +38,22 @@ def sync(conversation_id: str) -> str:
 
         return await console.sync_conversation(services, conversation_id, reschedule)
 
-    return context.run(body)
+    return context.run(body, conversation_id=conversation_id)
 
 
 def agent_reply(conversation_id: str, channel: str, thread_ts: str, ts: str, user: str, text: str) -> str:
     return context.run(lambda services: actions.agent_reply(services, conversation_id, channel, thread_ts, ts,
-                                                            user, text))
+                                                            user, text), conversation_id=conversation_id)
 
 
 def agent_edited(conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:
     return context.run(lambda services: actions.agent_edited(services, conversation_id, channel, thread_ts, ts,
-                                                             kind))
+                                                             kind), conversation_id=conversation_id)
 
 
 def agent_action(conversation_id: str, action: str, user: str, argument: str, reply_channel: str, once: str) -> str:
     return context.run(lambda services: actions.agent_action(services, conversation_id, action, user, argument,
-                                                             reply_channel, once))
+                                                             reply_channel, once), conversation_id=conversation_id)
 
 
 # -- enqueueing ------------------------------------------------------------------------------

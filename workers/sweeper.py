@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,9 +26,11 @@ from datetime import datetime
 from channels.webchat import retention
 from conversations import keys as core_keys
 from conversations import redisio
+from conversations.backoff import Backoff, Outage, describe, is_outage
 from conversations.clock import to_ms, utcnow
 from conversations.events import ConversationEvent, EventKind
 from conversations.locks import RedisLock
+from conversations.logcontext import about
 from conversations.models import DeliveryStatus
 from workers import context, defaults, keys, outbound, timers
 from workers.context import Services
@@ -97,8 +100,11 @@ class Sweeper:
                     await self.redis.zrem(keys.TIMERS, member)
                     continue
                 try:
-                    result = await timers.fire(self.services, ref, self.clock())
-                except Exception:  # leave it claimed: the lease lapses and it fires again
+                    with about(conversation_id=ref.conversation_id):
+                        result = await timers.fire(self.services, ref, self.clock())
+                except Exception as error:  # leave it claimed: the lease lapses and it fires again
+                    if is_outage(error):
+                        raise  # Redis is gone: end the pass, the loop waits it out (one line, not one per timer)
                     log.exception("firing %s failed; it fires again after its lease", member)
                     continue
                 await self.redis.zrem(keys.TIMERS, member)
@@ -128,7 +134,9 @@ class Sweeper:
                             conversation = await self.services.store.conversation(conversation_id)
                             await self.services.events.emit(ConversationEvent(
                                 EventKind.SLA_ARMED, conversation_id, conversation.customer_id))
-                    except Exception:  # stays marked: armed again after its lease
+                    except Exception as error:  # stays marked: armed again after its lease
+                        if is_outage(error):
+                            raise
                         log.exception("arming %s failed", conversation_id)
                         return
                     # Unmark unless an event marked it again meanwhile (its score is no longer our lease).
@@ -207,7 +215,16 @@ class Sweeper:
         self.leader.ttl_ms = ttl_ms
         return await self.leader.hold()
 
-    async def run(self, interval: float, stop: asyncio.Event, *, parent: int | None = None) -> None:
+    async def run(self, interval: float, stop: asyncio.Event, *, parent: int | None = None,
+                  outage: Outage | None = None) -> None:
+        """Sweep every ``interval`` seconds until ``stop`` is set (a pass in progress finishes first).
+
+        Redis going away is waited out with bounded, jittered back-off and
+        logged once when it goes and once when it comes back; any other
+        failure is logged with its traceback once, not again while it repeats.
+        """
+        outage = outage or Outage(log, "sweeper", redis_address(self.redis))
+        failing = _Repeats()
         ttl_ms = int(max(interval * 5, 10) * 1000)
         recover_every = max(interval, 5.0)
         last_recovery = 0.0
@@ -216,6 +233,7 @@ class Sweeper:
             if parent is not None and os.getppid() != parent:
                 log.warning("the worker that started this sweeper is gone; stopping")
                 return
+            wait = interval
             try:
                 await asyncio.to_thread(self.services.rules.reload_if_changed)
                 if await self.lead(ttl_ms):
@@ -227,26 +245,72 @@ class Sweeper:
                     if time.monotonic() - last_retention >= RETENTION_EVERY_SECONDS:
                         last_retention = time.monotonic()
                         await self.expire_anonymous()
-            except Exception:  # Redis blinked: keep going, the next pass catches up
-                log.exception("sweep failed")
+                outage.recovered()
+                failing.cleared()
+            except Exception as error:
+                if is_outage(error):
+                    wait = outage.failed(error)
+                else:
+                    wait = max(interval, failing.failed(error))
             try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
             except TimeoutError:
                 pass
 
 
-def main(parent: int | None = None) -> None:
+class _Repeats:
+    """A failure that is not an outage (a bug, bad data): its traceback once, then quiet while it repeats."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+        self.backoff = Backoff(base=0.5, cap=30.0)
+
+    def failed(self, error: Exception) -> float:
+        signature = f"{type(error).__name__}: {describe(error)}"
+        if signature != self.last:
+            log.exception("sweep failed; retrying with back-off, logged again only if the error changes")
+            self.last = signature
+        return self.backoff.next_delay()
+
+    def cleared(self) -> None:
+        if self.last is not None:
+            log.info("sweeps succeed again")
+            self.last = None
+            self.backoff.reset()
+
+
+def redis_address(redis: object) -> str:
+    """``host:port`` (or socket path) of a redis-py client, for log lines."""
+    kwargs = getattr(getattr(redis, "connection_pool", None), "connection_kwargs", {}) or {}
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def main(parent: int | None = None, stop_requested: Callable[[], bool] = lambda: False) -> None:
     """``gateway sweeper`` (and the child process ``gateway worker`` starts), on the installed services.
 
     ``parent``: the worker that started this sweeper; it stops when that process is gone.
+    SIGTERM or SIGINT stops it after the pass in progress.
     """
 
     async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        if stop_requested():  # signalled while the process was starting
+            stop.set()
         async with context.session() as services:
-            stop = asyncio.Event()
             sweeper = Sweeper(services)
             interval = services.settings.sweep_interval_seconds
             log.info("sweeper %s running every %ss", sweeper.token, interval)
             await sweeper.run(interval, stop, parent=parent)
+            try:  # hand over at once instead of after the lock's TTL
+                await sweeper.leader.release()
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+            log.info("sweeper %s stopped", sweeper.token)
 
     asyncio.run(body())

@@ -137,6 +137,6 @@ class EmailSender:
 
 def from_settings(email: EmailSettings, redis: Redis, secret: bytes) -> EmailSender | None:
     """A sender when the SMTP host and the from address are configured."""
-    if not (email.smtp_host and email.from_address):
+    if not email.outbound:
         return None
     return EmailSender(email, redis, secret)

@@ -86,21 +86,22 @@ class Handler:
 async def listener(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: serve SMTP while the app runs, when ``GATEWAY_EMAIL__SMTP_LISTEN_PORT`` is set."""
     email = app[SETTINGS]
-    if email.smtp_listen_port is None:
+    if not email.smtp_listener:
         yield
         return
     handler = Handler(app[CHANNEL_DEPS], email, app[PARSER])
     if not handler.domains:
         log.warning("SMTP listener refuses every recipient: set GATEWAY_EMAIL__DOMAINS")
     hostname = email.domain or socket.getfqdn()
+    host = email.smtp_listen_host or "127.0.0.1"  # the gateway fills in GATEWAY_HOST; never "every interface" by omission
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: SMTP(handler, hostname=hostname, data_size_limit=email.max_message_bytes,
                      enable_SMTPUTF8=True, decode_data=False, ident="gateway"),
-        email.smtp_listen_host, email.smtp_listen_port,
+        host, email.smtp_listen_port,
     )
     app[PORT_KEY] = server.sockets[0].getsockname()[1]
-    log.info("SMTP listener on %s:%s", email.smtp_listen_host, app[PORT_KEY])
+    log.info("SMTP listener on %s:%s", host, app[PORT_KEY])
     try:
         yield
     finally:

@@ -202,8 +202,8 @@ def sendgrid_mail(fields: dict[str, bytes]) -> WebhookMail:
 async def mailgun(request: web.Request) -> web.Response:
     deps, email, parser = request.app[CHANNEL_DEPS], request.app[SETTINGS], request.app[PARSER]
     key = email.mailgun_signing_key
-    if key is None:
-        raise web.HTTPForbidden(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
+    if key is None or not email.mailgun:
+        raise web.HTTPNotFound(text="Mailgun is not configured: set GATEWAY_EMAIL__MAILGUN_SIGNING_KEY")
     signing_key = key.get_secret_value().encode()
 
     checked = False
@@ -260,6 +260,11 @@ def given_secret(headers: Mapping[str, str]) -> str | None:
     return password if colon else None
 
 
+def _sendgrid_configured(email: EmailSettings) -> None:
+    if not email.sendgrid:
+        raise web.HTTPNotFound(text="SendGrid is not configured: set GATEWAY_EMAIL__SENDGRID_SECRET")
+
+
 def _secret_matches(email: EmailSettings, given: str | None) -> bool:
     secret = email.sendgrid_secret
     if secret is None or not given:
@@ -269,6 +274,7 @@ def _secret_matches(email: EmailSettings, given: str | None) -> bool:
 
 async def sendgrid(request: web.Request) -> web.Response:
     """``POST /email/sendgrid`` with the secret as basic auth or ``X-Gateway-Secret``."""
+    _sendgrid_configured(request.app[SETTINGS])
     given = given_secret(request.headers)
     if given is None:
         # Some clients send basic credentials only when asked: ask (before any of the body is read).
@@ -281,6 +287,7 @@ async def sendgrid(request: web.Request) -> web.Response:
 
 async def sendgrid_legacy(request: web.Request) -> web.Response:
     """``POST /email/sendgrid/{secret}``: the older URL. The access log shows the path redacted."""
+    _sendgrid_configured(request.app[SETTINGS])
     if not _secret_matches(request.app[SETTINGS], request.match_info["secret"]):
         raise web.HTTPForbidden(text="unknown inbound parse URL")
     global _legacy_warned

@@ -64,7 +64,8 @@ def make_client(settings: SlackSettings) -> AsyncWebClient:
 
 
 def configured(settings: SlackSettings) -> bool:
-    return settings.bot_token is not None and settings.signing_secret is not None
+    """Both the bot token and the signing secret are set and non-empty."""
+    return settings.configured
 
 
 class SlackApi:

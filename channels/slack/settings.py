@@ -14,11 +14,13 @@ from pydantic_settings import NoDecode
 
 AGENT_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
+from channels.settingtypes import WebUrl
+
 
 class SlackSettings(BaseModel):
     bot_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
-    api_base_url: str | None = None  # e.g. http://127.0.0.1:9000/api/ in tests
+    api_base_url: WebUrl | None = None  # e.g. http://127.0.0.1:9000/api/ in tests
     # Slack channels whose members are customers (Slack Connect); DMs to the app always are.
     customer_channels: list[str] = Field(default_factory=list)
     # Who may act as an agent: Slack user ids (U…, W…) and user-group ids (S…). Comma-separated or a
@@ -42,3 +44,12 @@ class SlackSettings(BaseModel):
         if wrong:
             raise ValueError(f"not Slack user (U…, W…) or user-group (S…) ids: {', '.join(wrong)}")
         return ids
+
+    def missing(self) -> list[str]:
+        """The required settings still empty (names within the group); the channel is off until none are."""
+        return [name for name in ("BOT_TOKEN", "SIGNING_SECRET")
+                if not (secret := getattr(self, name.lower())) or not secret.get_secret_value().strip()]
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing()

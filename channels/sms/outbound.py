@@ -136,6 +136,6 @@ def from_settings(twilio: TwilioSettings, redis: Redis, public_url: str | None) 
 
     ``public_url``: the operator's ``GATEWAY_PUBLIC_URL`` (status callbacks need an address Twilio reaches).
     """
-    if not (twilio.account_sid and twilio.auth_token and (twilio.from_number or twilio.messaging_service_sid)):
+    if not twilio.configured:
         return None
     return TwilioSender(twilio, redis, public_url)

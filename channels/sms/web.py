@@ -36,9 +36,12 @@ SETTINGS: web.AppKey[TwilioSettings] = web.AppKey("twilio_settings", TwilioSetti
 
 
 async def verified_form(request: web.Request) -> dict[str, str]:
-    token = request.app[SETTINGS].auth_token
-    if token is None:
-        raise web.HTTPForbidden(text="cannot verify Twilio requests: GATEWAY_TWILIO__AUTH_TOKEN is not set")
+    settings = request.app[SETTINGS]
+    token = settings.auth_token
+    if token is None or not settings.configured:
+        # Off until every required setting is filled: a half-configured channel answers like an absent one.
+        raise web.HTTPNotFound(text="SMS is not configured on this gateway (empty: "
+                               + ", ".join(f"GATEWAY_TWILIO__{name}" for name in settings.missing()) + ")")
     form = {key: value for key, value in (await request.post()).items() if isinstance(value, str)}
     url = signature.public_url(request.app[CHANNEL_DEPS].public_url, request.path_qs)
     try:

@@ -33,6 +33,9 @@ class Visitor:
     forwarded: set[str] = field(default_factory=set)
     # Outbound messages sent on this socket and not yet acknowledged: id -> conversation id.
     awaiting_ack: dict[str, str] = field(default_factory=dict)
+    # Provider ids of this socket's own messages being stored: their pub/sub echo can arrive before
+    # the ingest returns (and before the ack), and must not show the visitor their message twice.
+    sending: set[str] = field(default_factory=set)
 
 
 def anonymous_identity(visitor_id: str) -> Identity:

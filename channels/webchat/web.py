@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from channels.deps import CHANNEL_DEPS
 from channels.webchat import inbound, keys, protocol
@@ -206,12 +206,15 @@ class WebchatSocket:
         if reserved and not await self.cap.reserve(self.address):
             raise FrameError("too_many_conversations",
                              "too many new conversations from this address this hour; try again later")
+        visitor.sending.add(message.provider_id)
         try:
             result = await self.deps.service.ingest(message)
         except BaseException:
             if reserved:
                 await self.cap.release(self.address)
             raise
+        finally:
+            visitor.sending.discard(message.provider_id)
         if reserved and result.outcome != "opened":
             await self.cap.release(self.address)
         if not visitor.verified and not result.duplicate:
@@ -268,7 +271,12 @@ class WebchatSocket:
         if kind == "message" and message.get("direction") != Direction.INBOUND.value:
             return  # outbound messages arrive through delivery; notes and events never
         message_id = message.get("id")
-        if kind not in ("message", "deliver") or not isinstance(message_id, str) or message_id in visitor.forwarded:
+        if not isinstance(message_id, str):
+            return
+        if message.get("provider_id") in visitor.sending:
+            visitor.forwarded.add(message_id)  # the ack that follows shows it
+            return
+        if kind not in ("message", "deliver") or message_id in visitor.forwarded:
             return
         visitor.forwarded.add(message_id)
         if kind == "deliver":
@@ -305,6 +313,18 @@ def setup_routes(app: web.Application, settings: WebchatSettings, *, trusted_pro
     app[WEBSOCKETS] = set()
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
+    app.on_shutdown.append(close_sockets)
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown, before requests in flight are awaited: 1001 "going away", from which the widget reconnects.
+
+    A socket is a request that never ends by itself; closing it here lets the
+    drain finish as soon as the real requests in flight have.
+    """
+    sockets = app[WEBSOCKETS]
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting") for ws in list(sockets)),
+                         return_exceptions=True)
 
 
 async def widget(request: web.Request) -> web.FileResponse:

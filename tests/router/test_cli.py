@@ -137,12 +137,20 @@ def test_register_adds_rules_to_a_foreign_parser() -> None:
     assert args.func is cli.cmd_check and args.path == Path("x.yaml")
 
 
-def test_explain_without_any_file_uses_the_builtin_rules(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_any_file_the_rules_commands_use_the_builtin_rules_and_say_where_they_looked(
+        capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GATEWAY_RULES_PATH", raising=False)
     code, out, err = run(capsys, "rules", "explain", "--channel", "sms", "--json", "hello")
-    assert code == 0 and "built-in" in err
+    assert code == 0 and "built-in" in err and str(tmp_path / "routing.yaml") in err
     assert json.loads(out)["queue"] == "service"
-    # check, on the other hand, insists on a file to check.
+    # check does what the gateway does: no file named and none there, so the built-in rules.
+    code, out, err = run(capsys, "rules", "check")
+    assert code == 0 and out.startswith("built-in rules: OK")
+    assert "GATEWAY_RULES_PATH is not set" in err and str(tmp_path / "routing.yaml") in err
+
+
+def test_a_named_rule_file_that_is_missing_is_an_error(capsys, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GATEWAY_RULES_PATH", str(tmp_path / "gone.yaml"))
     code, _, err = run(capsys, "rules", "check")
-    assert code == 1 and "cannot read" in err
+    assert code == 1 and f"{tmp_path / 'gone.yaml'}:1:1: cannot read" in err

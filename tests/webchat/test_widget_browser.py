@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from gateway.appkeys import SERVICES
-from tests.conftest import admin_headers
-from tests.support import IN_CI, wait_until
-
-CHROMIUM = next((path for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if shutil.which(path)), None)
+from tests.conftest import admin_headers, start_client
+from tests.support import wait_until
 
 
 @pytest.fixture
-async def browser():
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        async_playwright = None
-    if CHROMIUM is None or async_playwright is None:
-        if IN_CI:
-            pytest.fail("CI needs Debian's chromium and pip's playwright for the browser test")
-        pytest.skip("chromium or playwright is not installed")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run"],
-        )
-        yield browser
-        await browser.close()
+async def demo_gateway(aiohttp_client, fake_backend):
+    """The app as `gateway demo` builds it: with the demo page at /."""
+    client = await start_client(aiohttp_client, fake_backend, demo=True)
+    client.backend = fake_backend
+    return client
 
 
-async def test_visitor_chats_through_the_widget(gateway, browser):
+async def test_visitor_chats_through_the_widget(demo_gateway, browser):
+    gateway = demo_gateway
     context = await browser.new_context()
     page = await context.new_page()
     try:
@@ -68,7 +54,8 @@ async def test_visitor_chats_through_the_widget(gateway, browser):
         await context.close()
 
 
-async def test_the_demo_page_takes_the_admin_token_out_of_its_address_and_sends_no_referer(gateway, browser):
+async def test_the_demo_page_takes_the_admin_token_out_of_its_address_and_sends_no_referer(demo_gateway, browser):
+    gateway = demo_gateway
     # docs/SECURITY.md: the token leaves the address bar (history, bookmarks, shoulder-surfing) and
     # never travels in a Referer to the widget's or anyone's requests.
     context = await browser.new_context()
