@@ -7,6 +7,7 @@ so a benchmark can measure when a message reached the provider.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,9 @@ class ServedFake:
     app: web.Application
     port: int = field(default_factory=free_port)
     arrivals: list[Arrival] = field(default_factory=list)
+    # Markers (matches of this pattern in any form value) → when a request first carried them.
+    marker: re.Pattern[str] | None = None
+    first_seen: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -46,6 +50,7 @@ class ServedFake:
     async def _stamp(self, request: web.Request,
                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         at = time.perf_counter()
+        response = await handler(request)  # the fake reads the body first (a read body is cached)
         form: dict[str, str] = {}
         if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
@@ -53,7 +58,11 @@ class ServedFake:
             body = await request.json()
             form = {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
         self.arrivals.append(Arrival(at, request.path, form))
-        return await handler(request)
+        if self.marker is not None:
+            for value in form.values():
+                for found in self.marker.findall(value):
+                    self.first_seen.setdefault(found, at)
+        return response
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)

@@ -152,7 +152,7 @@ def gateway(redis_url: str, **extra: str) -> Iterator[int]:
     process = Process(["gateway.cli", "serve"], gateway_env(redis_url, port, **extra))
     try:
         wait_until_sync(lambda: process.process.poll() is not None or answers(f"http://127.0.0.1:{port}/readyz"),
-                        timeout=30, what="gateway serve")
+                        timeout=120, what="gateway serve")
         if process.process.poll() is not None:
             raise RuntimeError(f"gateway serve exited with {process.process.returncode}")
         yield port
