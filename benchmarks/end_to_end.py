@@ -80,7 +80,8 @@ async def run(rate: float = 200.0, seconds: float = 10.0) -> Result:
         with harness.redis_server() as server:
             extra = {"GATEWAY_SLACK__BOT_TOKEN": "xoxb-test-token", "GATEWAY_SLACK__SIGNING_SECRET": harness.SLACK_SIGNING,
                      "GATEWAY_SLACK__API_BASE_URL": slack_fake.url + "api/",
-                     "GATEWAY_TWILIO__API_BASE_URL": twilio_fake.url.rstrip("/")}
+                     "GATEWAY_TWILIO__API_BASE_URL": twilio_fake.url.rstrip("/"),
+                     "GATEWAY_LOG_LEVEL": "ERROR"}
             workers = [harness.Process(["gateway.cli", "worker", queue],
                                        harness.gateway_env(server.url, harness.free_port(), **extra))
                        for queue in ("outbound", "service", "support")]

@@ -50,7 +50,7 @@ class Result:
 
     def show(self) -> None:
         if self.ratio is not None:
-            print(f"  ratio gateway / baseline: {self.ratio:.0%}   goal: {self.goal}   "
+            print(f"  ratio: {self.ratio:.0%}   goal: {self.goal}   "
                   f"{'met' if self.met else 'not met'}", flush=True)
         for note in self.notes:
             print(f"  note: {note}", flush=True)
