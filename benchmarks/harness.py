@@ -149,7 +149,9 @@ def gateway_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
 def gateway(redis_url: str, **extra: str) -> Iterator[int]:
     """``gateway serve`` (one web process) on a free port; yields the port once /readyz answers."""
     port = free_port()
-    process = Process(["gateway.cli", "serve"], gateway_env(redis_url, port, **extra))
+    profile = os.environ.get("BENCH_PROFILE")  # a path: the web process runs under cProfile, written there
+    command = ["cProfile", "-o", profile, "-m", "gateway.cli", "serve"] if profile else ["gateway.cli", "serve"]
+    process = Process(command, gateway_env(redis_url, port, **extra))
     try:
         wait_until_sync(lambda: process.process.poll() is not None or answers(f"http://127.0.0.1:{port}/readyz"),
                         timeout=120, what="gateway serve")
