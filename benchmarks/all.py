@@ -27,11 +27,11 @@ DOC = harness.ROOT / "docs" / "PERFORMANCE.md"
 # name → (tiny, small, full) runner
 SIZES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = {
     "ingest_sms": (lambda: asyncio.run(ingest_sms.run(60, 8)),
-                   lambda: asyncio.run(ingest_sms.run(2000, 32, web_processes=2)),
-                   lambda: asyncio.run(ingest_sms.run(10000, 32, web_processes=2))),
+                   lambda: asyncio.run(ingest_sms.run(2000, 32, web_processes=2, compare_loop=True)),
+                   lambda: asyncio.run(ingest_sms.run(10000, 32, web_processes=2, compare_loop=True))),
     "ingest_webchat": (lambda: asyncio.run(ingest_webchat.run(5, 5)),
-                       lambda: asyncio.run(ingest_webchat.run(50, 40, web_processes=2)),
-                       lambda: asyncio.run(ingest_webchat.run(50, 200, web_processes=2))),
+                       lambda: asyncio.run(ingest_webchat.run(50, 40, web_processes=2, compare_loop=True)),
+                       lambda: asyncio.run(ingest_webchat.run(50, 200, web_processes=2, compare_loop=True))),
     "ingest_email": (lambda: asyncio.run(ingest_email.run(20, 2)),
                      lambda: asyncio.run(ingest_email.run(500, 8)),
                      lambda: asyncio.run(ingest_email.run(2000, 8))),

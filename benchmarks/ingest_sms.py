@@ -69,7 +69,8 @@ async def half_peak_latency(port: int, requests: list[tuple[dict[str, str], str]
         return await harness.open_loop(rate, len(requests), one)
 
 
-async def run(requests: int = 4000, concurrency: int = 32, web_processes: int = 1) -> Result:
+async def run(requests: int = 4000, concurrency: int = 32, web_processes: int = 1,
+              compare_loop: bool = False) -> Result:
     result = Result("ingest_sms", goal=">= 40% of bare; p99 < 50 ms at half the peak")
     print(f"ingest_sms: {requests} signed webhooks, {concurrency} concurrent clients", flush=True)
     batch = signed_requests(requests)
@@ -87,6 +88,13 @@ async def run(requests: int = 4000, concurrency: int = 32, web_processes: int = 
         steady = await half_peak_latency(ports[0], half, rate / 2)
         result.add(f"gateway at half its peak ({rate / 2:,.0f} req/s, open loop)", harness.latency_text(steady))
     result.ratio = rate / bare_rate
+    if compare_loop:
+        with harness.redis_server() as server, harness.gateways(server.url, 1, GATEWAY_EVENT_LOOP="asyncio") as ports:
+            await load(ports, signed_requests(min(200, requests), seed=9), concurrency)
+            elapsed, latencies = await load(ports, batch, concurrency)
+        result.add("gateway, 1 web process, standard asyncio loop (lever: uvloop off)",
+                   f"{requests / elapsed:,.0f} req/s, {harness.latency_text(latencies)}")
+        result.data["gateway_asyncio"] = requests / elapsed
     if web_processes > 1:
         with harness.redis_server() as server, harness.gateways(server.url, web_processes) as ports:
             await load(ports, signed_requests(min(200, requests), seed=9), concurrency)
@@ -106,8 +114,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--web-processes", type=int, default=1, help="also measure this many web processes")
+    parser.add_argument("--compare-loop", action="store_true", help="also measure the standard asyncio loop")
     args = parser.parse_args()
-    asyncio.run(run(args.requests, args.concurrency, args.web_processes))
+    asyncio.run(run(args.requests, args.concurrency, args.web_processes, args.compare_loop))
 
 
 if __name__ == "__main__":

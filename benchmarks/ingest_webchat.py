@@ -48,7 +48,8 @@ async def load(ports: list[int], visitors: int, messages: int, prefix: str) -> t
         return time.perf_counter() - started, latencies
 
 
-async def run(visitors: int = 50, messages: int = 100, web_processes: int = 1) -> Result:
+async def run(visitors: int = 50, messages: int = 100, web_processes: int = 1,
+              compare_loop: bool = False) -> Result:
     result = Result("ingest_webchat", goal=">= 25% of bare")
     total = visitors * messages
     print(f"ingest_webchat: {visitors} visitors x {messages} messages, each waiting for its ack", flush=True)
@@ -65,6 +66,13 @@ async def run(visitors: int = 50, messages: int = 100, web_processes: int = 1) -
     result.add("gateway, 1 web process (ack after Redis stored it)",
                f"{rate:,.0f} msg/s, {harness.latency_text(latencies)}")
     result.ratio = rate / bare_rate
+    if compare_loop:
+        with harness.redis_server() as server, harness.gateways(server.url, 1, GATEWAY_EVENT_LOOP="asyncio") as ports:
+            await load(ports, visitors, min(messages, 10), "warm")
+            elapsed, latencies = await load(ports, visitors, messages, "v")
+        result.add("gateway, 1 web process, standard asyncio loop (lever: uvloop off)",
+                   f"{total / elapsed:,.0f} msg/s, {harness.latency_text(latencies)}")
+        result.data["gateway_asyncio"] = total / elapsed
     if web_processes > 1:
         with harness.redis_server() as server, harness.gateways(server.url, web_processes) as ports:
             await load(ports, visitors, min(messages, 10), "warm")
@@ -83,8 +91,9 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--web-processes", type=int, default=1, help="also measure this many web processes")
+    parser.add_argument("--compare-loop", action="store_true", help="also measure the standard asyncio loop")
     args = parser.parse_args()
-    asyncio.run(run(args.visitors, args.messages, args.web_processes))
+    asyncio.run(run(args.visitors, args.messages, args.web_processes, args.compare_loop))
 
 
 if __name__ == "__main__":

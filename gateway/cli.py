@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from redis import Redis
 from rq import Queue, Worker
 
-from gateway import redaction
+from gateway import eventloop, redaction
 from gateway.app import create_app
 from gateway.appkeys import DEMO, SERVICES
 from gateway.embedded import start_embedded
@@ -48,6 +48,7 @@ def serve(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway serve`; use `gateway demo` for the embedded default")
     _require_secret_key(settings, "serve")
+    eventloop.install(settings.event_loop)
     _run(create_app(settings), settings)
     return 0
 

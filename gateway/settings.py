@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,8 @@ class Settings(BaseSettings):
     reopen_window: timedelta = timedelta(days=7)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
+    # The web process's event loop: uvloop when installed ("auto"), or always the standard one.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
