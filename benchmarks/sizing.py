@@ -11,7 +11,7 @@
    real ``gateway worker outbound --no-sweeper`` processes (RQ forks a work
    horse per job); replies delivered per second, end to end.
 
-The web process's ingest rate is ``python -m benchmarks.ingest``.
+The web process's ingest rate is ``python -m benchmarks.ingest_webchat``.
 
     python -m benchmarks.sizing [--conversations 2000] [--messages 4] [--replies 1000] [--workers 1 2]
 """

@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway import envvalues, logs, redaction
+from gateway import envvalues, eventloop, logs, redaction
 from gateway.app import create_app
 from gateway.appkeys import SERVICES
 from gateway.embedded import start_embedded
@@ -71,6 +71,7 @@ def serve(args: argparse.Namespace) -> int:
     require_secret_key(settings, "serve")
     rules = open_rules(settings)
     require_redis(settings, "serve")
+    eventloop.install(settings.event_loop)
     app = create_app(settings, rules=rules)
     app.on_startup.append(freeze_heap)
     asyncio.run(serve_web(app, settings))

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
     # client; empty: the peer address is the client (anyone could write the header).
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
+    # The web process's event loop: uvloop when installed ("auto"), or always the standard one.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)

@@ -27,3 +27,16 @@ def test_the_timers_benchmark_answers_help_without_pytest():
     assert "--conversations" in result.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "pytest" not in imported and "_pytest" not in imported
+
+
+# Each benchmark at a tiny size, so none can rot: the ones with one server process, then the ones
+# with several (SMTP listener; web + worker processes with the Slack and Twilio fakes).
+@pytest.mark.parametrize("group", [["ingest_sms", "ingest_webchat", "memory", "routing", "timers"],
+                                   ["ingest_email", "fanout", "end_to_end"]])
+def test_the_benchmarks_run_at_a_tiny_size(group):
+    result = subprocess.run([sys.executable, "-m", "benchmarks.all", "--tiny", "--no-write", "--only", *group],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in group:
+        assert f"{name}" in result.stdout
+    assert "ratio" in result.stdout

@@ -1,0 +1,141 @@
+"""Emails per second over SMTP: bare aiosmtpd (accept and discard), then the gateway's listener.
+
+A generated, realistic corpus: multipart/alternative mails (plain text and
+HTML), a signature, some with an attachment, and about 20% replies that quote
+an earlier mail of the same customer and carry its In-Reply-To/References.
+8 SMTP connections each send their share of the corpus over one session; a
+mail counts when the server answered 250 (on the gateway: stored in Redis).
+
+    python -m benchmarks.ingest_email [--mails 2000] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+
+from benchmarks import harness
+from benchmarks.harness import Result
+
+TOPICS = [
+    ("Invoice {n} charged twice", "I was charged twice for invoice {n} this month. Could you refund one of them?"),
+    ("Cannot log in", "Since yesterday the app says my password is wrong, although I reset it twice."),
+    ("Delivery of order {n}", "My order {n} was supposed to arrive on Monday and the tracking has not moved."),
+    ("Question about my plan", "Can I switch from the basic plan to pro in the middle of the month?"),
+    ("App crashes on start", "The app crashes every time I open the settings page on Android 14."),
+]
+SIGNATURE = "\n-- \n{name}\n{company}\nPhone +1 415 555 {n:04d}\n"
+
+
+def corpus(count: int, *, reply_share: float = 0.2, seed: int = 5) -> list[tuple[str, bytes]]:
+    """``count`` mails as (sender, raw bytes); about ``reply_share`` answer an earlier mail of their sender."""
+    rng = random.Random(seed)
+    customers = max(1, count // 3)
+    sent: dict[int, list[EmailMessage]] = {}
+    mails = []
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    for n in range(count):
+        who = rng.randrange(customers)
+        sender = f"customer{who}@mail{who % 17}.example"
+        name = f"Customer {who}"
+        earlier = sent.get(who)
+        message = EmailMessage()
+        message["From"] = f"{name} <{sender}>"
+        message["To"] = f"help@{harness.EMAIL_DOMAIN}"
+        message["Date"] = format_datetime(start + timedelta(minutes=n))
+        message["Message-ID"] = make_msgid(idstring=str(n), domain=f"mail{who % 17}.example")
+        subject, body = rng.choice(TOPICS)
+        body = body.format(n=rng.randint(10000, 99999))
+        if earlier and rng.random() < reply_share * 1.5:  # two in three mails have an earlier one: ~20% replies
+            parent = earlier[-1]
+            message["Subject"] = "Re: " + str(parent["Subject"]).removeprefix("Re: ")
+            message["In-Reply-To"] = parent["Message-ID"]
+            message["References"] = parent["Message-ID"]
+            quoted = "\n".join("> " + line for line in _text(parent).splitlines())
+            body = (f"Thanks, but this is still not solved.\n\nOn {parent['Date']}, {name} <{sender}> wrote:\n"
+                    f"{quoted}")
+        else:
+            message["Subject"] = subject.format(n=rng.randint(10000, 99999))
+        text = "Hello,\n\n" + body + SIGNATURE.format(name=name, company=f"Company {who % 50}", n=who % 10000)
+        message.set_content(text)
+        html = "".join(f"<p>{line}</p>" for line in text.splitlines() if line)
+        message.add_alternative(f"<html><body><div>{html}</div></body></html>", subtype="html")
+        if rng.random() < 0.1:
+            message.add_attachment(bytes(rng.randrange(256) for _ in range(4096)), maintype="application",
+                                   subtype="pdf", filename=f"invoice-{n}.pdf")
+        sent.setdefault(who, []).append(message)
+        mails.append((sender, message.as_bytes()))
+    return mails
+
+
+def _text(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    return str(part.get_content()) if part is not None else ""
+
+
+async def load(port: int, mails: list[tuple[str, bytes]], connections: int) -> tuple[float, list[float]]:
+    recipient = f"help@{harness.EMAIL_DOMAIN}"
+    latencies: list[float] = []
+    shares = [mails[i::connections] for i in range(connections)]
+
+    async def connection(share: list[tuple[str, bytes]]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, timeout=60)
+        await client.connect()
+        try:
+            for sender, raw in share:
+                started = time.perf_counter()
+                errors, answer = await client.sendmail(sender, [recipient], raw)
+                if errors or not answer.startswith("2"):
+                    raise RuntimeError(f"mail refused: {errors or answer}")
+                latencies.append(time.perf_counter() - started)
+        finally:
+            await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(share) for share in shares if share))
+    return time.perf_counter() - started, latencies
+
+
+async def run(mails: int = 2000, connections: int = 8) -> Result:
+    result = Result("ingest_email", goal=">= 40% of bare accept-and-discard")
+    batch = corpus(mails)
+    replies = sum(1 for _, raw in batch if b"In-Reply-To" in raw)
+    print(f"ingest_email: {mails} mails ({replies / mails:.0%} replies, "
+          f"{sum(len(r) for _, r in batch) / mails / 1024:.1f} KiB on average), {connections} connections", flush=True)
+    with harness.bare("smtp") as port:
+        elapsed, latencies = await load(port, batch, connections)
+    bare_rate = mails / elapsed
+    result.add("bare aiosmtpd (accept and discard)", f"{bare_rate:,.0f} mails/s, {harness.latency_text(latencies)}")
+    with harness.redis_server() as server:
+        smtp_port = harness.free_port()
+        with harness.gateway(server.url, GATEWAY_EMAIL__SMTP_LISTEN_PORT=str(smtp_port),
+                             GATEWAY_EMAIL__SMTP_LISTEN_HOST="127.0.0.1",
+                             GATEWAY_EMAIL__DOMAINS=f'["{harness.EMAIL_DOMAIN}"]',
+                             GATEWAY_EMAIL__DOMAIN=harness.EMAIL_DOMAIN):
+            elapsed, latencies = await load(smtp_port, batch, connections)
+    rate = mails / elapsed
+    result.add("gateway SMTP listener (250 after stored)", f"{rate:,.0f} mails/s, {harness.latency_text(latencies)}")
+    result.ratio = rate / bare_rate
+    result.met = result.ratio >= 0.40
+    result.data = {"bare": bare_rate, "gateway": rate, "replies": replies}
+    result.show()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mails", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    asyncio.run(run(args.mails, args.connections))
+
+
+if __name__ == "__main__":
+    main()
