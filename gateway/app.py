@@ -15,11 +15,12 @@ from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
-from gateway import api, channels, failures_api, health
+from gateway import api, api_audit, channels, failures_api, health
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
-from gateway.runtime import build_services, channel_deps, load_live_rules
+from gateway.rules_audit import ReloadRecorder
+from gateway.runtime import audit_log, build_services, channel_deps, load_live_rules
 from gateway.settings import Settings
 from router import LiveRules
 
@@ -58,9 +59,11 @@ def create_app(
         app[SERVICES] = services
         app[CHANNEL_DEPS] = channel_deps(settings, services, hub)
         live_rules.install_sighup()
+        recorder = ReloadRecorder(live_rules, audit_log(settings, async_client))
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
         yield
         watcher.cancel()
+        await recorder.close()
         sockets = app[WEBSOCKETS]
         for ws in list(sockets):
             await ws.close(code=1001, message=b"server shutting down")
@@ -75,6 +78,7 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
+    app.router.add_routes(api_audit.routes)  # likewise
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     app.router.add_get("/", index)
