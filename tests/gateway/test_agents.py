@@ -14,6 +14,7 @@ from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
 from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers, make_settings, start_client
+from gateway import redaction
 from tests.support import ROOT, redis_snapshot
 
 ADA = Identity(Channel.SMS, "+15551230001")
@@ -48,8 +49,10 @@ async def test_an_agent_added_by_the_cli_acts_under_its_name_until_removed(aioht
     snapshot = repr(redis_snapshot(redis.Redis.from_url(redis_url)))
     assert token not in snapshot and hashlib.sha256(token.encode()).hexdigest() in snapshot
 
-    listed = agents_cli(redis_url, "list")
-    assert listed.returncode == 0 and listed.stdout.split()[:2] == ["alice", "redis"]
+    assert added.stdout == token + "\n"  # alone on stdout: TOKEN=$(gateway agents add alice)
+    listed = agents_cli(redis_url, "list", GATEWAY_AGENT_TOKENS=f"bob:{BOB_TOKEN}")
+    assert listed.returncode == 0
+    assert [line.split()[:2] for line in listed.stdout.splitlines()] == [["alice", "redis"], ["bob", "env"]]
     again = agents_cli(redis_url, "add", "alice")
     assert again.returncode == 1 and "exists" in again.stderr and again.stdout == ""
 
@@ -114,8 +117,8 @@ async def test_an_agent_token_cannot_act_under_another_name(aiohttp_client, fake
     before = await store.messages(conversation_id)
     base = f"/api/conversations/{conversation_id}"
     for path, body in [("/messages", {"text": "hi", "author": "alice"}), ("/resolve", {"author": "alice"}),
-                       ("/assign", {"agent": "bob", "author": "admin"}), ("/transfer", {"queue": "support", "author": "x"}),
-                       ("/escalate", {"author": "alice"})]:
+                       ("/assign", {"agent": "bob", "author": "admin"}),
+                       ("/transfer", {"queue": "support", "author": "x"}), ("/escalate", {"author": "alice"})]:
         response = await client.post(base + path, json=body, headers=bearer(BOB_TOKEN))
         assert response.status == 403, path
         assert "cannot act as" in (await response.json())["error"]
@@ -124,6 +127,8 @@ async def test_an_agent_token_cannot_act_under_another_name(aiohttp_client, fake
     assert patch.status == 403
     assert await store.messages(conversation_id) == before
     assert (await store.customer(customer_id)).name != "Ada"
+    reload = await client.post("/api/rules/reload", json={"author": "alice"}, headers=bearer(BOB_TOKEN))
+    assert reload.status == 403
 
     # Naming itself is fine; the admin token (automation) may name whom it acts for.
     own = await client.post(base + "/messages", json={"text": "hi", "kind": "note", "author": "bob"},
@@ -132,3 +137,8 @@ async def test_an_agent_token_cannot_act_under_another_name(aiohttp_client, fake
     automation = await client.post(base + "/messages", json={"text": "hello", "kind": "note", "author": "crm-sync"},
                                    headers=admin_headers())
     assert (await automation.json())["message"]["author"] == "crm-sync"
+
+
+def test_agent_tokens_are_redacted_from_logs():
+    token = "gwa_" + "Ab3-_" * 9
+    assert redaction.redact(f"pasted {token} here") == "pasted gwa_[redacted] here"

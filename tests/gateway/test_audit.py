@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from conversations.agents import check_name, parse_static_tokens
 from conversations.audit import AUDIT_KEY, AuditEntry, AuditLog, AuditQuery
@@ -168,8 +169,13 @@ async def test_rule_file_reloads_are_recorded_once_and_refusals_too(aiohttp_clie
 
     response = await client.post("/api/rules/reload", json={"author": "ops-bot"}, headers=admin_headers())
     assert response.status == 422 and (await response.json())["outcome"] == "refused"
+    path.write_text(DEFAULT_RULES_YAML + "\n# fixed\n")
+    response = await client.post("/api/rules/reload", json={"author": "ops-bot"}, headers=admin_headers())
+    assert response.status == 200 and (await response.json())["outcome"] == "loaded"
     by_api = (await audit(client, "?agent=ops-bot"))["entries"]
-    assert [e["detail"]["trigger"] for e in by_api] == ["api"]
+    assert [(e["detail"]["outcome"], e["detail"]["trigger"]) for e in by_api] == [("loaded", "api"),
+                                                                                  ("refused", "api")]
+    assert (await reloads())[0]["detail"]["outcome"] == "refused"  # the poll did not record the API's reload again
 
 
 async def _newest_outcome(reloads, outcome: str) -> dict | None:
@@ -218,3 +224,22 @@ def test_agent_names_and_environment_tokens():
                         (f"admin:{BOB_TOKEN}", "reserved")]:
         with pytest.raises(ValueError, match=reason):
             parse_static_tokens(bad)
+
+
+async def test_what_no_one_did_by_hand_is_named_too(gateway):
+    """A customer's proof links an identity as "verification"; a customer writing again reopens unrecorded."""
+    service = gateway.app[SERVICES].service
+    conversation_id, customer_id = await ingest(gateway, ADA, "SM-1")
+    await service.ingest(InboundMessage(Channel.SMS, ADA, "SM-2", "me again", datetime.now(UTC), linked=(ADA_MAIL,)))
+    await service.resolve(conversation_id, "grace")
+    await service.ingest(InboundMessage(Channel.SMS, ADA, "SM-3", "still broken", datetime.now(UTC)))
+    entries = (await audit(gateway))["entries"]
+    assert [(e["action"], e["agent"], e["via"]) for e in entries] == [
+        ("resolve", "grace", "gateway"), ("link_identity", "verification", "gateway")]
+    assert entries[1]["detail"] == {"identity": "email:ada@example.com"} and entries[1]["customer"] == customer_id
+    assert (await gateway.app[SERVICES].store.conversation(conversation_id)).status.value == "open"
+
+
+def test_the_audit_bound_has_a_floor():
+    with pytest.raises(ValidationError, match="max_entries"):
+        make_settings(audit={"max_entries": 10})
