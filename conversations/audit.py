@@ -169,6 +169,7 @@ def instant_ms(value: str | None, name: str) -> int | None:
 # Domain event → audit action. Events an agent (or the gateway acting for one) caused; a
 # customer's own messages and the routing rules' decisions are the timeline's, not the audit's.
 ACTIONS: dict[EventKind, str] = {
+    EventKind.ROUTED: "reroute",  # only when an agent asked for it (the event then names them)
     EventKind.REPLIED: "reply",
     EventKind.NOTED: "note",
     EventKind.TRANSFERRED: "transfer",

@@ -161,9 +161,13 @@ class ConversationService:
     # -- routing ---------------------------------------------------------------------
 
     async def route(
-        self, conversation_id: str, message: InboundMessage | None = None, *, force: bool = False
+        self, conversation_id: str, message: InboundMessage | None = None, *, force: bool = False,
+        author: str | None = None,
     ) -> RoutingDecision | None:
-        """Ask the rules where the conversation goes; an agent's transfer wins unless forced."""
+        """Ask the rules where the conversation goes; an agent's transfer wins unless forced.
+
+        ``author``: the agent who asked for it (a reroute), recorded in the event; None for the gateway's own.
+        """
         conversation = await self.store.conversation(conversation_id)
         customer = await self.store.current_customer(conversation.customer_id)
         if conversation.extra.get(MANUAL_ROUTING) and not force:
@@ -176,7 +180,8 @@ class ConversationService:
             ConversationEvent(
                 EventKind.ROUTED, conversation_id, conversation.customer_id,
                 detail={"queue": decision.queue, "tier": str(decision.tier), "rule": decision.rule or "",
-                        "previous_queue": conversation.queue, "previous_tier": str(conversation.tier)},
+                        "previous_queue": conversation.queue, "previous_tier": str(conversation.tier),
+                        **({"by": author} if author else {})},
             )
         )
         return decision

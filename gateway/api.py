@@ -216,9 +216,9 @@ async def reopen(request: web.Request) -> web.Response:
 
 @routes.post("/api/conversations/{id}/reroute")
 async def reroute(request: web.Request) -> web.Response:
-    await read_body(request, ActorBody)
+    body = await read_body(request, ActorBody)
     services = _services(request)
-    await services.service.route(request.match_info["id"], force=True)
+    await services.service.route(request.match_info["id"], force=True, author=actor(request, body))
     return web.json_response(await conversation_view(services, request.match_info["id"]))
 
 

@@ -57,6 +57,7 @@ async def test_every_kind_of_change_is_recorded_with_who_when_and_what(aiohttp_c
     await call("POST", base + "/escalate", {"reason": "refund"}, bob)
     await call("POST", base + "/resolve", {}, bob)
     await call("POST", base + "/reopen", {}, bob)
+    await call("POST", base + "/reroute", {}, bob)
     await call("PATCH", f"/api/customers/{customer_id}", {"name": "Ada L.", "attributes": {"plan": "pro"}}, bob)
     await call("POST", f"/api/customers/{customer_id}/identities", {"channel": "sms", "address": "+15551230009"}, bob)
     await call("POST", f"/api/customers/{customer_id}/identities", {"channel": "email", "address": "ada@example.com"},
@@ -65,7 +66,8 @@ async def test_every_kind_of_change_is_recorded_with_who_when_and_what(aiohttp_c
 
     entries = list(reversed((await audit(client))["entries"]))  # oldest first, to read along
     assert [e["action"] for e in entries] == [
-        "reply", "note", "assign", "transfer", "escalate", "resolve", "reopen", "customer_edit", "link_identity",
+        "reply", "note", "assign", "transfer", "escalate", "resolve", "reopen", "reroute", "customer_edit",
+        "link_identity",
         "merge", "rules_reload"]
     assert {e["agent"] for e in entries} == {"bob", "crm-sync"}
     assert [e["via"] for e in entries[:2]] == ["agent-token", "admin-token"]
@@ -80,6 +82,7 @@ async def test_every_kind_of_change_is_recorded_with_who_when_and_what(aiohttp_c
     assert by_action["transfer"]["detail"] == {"from": "service", "to": "support", "from_tier": "1",
                                                "reason": "billing"}
     assert by_action["escalate"]["detail"]["to_tier"] == "2"
+    assert by_action["reroute"]["detail"]["queue"] == "service" and by_action["reroute"]["detail"]["rule"] == "default"
     assert by_action["customer_edit"]["detail"] == {"fields": "name,attributes.plan"}
     assert by_action["customer_edit"]["conversation"] is None
     assert "pro" not in str(by_action["customer_edit"])  # attribute values stay on the customer
@@ -97,15 +100,15 @@ async def test_every_kind_of_change_is_recorded_with_who_when_and_what(aiohttp_c
 
     # Filters: by agent, conversation, customer and time.
     assert {e["action"] for e in (await audit(client, "?agent=crm-sync"))["entries"]} == {"note"}
-    assert len((await audit(client, f"?conversation={conversation_id}"))["entries"]) == 9  # + link, merge
+    assert len((await audit(client, f"?conversation={conversation_id}"))["entries"]) == 10  # + link, merge
     assert {e["action"] for e in (await audit(client, f"?customer={other_customer}"))["entries"]} == set()
-    assert len((await audit(client, f"?customer={customer_id}"))["entries"]) == 10
+    assert len((await audit(client, f"?customer={customer_id}"))["entries"]) == 11
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     past = (started - timedelta(hours=1)).isoformat()
     assert (await audit(client, f"?from={future}"))["entries"] == []
     assert (await audit(client, f"?to={past.replace('+', '%2B')}"))["entries"] == []
     window = await audit(client, f"?from={started.isoformat().replace('+', '%2B')}&to={future}")
-    assert len(window["entries"]) == 11
+    assert len(window["entries"]) == 12
 
 
 async def test_pages_follow_the_cursor_newest_first(gateway):
