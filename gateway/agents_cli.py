@@ -8,29 +8,28 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
-
 from conversations.agents import AgentRegistry
 from conversations.errors import DomainError
+from gateway.redis_clients import RedisClients, close_data
 from gateway.settings import SettingsError, load_settings
 
 
 def _with_registry(action: Callable[[AgentRegistry, argparse.Namespace], Awaitable[int]]) -> Callable[..., int]:
     def command(args: argparse.Namespace) -> int:
         settings = load_settings()
-        if not settings.redis_url:
+        if not settings.redis_configured:
             raise SettingsError("GATEWAY_REDIS_URL: required by `gateway agents` (agents are kept in Redis; "
                                 "the embedded demo store keeps nothing)")
 
         async def run() -> int:
-            redis: Any = Redis.from_url(settings.redis_url or "", decode_responses=True)
+            redis = RedisClients(settings).data()  # one Redis, Sentinel or Cluster, as the gateway
             try:
                 return await action(AgentRegistry(redis, settings.agent_tokens), args)
             except DomainError as error:
                 print(f"gateway agents: {error}", file=sys.stderr)
                 return 1
             finally:
-                await redis.aclose()
+                await close_data(redis)
 
         return asyncio.run(run())
 
