@@ -63,6 +63,12 @@ async def test_an_agent_added_by_the_cli_acts_under_its_name_until_removed(aioht
     assert response.status == 201, await response.text()
     assert (await response.json())["message"]["author"] == "alice"
 
+    me = await (await client.get("/api/whoami", headers=bearer(token))).json()
+    assert me == {"agent": "alice", "via": "agent-token", "is_agent": True}
+    assert (await (await client.get("/api/whoami", headers=admin_headers())).json())["agent"] == "admin"
+    listed = await (await client.get("/api/agents", headers=bearer(token))).json()
+    assert [a["name"] for a in listed["agents"]] == ["alice"] and token[4:12] not in str(listed)
+
     removed = agents_cli(redis_url, "remove", "alice")
     assert removed.returncode == 0, removed.stderr
     refused = await client.get("/api/conversations", headers=bearer(token))
