@@ -70,11 +70,13 @@ ENDPOINTS: dict[str, tuple[str, str, st.SearchStrategy[dict[str, Any]]]] = {
     "reroute": ("POST", "/api/conversations/{conversation}/reroute", shaped({"author": names})),
     "customer": ("PATCH", "/api/customers/{customer}", shaped({
         "name": st.one_of(st.none(), names),
-        "attributes": st.one_of(st.none(), st.dictionaries(st.text(min_size=1, max_size=20), names, max_size=5))})),
+        "attributes": st.one_of(st.none(), st.dictionaries(st.text(min_size=1, max_size=20), names, max_size=5)),
+        "author": names})),
     "identity": ("POST", "/api/customers/{customer}/identities", shaped({
         "channel": st.sampled_from([c.value for c in Channel]), "address": addresses, "author": names},
         required=("channel", "address"))),
     "retry": ("POST", "/api/failures/{failure}/retry", shaped({})),
+    "rules_reload": ("POST", "/api/rules/reload", shaped({"author": names})),
 }
 
 raw_bodies = st.one_of(
