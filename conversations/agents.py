@@ -124,7 +124,8 @@ class AgentRegistry:
     async def remove(self, name: str) -> None:
         """The agent's stored token stops working at once (the next request checks Redis)."""
         if not await self.redis.eval(_REMOVE, 2, NAMES_KEY, TOKENS_KEY, name):
-            hint = " (it is configured in GATEWAY_AGENT_TOKENS: remove it there)" if name in self.static.values() else ""
+            configured = name in self.static.values()
+            hint = " (it is configured in GATEWAY_AGENT_TOKENS: remove it there)" if configured else ""
             raise NotFound(f"no agent {name!r} in Redis{hint}")
 
     async def agents(self) -> list[Agent]:

@@ -39,6 +39,7 @@ SCAN_BATCH = 500
 SCAN_BUDGET = 5_000  # entries one query reads at most; the cursor continues from there
 MAX_PAGE = 200
 ENTRY_ID = re.compile(r"\d{1,20}-\d{1,20}")
+MAX_ID_PART = 2**64 - 1  # a stream id is two unsigned 64-bit numbers
 
 # How the current caller proved who it is: set by the admin API's auth middleware for the
 # request's task ("admin-token", "agent-token"); "gateway" for everything the gateway does on
@@ -131,10 +132,14 @@ class AuditLog:
 
     async def query(self, query: AuditQuery) -> AuditPage:
         """Newest first; reads at most ``SCAN_BUDGET`` entries, then hands back a cursor to go on."""
-        if query.cursor is not None and not ENTRY_ID.fullmatch(query.cursor):
+        if query.cursor is not None and not (
+                ENTRY_ID.fullmatch(query.cursor) and all(int(part) <= MAX_ID_PART for part in query.cursor.split("-"))):
             raise InvalidRequest("cursor must be the next_cursor of a previous page")
-        upper = f"({query.cursor}" if query.cursor else (str(query.end_ms) if query.end_ms is not None else "+")
-        lower = str(query.start_ms) if query.start_ms is not None else "-"
+        if query.end_ms is not None and query.end_ms < 0:
+            return AuditPage([], None)  # before 1970: nothing was written then
+        end = str(min(query.end_ms, MAX_ID_PART)) if query.end_ms is not None else "+"
+        upper = f"({query.cursor}" if query.cursor else end
+        lower = str(max(query.start_ms, 0)) if query.start_ms is not None else "-"
         found: list[dict[str, object]] = []
         scanned = 0
         last: str | None = None
@@ -157,6 +162,8 @@ def instant_ms(value: str | None, name: str) -> int | None:
     """``from`` / ``to``: an ISO 8601 instant with its offset (``2026-12-03T10:00:00Z``)."""
     if value is None or value == "":
         return None
+    # An unencoded "+01:00" in a query string arrives as " 01:00": take it as meant.
+    value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

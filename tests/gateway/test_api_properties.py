@@ -148,13 +148,21 @@ queries = st.dictionaries(st.sampled_from(["queue", "status", "channel", "limit"
                           st.one_of(any_text, st.integers(-10**6, 10**30).map(str),
                                     st.sampled_from(["open", "pending", "resolved", "sms", "service", "1e3", "-0"])),
                           max_size=4)
+audit_queries = st.dictionaries(
+    st.sampled_from(["agent", "conversation", "customer", "from", "to", "cursor", "limit", "x"]),
+    st.one_of(any_text, st.integers(-10**6, 10**30).map(str),
+              st.sampled_from(["2026-12-03T10:00:00Z", "2026-12-03T10:00:00+01:00", "2026-12-03", "1-0", "(1-0",
+                               "99999999999999999999-0", "admin", "{conversation}", "{customer}"])),
+    max_size=4)
 reads = st.one_of(
     st.tuples(st.just("/api/conversations"), queries),
     st.tuples(st.one_of(st.just("{conversation}"), any_text).map(lambda i: f"/api/conversations/{i}"), queries),
     st.tuples(st.tuples(st.one_of(st.just("{conversation}"), any_text), any_text)
               .map(lambda ids: f"/api/conversations/{ids[0]}/messages/{ids[1]}/original"), queries),
     st.tuples(st.one_of(st.just("{customer}"), any_text).map(lambda i: f"/api/customers/{i}"), queries),
-    st.tuples(st.sampled_from(["/api/failures", "/api/rules", "/api/nothing", "/api/"]), queries),
+    st.tuples(st.sampled_from(["/api/failures", "/api/rules", "/api/nothing", "/api/", "/api/agents",
+                               "/api/whoami"]), queries),
+    st.tuples(st.just("/api/audit"), audit_queries),
 )
 
 

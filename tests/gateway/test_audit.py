@@ -106,9 +106,13 @@ async def test_every_kind_of_change_is_recorded_with_who_when_and_what(aiohttp_c
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     past = (started - timedelta(hours=1)).isoformat()
     assert (await audit(client, f"?from={future}"))["entries"] == []
+    assert (await audit(client, "?to=0001-01-01T00:00:00Z"))["entries"] == []
+    assert len((await audit(client, "?from=0001-01-01T00:00:00Z"))["entries"]) == 12
     assert (await audit(client, f"?to={past.replace('+', '%2B')}"))["entries"] == []
     window = await audit(client, f"?from={started.isoformat().replace('+', '%2B')}&to={future}")
     assert len(window["entries"]) == 12
+    unencoded = await audit(client, f"?from={started.isoformat()}")  # "+00:00" arrives as " 00:00"
+    assert len(unencoded["entries"]) == 12
 
 
 async def test_pages_follow_the_cursor_newest_first(gateway):
@@ -136,6 +140,7 @@ async def test_pages_follow_the_cursor_newest_first(gateway):
     ("?from=2026-12-03T10:00:00Z&to=2026-12-02T10:00:00Z", "after"),
     ("?agnet=bob", "unknown parameter 'agnet'"),
     ("?cursor=drop-table", "cursor"),
+    ("?cursor=99999999999999999999-0", "cursor"),
     ("?limit=0", "limit"),
     ("?limit=many", "limit"),
 ])
