@@ -188,7 +188,7 @@ async def transfer(request: web.Request) -> web.Response:
 async def escalate(request: web.Request) -> web.Response:
     body = await read_body(request, EscalateBody)
     conversation = await _services(request).service.escalate(request.match_info["id"], actor(request, body),
-                                                                                 body.reason)
+                                                             body.reason)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
@@ -196,7 +196,7 @@ async def escalate(request: web.Request) -> web.Response:
 async def assign(request: web.Request) -> web.Response:
     body = await read_body(request, AssignBody)
     conversation = await _services(request).service.assign(request.match_info["id"], body.agent,
-                                                                               actor(request, body))
+                                                           actor(request, body))
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
@@ -245,8 +245,7 @@ async def link_identity(request: web.Request) -> web.Response:
     body = await read_body(request, IdentityBody)
     services = _services(request)
     identity = normalize(body.channel, body.address, default_region=request.app[SETTINGS].twilio.default_region)
-    customer = await services.service.link_identity(request.match_info["id"], identity,
-                                                          author=actor(request, body))
+    customer = await services.service.link_identity(request.match_info["id"], identity, author=actor(request, body))
     return web.json_response({"customer": codec.customer_json(customer)})
 
 
