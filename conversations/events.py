@@ -25,6 +25,8 @@ class EventKind(enum.StrEnum):
     RESOLVED = "resolved"
     REOPENED = "reopened"
     MERGED = "merged"
+    LINKED = "linked"  # an identity added to a customer without a merge (detail: identity, by)
+    CUSTOMER_UPDATED = "customer_updated"  # name or attributes edited (detail: fields, by); no conversation
     DELIVERY = "delivery"  # an outbound message's delivery status changed
     CONSENT = "consent"  # an opt-out, opt-in or help keyword: on the timeline, never routed, no SLA clock
     SLA_ARMED = "sla_armed"  # the workers recomputed the SLA deadlines (shown on the Slack parent)

@@ -173,9 +173,13 @@ class ConversationService:
     # -- routing ---------------------------------------------------------------------
 
     async def route(
-        self, conversation_id: str, message: InboundMessage | None = None, *, force: bool = False
+        self, conversation_id: str, message: InboundMessage | None = None, *, force: bool = False,
+        author: str | None = None,
     ) -> RoutingDecision | None:
-        """Ask the rules where the conversation goes; an agent's transfer wins unless forced."""
+        """Ask the rules where the conversation goes; an agent's transfer wins unless forced.
+
+        ``author``: the agent who asked for it (a reroute), recorded in the event; None for the gateway's own.
+        """
         conversation = await self.store.conversation(conversation_id)
         customer = await self.store.current_customer(conversation.customer_id)
         if conversation.extra.get(MANUAL_ROUTING) and not force:
@@ -188,7 +192,8 @@ class ConversationService:
             ConversationEvent(
                 EventKind.ROUTED, conversation_id, conversation.customer_id,
                 detail={"queue": decision.queue, "tier": str(decision.tier), "rule": decision.rule or "",
-                        "previous_queue": conversation.queue, "previous_tier": str(conversation.tier)},
+                        "previous_queue": conversation.queue, "previous_tier": str(conversation.tier),
+                        **({"by": author} if author else {})},
             )
         )
         return decision
@@ -223,7 +228,7 @@ class ConversationService:
         assert reply.channel is not None  # changes.replied always names the channel it replies on
         await self.events.emit(
             ConversationEvent(EventKind.REPLIED, conversation_id, before.customer_id, message_id,
-                              {"channel": reply.channel.value, "automatic": "1" if automatic else ""})
+                              {"channel": reply.channel.value, "automatic": "1" if automatic else "", "by": author})
         )
         return reply
 
@@ -241,7 +246,8 @@ class ConversationService:
         before, _ = await self.store.mutate(
             conversation_id, lambda current: Change(fields={"updated_at": codec.to_ms(now)}, messages=[note])
         )
-        await self.events.emit(ConversationEvent(EventKind.NOTED, conversation_id, before.customer_id, note.id))
+        await self.events.emit(ConversationEvent(EventKind.NOTED, conversation_id, before.customer_id, note.id,
+                                                 {"by": author}))
         return note
 
     async def transfer(self, conversation_id: str, queue: str, author: str, reason: str | None = None) -> Conversation:
@@ -326,7 +332,13 @@ class ConversationService:
         if owner != customer.id:
             owner = await claims.heal(self.store.redis, identity, owner, customer.id)
         if owner == customer.id:
-            await self.store.add_identity(customer.id, identity)
+            if identity.key not in {i.key for i in customer.identities}:
+                await self.store.add_identity(customer.id, identity)
+                live = await self._on_customer_timeline(customer.id, "identity_linked",
+                                                        f"{author} linked {identity.key} to this customer",
+                                                        {"identity": identity.key, "by": author})
+                await self.events.emit(ConversationEvent(EventKind.LINKED, live or "", customer.id,
+                                                         detail={"identity": identity.key, "by": author}))
             return await self.store.customer(customer.id)
         other = await self.store.customer(owner)
         # The older customer survives, so ids people already hold stay valid.
@@ -335,9 +347,37 @@ class ConversationService:
         await self.store.add_identity(keep.id, identity)
         await self.events.emit(ConversationEvent(
             EventKind.MERGED, result.live_conversation_id or "", keep.id,
-            detail={"merged": fold.id, "identity": identity.key, "moved": ",".join(result.moved_conversations)},
+            detail={"merged": fold.id, "identity": identity.key, "moved": ",".join(result.moved_conversations),
+                    "by": author},
         ))
         return await self.store.customer(keep.id)
+
+    async def update_customer(self, customer_id: str, *, name: str | None, attributes: dict[str, str] | None,
+                              author: str) -> Customer:
+        """Edit a customer's name or attributes (attributes are replaced whole); says which fields changed."""
+        customer = await self.store.current_customer(customer_id)
+        await self.store.update_customer(customer.id, name=name, attributes=attributes)
+        changed = (["name"] if name is not None and name != customer.name else []) + sorted(
+            f"attributes.{key}" for key in set(customer.attributes) | set(attributes or {})
+            if attributes is not None and customer.attributes.get(key) != attributes.get(key))
+        if changed:
+            await self._on_customer_timeline(customer.id, "customer_updated",
+                                             f"{author} edited the customer: {', '.join(changed)}",
+                                             {"fields": ",".join(changed), "by": author})
+            await self.events.emit(ConversationEvent(EventKind.CUSTOMER_UPDATED, "", customer.id,
+                                                     detail={"fields": ",".join(changed), "by": author}))
+        return await self.store.customer(customer.id)
+
+    async def _on_customer_timeline(self, customer_id: str, kind: str, text: str,
+                                    meta: dict[str, str]) -> ConversationId | None:
+        """A change of the customer, shown on their latest conversation's timeline (if they have one)."""
+        live = await self.store.live_conversation_id(customer_id)
+        if live is None:
+            return None
+        now = self.clock()
+        await self.store.mutate(live, lambda current: Change(
+            messages=[changes.event_message(current, kind, text, now, meta)]))
+        return live
 
     async def record_delivery(
         self,

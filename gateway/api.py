@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -14,6 +13,7 @@ from conversations import codec
 from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Customer, Status
+from gateway.actors import VIA, actor, authenticate
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.bodies import read_body
 from workers.context import Services
@@ -66,6 +66,7 @@ class ActorBody(Body):
 class CustomerBody(Body):
     name: str | None = Field(None, max_length=200)
     attributes: dict[AttributeName, AttributeValue] | None = Field(None, max_length=MAX_ATTRIBUTES)
+    author: Author = "admin"
 
 
 class IdentityBody(Body):
@@ -76,16 +77,16 @@ class IdentityBody(Body):
 
 @web.middleware
 async def admin_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bearer token on everything under /api."""
+    """Bearer token on everything under /api: the admin token or an agent's (gateway/actors.py)."""
     if not request.path.startswith("/api/"):
         return await handler(request)
-    token = request.app[SETTINGS].admin_token
-    if token is None:
-        raise web.HTTPUnauthorized(text="the admin API is disabled: set GATEWAY_ADMIN_TOKEN")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-        raise web.HTTPUnauthorized(text="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return await handler(request)
+    # The audit log says how the caller proved who it is; reset after, as a keep-alive
+    # connection's next request runs in the same task.
+    via = VIA.set(await authenticate(request))
+    try:
+        return await handler(request)
+    finally:
+        VIA.reset(via)
 
 
 def _services(request: web.Request) -> Services:
@@ -169,16 +170,16 @@ async def post_message(request: web.Request) -> web.Response:
     body = await read_body(request, MessageBody)
     service, conversation_id = _services(request).service, request.match_info["id"]
     if body.kind == "note":
-        message = await service.note(conversation_id, body.text, body.author)
+        message = await service.note(conversation_id, body.text, actor(request, body))
     else:
-        message = await service.reply(conversation_id, body.text, body.author, channel=body.channel)
+        message = await service.reply(conversation_id, body.text, actor(request, body), channel=body.channel)
     return web.json_response({"message": codec.message_json(message)}, status=201)
 
 
 @routes.post("/api/conversations/{id}/transfer")
 async def transfer(request: web.Request) -> web.Response:
     body = await read_body(request, TransferBody)
-    conversation = await _services(request).service.transfer(request.match_info["id"], body.queue, body.author,
+    conversation = await _services(request).service.transfer(request.match_info["id"], body.queue, actor(request, body),
                                                             body.reason)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
@@ -186,36 +187,38 @@ async def transfer(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{id}/escalate")
 async def escalate(request: web.Request) -> web.Response:
     body = await read_body(request, EscalateBody)
-    conversation = await _services(request).service.escalate(request.match_info["id"], body.author, body.reason)
+    conversation = await _services(request).service.escalate(request.match_info["id"], actor(request, body),
+                                                             body.reason)
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/assign")
 async def assign(request: web.Request) -> web.Response:
     body = await read_body(request, AssignBody)
-    conversation = await _services(request).service.assign(request.match_info["id"], body.agent, body.author)
+    conversation = await _services(request).service.assign(request.match_info["id"], body.agent,
+                                                           actor(request, body))
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
     body = await read_body(request, ActorBody)
-    conversation = await _services(request).service.resolve(request.match_info["id"], body.author)
+    conversation = await _services(request).service.resolve(request.match_info["id"], actor(request, body))
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/reopen")
 async def reopen(request: web.Request) -> web.Response:
     body = await read_body(request, ActorBody)
-    conversation = await _services(request).service.reopen(request.match_info["id"], body.author)
+    conversation = await _services(request).service.reopen(request.match_info["id"], actor(request, body))
     return web.json_response({"conversation": codec.conversation_json(conversation)})
 
 
 @routes.post("/api/conversations/{id}/reroute")
 async def reroute(request: web.Request) -> web.Response:
-    await read_body(request, ActorBody)
+    body = await read_body(request, ActorBody)
     services = _services(request)
-    await services.service.route(request.match_info["id"], force=True)
+    await services.service.route(request.match_info["id"], force=True, author=actor(request, body))
     return web.json_response(await conversation_view(services, request.match_info["id"]))
 
 
@@ -232,10 +235,9 @@ async def get_customer(request: web.Request) -> web.Response:
 @routes.patch("/api/customers/{id}")
 async def update_customer(request: web.Request) -> web.Response:
     body = await read_body(request, CustomerBody)
-    store = _services(request).store
-    customer = await store.current_customer(request.match_info["id"])
-    await store.update_customer(customer.id, name=body.name, attributes=body.attributes)
-    return web.json_response({"customer": codec.customer_json(await store.customer(customer.id))})
+    customer = await _services(request).service.update_customer(
+        request.match_info["id"], name=body.name, attributes=body.attributes, author=actor(request, body))
+    return web.json_response({"customer": codec.customer_json(customer)})
 
 
 @routes.post("/api/customers/{id}/identities")
@@ -243,7 +245,7 @@ async def link_identity(request: web.Request) -> web.Response:
     body = await read_body(request, IdentityBody)
     services = _services(request)
     identity = normalize(body.channel, body.address, default_region=request.app[SETTINGS].twilio.default_region)
-    customer = await services.service.link_identity(request.match_info["id"], identity, author=body.author)
+    customer = await services.service.link_identity(request.match_info["id"], identity, author=actor(request, body))
     return web.json_response({"customer": codec.customer_json(customer)})
 
 

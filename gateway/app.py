@@ -14,11 +14,12 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from gateway import api, channels, failures_api, health
+from gateway import api, api_agents, api_audit, channels, failures_api, health
 from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
-from gateway.runtime import build_services, channel_deps, load_live_rules
+from gateway.rules_audit import ReloadRecorder
+from gateway.runtime import audit_log, build_services, channel_deps, load_live_rules
 from gateway.settings import Settings
 from router import LiveRules
 
@@ -62,11 +63,13 @@ def create_app(
         app[SERVICES] = services
         app[CHANNEL_DEPS] = channel_deps(settings, services, hub)
         live_rules.install_sighup()
+        recorder = ReloadRecorder(live_rules, audit_log(settings, async_client))
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
         log.info(channels.describe(settings))
         yield
         # Web chat sockets were closed (1001) on shutdown, before requests in flight were awaited.
         watcher.cancel()
+        await recorder.close()
         await hub.close()
         await services.close()
         if own_clients:
@@ -78,6 +81,8 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
+    app.router.add_routes(api_audit.routes)  # likewise
+    app.router.add_routes(api_agents.routes)
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     if demo:

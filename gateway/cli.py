@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, demo, worker, sweeper, keygen, rules.
+"""The ``gateway`` command: serve, demo, worker, sweeper, keygen, rules, agents.
 
 Every process starts the same way (``gateway/lifecycle.py``): settings, then
 logging, then one check at a time that fails with one line and exit code 2;
@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway import envvalues, eventloop, logs, redaction
+from gateway import agents_cli, envvalues, eventloop, logs, redaction
 from gateway.app import create_app
 from gateway.appkeys import SERVICES
 from gateway.embedded import start_embedded
@@ -246,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(read back with GATEWAY_SECRETS_DIR)")
     keygen_parser.set_defaults(func=keygen)
     rules_cli.register(sub, configured=configured_rules)
+    agents_cli.register(sub)
     return parser
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from conversations.audit import AuditEntry
 from conversations.errors import InvalidRequest
-from gateway.appkeys import SERVICES
+from gateway.actors import actor
+from gateway.appkeys import SERVICES, SETTINGS
+from gateway.runtime import audit_log
 from workers import failures
 
 routes = web.RouteTableDef()
@@ -29,7 +32,15 @@ async def list_failures(request: web.Request) -> web.Response:
 
 @routes.post("/api/failures/{id}/retry")
 async def retry_failure(request: web.Request) -> web.Response:
-    return web.json_response(await failures.retry(request.app[SERVICES], request.match_info["id"]))
+    services = request.app[SERVICES]
+    result = await failures.retry(services, request.match_info["id"])
+    conversation = result.get("conversation_id")
+    conversation = conversation if isinstance(conversation, str) else ""
+    customer = await services.store.locate(conversation) if conversation else ""
+    await audit_log(request.app[SETTINGS], services.redis).record(AuditEntry(
+        agent=actor(request), action="retry_failure", conversation=conversation, customer=customer,
+        detail={"failure": request.match_info["id"]}))
+    return web.json_response(result)
 
 
 def setup(app: web.Application) -> None:

@@ -49,6 +49,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(v\d\.(?:[A-Za-z0-9_-]{8,}\.)+)[A-Za-z0-9_-]{16,}"), rf"\g<1>{REDACTED}"),
     # Slack bot, user, app and refresh tokens.
     (re.compile(r"\b(xox[abeoprs]|xapp|xoxe\.xox[bp])-[A-Za-z0-9-]+"), rf"\g<1>-{REDACTED}"),
+    # Agent API tokens (`gateway agents add`), wherever they are pasted.
+    (re.compile(r"\b(gwa_)[A-Za-z0-9_-]{20,}"), rf"\g<1>{REDACTED}"),
     # Authorization header values wherever they are echoed.
     # (A credential has a digit, a capital or a symbol; "basic routing" stays as it is.)
     (re.compile(r"\b([Bb]earer|[Bb]asic)(\s+|%20|\+)(?=[a-z.-]*[A-Z0-9_~+/=])[A-Za-z0-9._~+/=-]{6,}"),

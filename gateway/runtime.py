@@ -17,6 +17,7 @@ from rq import get_current_job
 from channels.deps import ChannelDeps
 from channels.slack.api import configured as slack_configured
 from channels.webchat.hub import Hub
+from conversations import audit
 from conversations.events import EventBus
 from conversations.service import ConversationService
 from conversations.store import ConversationStore, ReplicaAck
@@ -59,10 +60,15 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     service = ConversationService(store, lambda: rules.current, events)
     for listener in listeners(jobs, redis, slack_configured=slack_configured(settings.slack)):
         events.subscribe(listener)
+    events.subscribe(audit.listener(audit_log(settings, redis)))
     senders = build_senders(settings, redis, secret_key_bytes(settings))
     return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
                     events=events, webchat=settings.webchat)
+
+
+def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:
+    return audit.AuditLog(redis, settings.audit.max_entries)
 
 
 def channel_deps(settings: Settings, services: Services, hub: Hub) -> ChannelDeps:

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from redis.connection import parse_url
 
 from channels.email.settings import EmailSettings
 from channels.settingtypes import WebUrl
+from gateway.agent_settings import AuditSettings, parse_agent_tokens
 from channels.slack.settings import SlackSettings
 from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     rules_path: Path = Path("routing.yaml")
     rules_reload_seconds: float = Field(default=2.0, gt=0)  # how often processes look for an edited rule file
     admin_token: SecretStr | None = None
+    # Per-agent API tokens, "name:token" pairs comma-separated (docs/AGENTS.md); only digests are kept.
+    agent_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, repr=False)
     # Signs web chat visitor tokens and reply addresses; must be shared by all web processes.
     secret_key: SecretStr | None = None
     reopen_window: timedelta = timedelta(days=7)
@@ -104,6 +107,12 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @field_validator("agent_tokens", mode="before")
+    @classmethod
+    def _agent_token_pairs(cls, value: object) -> object:
+        return parse_agent_tokens(value)
 
     @model_validator(mode="before")
     @classmethod

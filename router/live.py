@@ -30,6 +30,25 @@ DEFAULT_PATH = Path("routing.yaml")
 
 
 @dataclass(frozen=True, slots=True)
+class RulesChange:
+    """A reload's outcome, told to ``on_change`` listeners (the gateway records it in the audit log).
+
+    ``trigger`` says what asked for it: ``file-watch`` (an edited file found by the poll or a
+    worker's check before a job), ``sighup``, or whatever the caller of :meth:`reload` named.
+    """
+
+    outcome: str  # "loaded" or "refused"
+    path: str
+    version: str  # in force after the reload
+    previous: str  # in force before it
+    trigger: str
+    error: str = ""
+
+
+ChangeListener = Callable[[RulesChange], None]
+
+
+@dataclass(frozen=True, slots=True)
 class _Stamp:
     """What ``stat`` says about the file; a change means "read it again"."""
 
@@ -57,6 +76,7 @@ class LiveRules:
         self._stamp: _Stamp | None = None
         self._error: RulesError | None = None
         self._error_at: datetime | None = None
+        self._listeners: list[ChangeListener] = []
         if rules is None:
             stamp = self._stat()
             data = self._read()
@@ -98,7 +118,14 @@ class LiveRules:
     def error(self) -> RulesError | None:
         return self._error
 
-    def reload(self) -> bool:
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call ``listener`` after every reload that loaded a new version or refused a file.
+
+        It may be called on a worker thread (the watch loop reads the file off the event loop).
+        """
+        self._listeners.append(listener)
+
+    def reload(self, trigger: str = "reload") -> bool:
         """Load the file now; True if a new version took effect.
 
         On any error the rules in force stay, and the error is kept for
@@ -110,9 +137,9 @@ class LiveRules:
         except RulesError as error:
             if self._current.path == DEFAULT_RULES_NAME and not self.path.exists():
                 return False  # still no file: the built-in rules are not an error
-            self._fail(error, None)
+            self._fail(error, None, trigger)
             return False
-        return self._apply(data, stamp)
+        return self._apply(data, stamp, trigger)
 
     def reload_if_changed(self) -> bool:
         """Cheap check for the watch loop: stat first, hash only if it changed."""
@@ -122,18 +149,18 @@ class LiveRules:
             if self._current.path == DEFAULT_RULES_NAME:
                 return False
             if self._error is None or self._stamp is not None:
-                self._fail(error, None)  # the file went away: say so once
+                self._fail(error, None, "file-watch")  # the file went away: say so once
             return False
         if stamp == self._stamp:
             return False
         try:
             data = self._read()
         except RulesError as error:
-            self._fail(error, stamp)
+            self._fail(error, stamp, "file-watch")
             return False
-        return self._apply(data, stamp)
+        return self._apply(data, stamp, "file-watch")
 
-    def _apply(self, data: bytes, stamp: _Stamp) -> bool:
+    def _apply(self, data: bytes, stamp: _Stamp, trigger: str) -> bool:
         if version_of(data) == self._current.version:
             # Touched, or an edit undone: nothing to swap, and no error left.
             self._stamp = stamp
@@ -142,16 +169,25 @@ class LiveRules:
         try:
             rules = load_rules_bytes(data, str(self.path))
         except RulesError as error:
-            self._fail(error, stamp)
+            self._fail(error, stamp, trigger)
             return False
+        previous = self._current.version
         self._current = rules
         self._stamp = stamp
         self._loaded_at = datetime.now(timezone.utc)
         self._clear_error()
         log.info("rules %s loaded from %s: %s", rules.version, self.path, rules.summary())
+        self._tell(RulesChange("loaded", str(self.path), rules.version, previous, trigger))
         return True
 
-    def _fail(self, error: RulesError, stamp: _Stamp | None) -> None:
+    def _tell(self, change: RulesChange) -> None:
+        for listener in self._listeners:
+            try:
+                listener(change)
+            except Exception:  # recording a reload must never undo or block it
+                log.exception("rules change listener %r failed", listener)
+
+    def _fail(self, error: RulesError, stamp: _Stamp | None, trigger: str) -> None:
         # Remember the stamp of the broken file so the watch loop does not
         # parse (and log) the same broken file every few seconds.
         self._stamp = stamp
@@ -160,6 +196,8 @@ class LiveRules:
         log.error(
             "rule file %s refused; keeping rules %s in force:\n%s", self.path, self._current.version, error
         )
+        self._tell(RulesChange("refused", str(self.path), self._current.version, self._current.version, trigger,
+                               str(error)))
 
     def _clear_error(self) -> None:
         self._error = None
@@ -213,7 +251,7 @@ class LiveRules:
         """Reload on SIGHUP (``kill -HUP``); False where signals are unavailable."""
         loop = loop or asyncio.get_running_loop()
         try:
-            loop.add_signal_handler(signal.SIGHUP, self.reload)
+            loop.add_signal_handler(signal.SIGHUP, self.reload, "sighup")
         except (NotImplementedError, AttributeError, RuntimeError):
             return False
         return True

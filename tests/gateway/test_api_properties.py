@@ -70,11 +70,13 @@ ENDPOINTS: dict[str, tuple[str, str, st.SearchStrategy[dict[str, Any]]]] = {
     "reroute": ("POST", "/api/conversations/{conversation}/reroute", shaped({"author": names})),
     "customer": ("PATCH", "/api/customers/{customer}", shaped({
         "name": st.one_of(st.none(), names),
-        "attributes": st.one_of(st.none(), st.dictionaries(st.text(min_size=1, max_size=20), names, max_size=5))})),
+        "attributes": st.one_of(st.none(), st.dictionaries(st.text(min_size=1, max_size=20), names, max_size=5)),
+        "author": names})),
     "identity": ("POST", "/api/customers/{customer}/identities", shaped({
         "channel": st.sampled_from([c.value for c in Channel]), "address": addresses, "author": names},
         required=("channel", "address"))),
     "retry": ("POST", "/api/failures/{failure}/retry", shaped({})),
+    "rules_reload": ("POST", "/api/rules/reload", shaped({"author": names})),
 }
 
 raw_bodies = st.one_of(
@@ -146,13 +148,21 @@ queries = st.dictionaries(st.sampled_from(["queue", "status", "channel", "limit"
                           st.one_of(any_text, st.integers(-10**6, 10**30).map(str),
                                     st.sampled_from(["open", "pending", "resolved", "sms", "service", "1e3", "-0"])),
                           max_size=4)
+audit_queries = st.dictionaries(
+    st.sampled_from(["agent", "conversation", "customer", "from", "to", "cursor", "limit", "x"]),
+    st.one_of(any_text, st.integers(-10**6, 10**30).map(str),
+              st.sampled_from(["2026-12-03T10:00:00Z", "2026-12-03T10:00:00+01:00", "2026-12-03", "1-0", "(1-0",
+                               "99999999999999999999-0", "admin", "{conversation}", "{customer}"])),
+    max_size=4)
 reads = st.one_of(
     st.tuples(st.just("/api/conversations"), queries),
     st.tuples(st.one_of(st.just("{conversation}"), any_text).map(lambda i: f"/api/conversations/{i}"), queries),
     st.tuples(st.tuples(st.one_of(st.just("{conversation}"), any_text), any_text)
               .map(lambda ids: f"/api/conversations/{ids[0]}/messages/{ids[1]}/original"), queries),
     st.tuples(st.one_of(st.just("{customer}"), any_text).map(lambda i: f"/api/customers/{i}"), queries),
-    st.tuples(st.sampled_from(["/api/failures", "/api/rules", "/api/nothing", "/api/"]), queries),
+    st.tuples(st.sampled_from(["/api/failures", "/api/rules", "/api/nothing", "/api/", "/api/agents",
+                               "/api/whoami"]), queries),
+    st.tuples(st.just("/api/audit"), audit_queries),
 )
 
 

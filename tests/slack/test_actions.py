@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from conversations import codec
+from conversations.audit import AuditLog, AuditQuery
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_console import agent_reply_event, blocks_text, open_support_conversation
 from tests.workers.support import Clock
@@ -158,3 +159,13 @@ async def test_deadlines_armed_by_the_sweeper_appear_on_the_parent(slack_gateway
     updated = gw.fake.find("#support", parent.ts)
     assert f"First response <!date^{int(due) // 1000}^" in blocks_text(updated.blocks)
     assert len(gw.fake.parents("#support")) == 1
+
+
+async def test_a_slack_agent_action_is_audited_once_under_the_agent_name(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    await gw.press("gw_escalate", conversation_id, channel=SUPPORT, action_ts="8.8")
+    await gw.press("gw_escalate", conversation_id, channel=SUPPORT, action_ts="8.8")
+    await gw.drain()
+    page = await AuditLog(gw.runtime.redis).query(AuditQuery(conversation=conversation_id))
+    assert [(e["action"], e["agent"], e["via"]) for e in page.entries] == [("escalate", "Grace", "gateway")]

@@ -153,6 +153,10 @@ async def test_failures_api_lists_and_retries_deliveries_and_jobs(aiohttp_client
     assert (await client.get("/api/failures", headers=admin_headers())).status == 200
     remaining = (await (await client.get("/api/failures", headers=admin_headers())).json())["failures"]
     assert remaining == []
+    audited = (await (await client.get("/api/audit?agent=admin", headers=admin_headers())).json())["entries"]
+    assert [(e["action"], e["detail"]["failure"], e["conversation"]) for e in audited
+            if e["action"] == "retry_failure"] == [("retry_failure", "job:support:broken-job", None),
+                                                   ("retry_failure", f"delivery:{message_id}", conversation_id)]
 
 
 async def test_sla_metrics_are_on_the_metrics_page(aiohttp_client, fake_backend):
