@@ -135,7 +135,7 @@ class Hub:
     async def _supervise(self) -> None:
         """Run the reader; an unexpected error restarts it after a short, growing pause."""
         failures = 0
-        while True:
+        while not self._closing:
             try:
                 await self._read()
             except asyncio.CancelledError:
@@ -150,7 +150,8 @@ class Hub:
     async def _read(self) -> None:
         backoff = FIRST_BACKOFF
         subscribed = False
-        while True:
+        # The flag as well as the cancel: redis-py's read can swallow a cancellation that lands inside it.
+        while not self._closing:
             try:
                 async with self._lock:
                     if not subscribed:  # a fresh connection, or something to read from before any socket joined
