@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, demo, worker, rules."""
+"""The ``gateway`` command: serve, demo, worker, rules, report."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from rq import Queue
 
-from gateway import redaction
+from gateway import redaction, report_cli
 from gateway.app import create_app
 from gateway.appkeys import DEMO, SERVICES
 from gateway.embedded import start_embedded
@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.set_defaults(func=worker)
     sub.add_parser("sweeper", help="run the SLA timer and outbound recovery sweeper").set_defaults(func=sweeper)
     rules_cli.register(sub)
+    report_cli.register(sub)
     return parser
 
 

@@ -28,6 +28,12 @@ def period(hours: float, **filters) -> Filters:
 async def scenario():
     clock = Clock(T0)
     runtime = await fake_runtime(clock, live_rules(RULES))
+    return runtime, await play(runtime, clock)
+
+
+async def play(runtime, clock: Clock) -> dict[str, str]:
+    """The scripted day on ``runtime`` (any ``Services``), its service driven by ``clock``."""
+    runtime.service.clock = clock
     service = runtime.service
     sweeper = Sweeper(runtime, clock=clock)
 
@@ -91,7 +97,7 @@ async def scenario():
     await service.resolve(b, "Grace")
     await csat_event(runtime, b, EventKind.CSAT_SENT, {})
     await csat_event(runtime, b, EventKind.CSAT_RATED, {"rating": "3", "comment": ""})
-    return runtime, {"a": a, "b": b, "c": c, "d": d, "e": e}
+    return {"a": a, "b": b, "c": c, "d": d, "e": e}
 
 
 EXPECTED = {
