@@ -1,8 +1,13 @@
-"""The reports' pre-aggregation in Redis: one row per conversation, in the hour bucket it opened in.
+"""The reports' pre-aggregation in Redis: a row per conversation, and a cached aggregate per hour.
 
-Layout (docs/REPORTS.md):
-- ``gw:report:hour:<epoch hour>``: hash, conversation id → its ``Facts`` row (JSON array).
-- ``gw:report:hours``: zset, epoch hour → epoch hour: the buckets that exist.
+Layout (docs/REPORTS.md); every key carries the hash tag ``{report}``, so the
+script and the multi-key reads stay in one Redis Cluster slot:
+- ``gw:{report}:hour:<epoch hour>``: hash, conversation id → its ``Facts`` row (JSON array), in the
+  hour the conversation opened.
+- ``gw:{report}:hours``: zset, epoch hour → epoch hour: the buckets that exist.
+- ``gw:{report}:version``: hash, epoch hour → a counter bumped by every row change in that hour.
+- ``gw:{report}:agg:<epoch hour>``: string, the hour's aggregate per queue|tier|channel and the
+  version it was computed at; recomputed from the hour's rows when the version moved.
 
 ``record`` reads the conversation hash and timeline in one MULTI (a consistent
 snapshot: every verb writes both in one transaction), computes the row and
@@ -10,13 +15,18 @@ stores it with a script that keeps the row computed from the newest timeline:
 two processes recording the same conversation at once never leave the older
 state behind. Recording is idempotent, so it runs after every event that can
 change a figure, and ``rebuild`` recomputes any period from the stored facts.
+A summary reads the cached aggregates of the whole hours of its period (and the
+rows of the partial hours at its edges), so its cost grows with hours, not
+conversations.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,12 +37,13 @@ from conversations.events import ConversationEvent, EventKind, Listener
 from conversations.store import ConversationStore
 from router import RuleSet
 from workers.report_facts import Facts, compute
-from workers.report_summary import Filters, report, timeseries
+from workers.report_summary import Collector, Filters, HourGroups, by_group, decode_hour, encode_hour, pick
 
 log = logging.getLogger("gateway.reports")
 
-PREFIX = "gw:report"
+PREFIX = "gw:{report}"
 HOURS = f"{PREFIX}:hours"
+VERSIONS = f"{PREFIX}:version"
 HOUR_MS = 3_600_000
 # Events after which a conversation's figures may have changed (deliveries, notes and
 # assignments change none of them).
@@ -42,7 +53,7 @@ RECORDING_EVENTS = frozenset({
     EventKind.CSAT_SENT, EventKind.CSAT_RATED,
 })
 
-# KEYS: bucket, hours index. ARGV: conversation id, stamp ("<ms>-<seq>"), row, hour.
+# KEYS: bucket, hours index, versions. ARGV: conversation id, stamp ("<ms>-<seq>"), row, hour.
 # A row already stored from a later timeline entry stays; an equal one is rewritten (same content).
 _RECORD = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -56,12 +67,17 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[4])
+redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
 return 1
 """
 
 
 def bucket_key(hour: int) -> str:
     return f"{PREFIX}:hour:{hour}"
+
+
+def aggregate_key(hour: int) -> str:
+    return f"{PREFIX}:agg:{hour}"
 
 
 def hour_of(ms: int) -> int:
@@ -97,7 +113,7 @@ async def record(store: ConversationStore, rules: RuleSet, conversation_id: str)
     if facts is None:
         return False
     hour = hour_of(facts.opened_ms)
-    stored = await store.redis.eval(_RECORD, 2, bucket_key(hour), HOURS, conversation_id, facts.stamp,
+    stored = await store.redis.eval(_RECORD, 3, bucket_key(hour), HOURS, VERSIONS, conversation_id, facts.stamp,
                                     facts.row(), str(hour))
     return bool(stored)
 
@@ -118,19 +134,6 @@ def listener(store: ConversationStore, rules: Callable[[], RuleSet]) -> Listener
     return on_event
 
 
-async def rows(redis: Redis, start: datetime, end: datetime) -> list[str]:
-    """Every stored row of conversations opened in the hours overlapping [start, end)."""
-    first, last = hour_of(codec.to_ms(start)), hour_of(codec.to_ms(end) - 1)
-    hours = redisio.members(await redis.zrangebyscore(HOURS, first, last))
-    if not hours:
-        return []
-    async with redis.pipeline(transaction=False) as pipe:
-        for hour in hours:
-            pipe.hvals(bucket_key(int(hour)))
-        found: list[list[str]] = await pipe.execute()
-    return [row for bucket in found for row in bucket]
-
-
 async def rebuild(store: ConversationStore, rules: RuleSet, conversation_ids: Iterable[str]) -> int:
     """Recompute the rows of these conversations (``gateway report --rebuild``); returns how many were stored."""
     count = 0
@@ -139,12 +142,74 @@ async def rebuild(store: ConversationStore, rules: RuleSet, conversation_ids: It
     return count
 
 
+async def hour_groups(redis: Redis, hours: list[int]) -> dict[int, HourGroups]:
+    """Each hour's aggregates per queue|tier|channel: the cached ones if current, else recomputed and cached."""
+    if not hours:
+        return {}
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hmget(VERSIONS, [str(h) for h in hours])
+        pipe.mget([aggregate_key(h) for h in hours])
+        versions, cached = await pipe.execute()
+    found: dict[int, HourGroups] = {}
+    for hour, version, blob in zip(hours, versions, cached, strict=True):
+        if blob:
+            decoded = decode_hour(blob)
+            if decoded.version == version:
+                found[hour] = decoded
+                continue
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hvals(bucket_key(hour))
+            pipe.hget(VERSIONS, str(hour))
+            rows, current = await pipe.execute()
+        # Written with the version its rows had: a row stored meanwhile bumps the version, so the
+        # next read recomputes; two readers recomputing at once write the same thing.
+        text = encode_hour(by_group(Facts.from_row(row) for row in rows), current)
+        await redis.set(aggregate_key(hour), text)
+        found[hour] = decode_hour(text)
+    return found
+
+
+async def collect(redis: Redis, spans: list[Filters], group_by: str | None = None) -> list[Collector]:
+    """One collector per span (consecutive periods with the same dimensions), filled from hours and rows."""
+    collectors = [Collector(span, group_by) for span in spans]
+    starts = [span.start_ms for span in spans]
+    start, end = spans[0].start_ms, spans[-1].end_ms
+    hours = [int(h) for h in redisio.members(await redis.zrangebyscore(HOURS, hour_of(start), hour_of(end - 1)))]
+    whole: list[tuple[int, int]] = []
+    partial: list[int] = []
+    for hour in hours:
+        begins, ends = hour * HOUR_MS, (hour + 1) * HOUR_MS
+        index = bisect.bisect_right(starts, begins) - 1
+        if begins >= start and ends <= end and index >= 0 and ends <= spans[index].end_ms:
+            whole.append((hour, index))
+        else:
+            partial.append(hour)
+    groups = await hour_groups(redis, [hour for hour, _ in whole])
+    for hour, index in whole:
+        collectors[index].add_groups(groups[hour])
+    if partial:
+        async with redis.pipeline(transaction=False) as pipe:
+            for hour in partial:
+                pipe.hvals(bucket_key(hour))
+            buckets: list[list[str]] = await pipe.execute()
+        for bucket in buckets:
+            for row in bucket:
+                facts = Facts.from_row(row)
+                index = bisect.bisect_right(starts, facts.opened_ms) - 1
+                if index >= 0:
+                    collectors[index].add_rows([facts])
+    return collectors
+
+
 async def summary(redis: Redis, filters: Filters, group_by: str | None = None) -> dict[str, Any]:
-    """The report of conversations opened in the filters' period (see ``report_summary.report``)."""
-    found = await rows(redis, codec.from_ms(filters.start_ms), codec.from_ms(filters.end_ms))  # type: ignore[arg-type]
-    return report(found, filters, group_by)
+    """The report of conversations opened in the filters' period that pass its dimensions."""
+    [collector] = await collect(redis, [filters], group_by)
+    return collector.report()
 
 
 async def series(redis: Redis, filters: Filters, metric: str, step_ms: int) -> list[tuple[int, Any]]:
-    found = await rows(redis, codec.from_ms(filters.start_ms), codec.from_ms(filters.end_ms))  # type: ignore[arg-type]
-    return timeseries(found, filters, metric, step_ms)
+    """``metric`` per interval of ``step_ms`` from the period's start; each point is a summary of its own."""
+    spans = [replace(filters, start_ms=at, end_ms=min(at + step_ms, filters.end_ms))
+             for at in range(filters.start_ms, filters.end_ms, step_ms)]
+    return [(span.start_ms, pick(collector.report(), metric))
+            for span, collector in zip(spans, await collect(redis, spans), strict=True)]

@@ -162,7 +162,7 @@ async def test_recomputing_and_redelivering_give_the_same_numbers():
     for conversation_id in ids.values():
         await report_store.record(runtime.store, runtime.rules.current, conversation_id)
     assert await report_store.summary(runtime.redis, period(48)) == before
-    for key in await runtime.redis.keys("gw:report:*"):
+    for key in await runtime.redis.keys("gw:{report}:*"):
         await runtime.redis.delete(key)
     assert await report_store.rebuild(runtime.store, runtime.rules.current, ids.values()) == 5
     assert await report_store.summary(runtime.redis, period(48)) == before
@@ -173,8 +173,8 @@ async def test_an_older_snapshot_never_overwrites_a_newer_row():
     facts = await report_store.facts_of(runtime.store, runtime.rules.current, ids["c"])
     stale = facts.__class__(**{**{f: getattr(facts, f) for f in facts.__slots__}, "stamp": "1-0", "messages_in": 99})
     bucket = report_store.bucket_key(report_store.hour_of(facts.opened_ms))
-    stored = await runtime.redis.eval(report_store._RECORD, 2, bucket, report_store.HOURS, ids["c"], stale.stamp,
-                                      stale.row(), "0")
+    stored = await runtime.redis.eval(report_store._RECORD, 3, bucket, report_store.HOURS, report_store.VERSIONS,
+                                      ids["c"], stale.stamp, stale.row(), "0")
     assert stored == 0
     assert (await report_store.summary(runtime.redis, period(12)))["volume"]["messages_in"] == 6
 
@@ -185,3 +185,15 @@ async def test_timeseries_per_hour_use_the_same_figures():
     assert [value for _, value in points] == [3, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
     frt = await report_store.series(runtime.redis, period(12), "first_response_seconds.median", 3_600_000)
     assert frt[0][1] == 1200 and frt[7][1] == 58800  # A 600 and C 1800 in the first hour; B at 16:50
+
+
+async def test_cached_hours_follow_every_change_and_partial_hours_give_the_same_figures():
+    runtime, ids = await scenario()
+    assert await report_store.summary(runtime.redis, period(12)) == EXPECTED  # caches every hour's aggregate
+    # A period not on hour boundaries reads the edge hours' rows instead: the same figures.
+    shifted = Filters(int((T0 - timedelta(minutes=30)).timestamp() * 1000), int(at(12, 30).timestamp() * 1000))
+    assert await report_store.summary(runtime.redis, shifted) == EXPECTED
+    # A late reply to D (opened 09:20) changes its hour: the cached aggregate is recomputed.
+    await runtime.service.reply(ids["d"], "Sorry for the wait.", "Linus")
+    after = await report_store.summary(runtime.redis, period(12))
+    assert after["volume"]["messages_out"] == 6 and after["first_response_seconds"]["count"] == 4
