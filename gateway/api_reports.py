@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 
 from conversations import codec
 from conversations.clock import utcnow
@@ -17,19 +17,20 @@ from conversations.errors import InvalidRequest
 from gateway import report_params
 from gateway.appkeys import SERVICES
 from workers import report_store, trends
+from workers.report_summary import Filters
 
 routes = web.RouteTableDef()
 MAX_ALERTS_PAGE = 500
 
 
-def _single(query: MultiDictProxy[str]) -> Mapping[str, str]:
+def _single(query: MultiMapping[str]) -> Mapping[str, str]:
     for key in query:
         if len(query.getall(key)) > 1:
             raise InvalidRequest(f"{key} given more than once")
     return dict(query)
 
 
-def _period(filters: report_store.Filters) -> dict[str, object]:
+def _period(filters: Filters) -> dict[str, object]:
     return {"from": codec.iso(codec.from_ms(filters.start_ms)), "to": codec.iso(codec.from_ms(filters.end_ms)),
             "queue": filters.queue, "channel": filters.channel, "tier": filters.tier}
 

@@ -109,7 +109,7 @@ async def evaluate(redis: Redis, trend: Trend, now_ms: int, public_url: str) -> 
              "notify": trend.notify, "fired_at": str(now_ms), "text": text, "examples": json.dumps(examples),
              "links": json.dumps([f"{public_url}/api/conversations/{c}" for c in examples])}
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(alert_key(alert_id), mapping=alert)
+        pipe.hset(alert_key(alert_id), mapping=redisio.fields(alert))
         pipe.zadd(ALERTS, {alert_id: now_ms})
         await pipe.execute()
     await _trim(redis)

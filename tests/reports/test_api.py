@@ -89,6 +89,11 @@ async def test_bad_timeseries_parameters_are_a_clear_400(reports_gateway, query,
     assert response.status == 400 and reason in (await response.json())["error"]
 
 
+async def test_a_parameter_given_twice_is_a_400(reports_gateway):
+    response = await reports_gateway.get("/api/reports/summary?queue=support&queue=service", headers=admin_headers())
+    assert response.status == 400 and (await response.json())["error"] == "queue given more than once"
+
+
 async def test_reports_and_alerts_need_the_admin_token(reports_gateway):
     for path in ("/api/reports/summary", "/api/reports/timeseries?metric=volume.new", "/api/alerts"):
         assert (await reports_gateway.get(path)).status == 401
