@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,9 +28,9 @@ from channels.slack.api import SlackApi, configured, make_client
 from conversations import codec, ids, redisio
 from conversations.errors import NotFound
 from conversations.events import ConversationEvent, EventKind, Listener
-from conversations.models import Direction
+from conversations.models import Conversation, Direction
 from conversations.store import ConversationStore
-from router import RuleSet, Trend, window_words
+from router import RuleSet, Threshold, Trend, window_words
 from workers import context, defaults
 from workers.context import Services
 from workers.queues import JobQueues
@@ -57,11 +58,20 @@ def alert_key(alert_id: str) -> str:
     return f"gw:alert:{alert_id}"
 
 
-async def count_conversation(store: ConversationStore, rules: RuleSet, conversation_id: str) -> int | None:
-    """Count a routed conversation for every trend it matches, then evaluate every trend at its routing time.
+@dataclass(frozen=True, slots=True)
+class Reading:
+    count: int  # conversations in the window
+    threshold: Threshold
+    window_ms: int
 
-    Returns the routing time (ms) used as "now", or None if the conversation is gone or unrouted.
-    """
+    @property
+    def over(self) -> bool:
+        return self.count >= self.threshold.count
+
+
+async def routed_conversation(store: ConversationStore, rules: RuleSet,
+                              conversation_id: str) -> tuple[Conversation, str, int] | None:
+    """The routed conversation, its first customer text (when a trend looks at words), its routing time (ms)."""
     try:
         conversation = await store.conversation(conversation_id)
     except NotFound:
@@ -73,15 +83,11 @@ async def count_conversation(store: ConversationStore, rules: RuleSet, conversat
     if any(trend.words is not None for trend in rules.trends):
         first = next((m for m in await store.messages(conversation_id) if m.direction == Direction.INBOUND), None)
         first_text = first.text if first is not None else ""
-    opened_ms = codec.to_ms(conversation.created_at)
-    for trend in rules.trends:
-        if trend.counts(conversation, first_text):
-            await store.redis.zadd(hits_key(trend.name), {conversation_id: opened_ms}, nx=True)
-    return now_ms
+    return conversation, first_text, now_ms
 
 
-async def evaluate(redis: Redis, trend: Trend, now_ms: int, public_url: str) -> str | None:
-    """Fire (once) or re-arm ``trend`` at ``now_ms``; returns the new alert's id if it fired now."""
+async def read(redis: Redis, trend: Trend, now_ms: int) -> Reading:
+    """The trend's count in the window ending at ``now_ms`` and the threshold it is measured against."""
     window_ms = int(trend.window.total_seconds() * 1000)
     baseline_ms = int(trend.baseline.total_seconds() * 1000)
     await redis.set(since_key(trend.name), now_ms, nx=True)
@@ -92,8 +98,24 @@ async def evaluate(redis: Redis, trend: Trend, now_ms: int, public_url: str) -> 
         pipe.zcount(hits_key(trend.name), f"({now_ms - window_ms - baseline_ms}", now_ms - window_ms)
         _, count, baseline_count = await pipe.execute()
     history = timedelta(milliseconds=max(0, now_ms - window_ms - since))
-    threshold = trend.threshold(int(baseline_count), history)
-    if count < threshold.count:
+    return Reading(int(count), trend.threshold(int(baseline_count), history), window_ms)
+
+
+async def rearm_if_quiet(redis: Redis, trend: Trend, now_ms: int) -> None:
+    """Before counting a new conversation: if the rate fell below the threshold, the next burst alerts again.
+
+    Checked before the new conversation is added, so a burst that starts after a quiet spell with no
+    conversations at all (nobody evaluated the trend in between) still alerts.
+    """
+    if not (await read(redis, trend, now_ms)).over:
+        await redis.delete(firing_key(trend.name))
+
+
+async def evaluate(redis: Redis, trend: Trend, now_ms: int, public_url: str) -> str | None:
+    """Fire (once per burst) or re-arm ``trend`` at ``now_ms``; returns the new alert's id if it fired now."""
+    reading = await read(redis, trend, now_ms)
+    threshold, count, window_ms = reading.threshold, reading.count, reading.window_ms
+    if not reading.over:
         await redis.delete(firing_key(trend.name))  # the burst is over: the next one alerts again
         return None
     alert_id = ids.message_id()
@@ -135,9 +157,16 @@ def listener(store: ConversationStore, rules: Callable[[], RuleSet], jobs: JobQu
         if event.kind != EventKind.ROUTED:
             return
         current = rules()
-        now_ms = await count_conversation(store, current, event.conversation_id)
-        if now_ms is None:
+        found = await routed_conversation(store, current, event.conversation_id)
+        if found is None:
             return
+        conversation, first_text, now_ms = found
+        opened_ms = codec.to_ms(conversation.created_at)
+        for trend in current.trends:
+            if trend.counts(conversation, first_text):
+                await rearm_if_quiet(store.redis, trend, now_ms)
+                # NX: a conversation routed again (reopened, rerouted) counts once.
+                await store.redis.zadd(hits_key(trend.name), {conversation.id: opened_ms}, nx=True)
         for trend in current.trends:
             alert_id = await evaluate(store.redis, trend, now_ms, public_url)
             if alert_id is not None:

@@ -111,3 +111,15 @@ async def test_a_conversation_in_another_queue_or_without_the_words_does_not_cou
     assert await trends.list_alerts(runtime.redis, 10) == []
     await runtime.service.ingest(sms("error at login", "q3", T0, "+15550200003"))
     assert len(await trends.list_alerts(runtime.redis, 10)) == 1
+
+
+async def test_a_burst_after_a_spell_with_no_conversations_at_all_alerts_again():
+    clock = Clock(T0)
+    runtime = await fake_runtime(clock, live_rules(SLACK_RULES + TRENDS.replace("min_count: 5", "min_count: 1")))
+    clock.now = T0
+    await runtime.service.ingest(sms("error at login", "s1", T0, "+15550300001"))
+    assert len(await trends.list_alerts(runtime.redis, 10)) == 1
+    # Nothing at all for five hours, then one more: the trend had no chance to see the quiet, yet it re-arms.
+    clock.now = T0 + timedelta(hours=5)
+    await runtime.service.ingest(sms("error at login", "s2", clock.now, "+15550300002"))
+    assert len(await trends.list_alerts(runtime.redis, 10)) == 2
