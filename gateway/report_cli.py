@@ -12,13 +12,12 @@ import json
 import sys
 from typing import Any
 
-from redis.asyncio import Redis
-
 from conversations import codec, keys, redisio
 from conversations.clock import utcnow
 from conversations.errors import InvalidRequest
 from conversations.store import ConversationStore
 from gateway import report_params
+from gateway.redis_clients import RedisClients, close_data
 from gateway.runtime import load_live_rules
 from gateway.settings import SettingsError, load_settings
 from router import RulesError
@@ -117,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings()
-    if not settings.redis_url:
+    if not settings.redis_configured:
         raise SettingsError("GATEWAY_REDIS_URL: required by `gateway report`")
     query = {name: value for name, value in (("from", args.start), ("to", args.end), ("queue", args.queue),
                                             ("channel", args.channel), ("tier", args.tier),
@@ -127,10 +126,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     except InvalidRequest as error:
         print(f"gateway report: {error}", file=sys.stderr)
         return 2
-    redis_url = settings.redis_url
+    clients = RedisClients(settings)
 
     async def run() -> dict[str, Any]:
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        redis = clients.data()
         try:
             if args.rebuild:
                 rules = load_live_rules(settings).current
@@ -140,7 +139,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 print(f"recomputed {count} of {len(everything)} conversations", file=sys.stderr)
             return await report_store.summary(redis, parsed.filters, parsed.group_by)
         finally:
-            await redis.aclose()
+            await close_data(redis)
 
     try:
         summary = asyncio.run(run())

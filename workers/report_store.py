@@ -31,7 +31,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from conversations import codec, keys, redisio
+from conversations import atomic, codec, keys, redisio
 from conversations.errors import NotFound
 from conversations.events import ConversationEvent, EventKind, Listener
 from conversations.store import ConversationStore
@@ -87,7 +87,7 @@ def hour_of(ms: int) -> int:
 async def snapshot(store: ConversationStore, conversation_id: str) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
     """The conversation hash and its timeline entries, read in one transaction."""
     ck = keys.CustomerKeys(await store.locate(conversation_id))
-    async with store.redis.pipeline(transaction=True) as pipe:
+    async with atomic.multi(store.redis, ck.conversation(conversation_id)) as pipe:
         pipe.hgetall(ck.conversation(conversation_id))
         pipe.xrange(ck.messages(conversation_id))
         fields, entries = await pipe.execute()
@@ -157,7 +157,7 @@ async def hour_groups(redis: Redis, hours: list[int]) -> dict[int, HourGroups]:
             if decoded.version == version:
                 found[hour] = decoded
                 continue
-        async with redis.pipeline(transaction=True) as pipe:
+        async with atomic.multi(redis, bucket_key(hour)) as pipe:
             pipe.hvals(bucket_key(hour))
             pipe.hget(VERSIONS, str(hour))
             rows, current = await pipe.execute()

@@ -6,7 +6,7 @@ Layout (docs/REPORTS.md):
 - ``gw:trend:<name>:since``: string, ms the trend was first watched (the baseline history starts there).
 - ``gw:trend:<name>:firing``: string, the id of the alert in force; set with ``NX``, so one burst
   alerts once however many processes evaluate it; deleted when the count falls below the threshold.
-- ``gw:alerts``: zset, alert id → fired (ms); ``gw:alert:<id>``: hash, the alert.
+- ``gw:{alerts}``: zset, alert id → fired (ms); ``gw:{alerts}:<id>``: hash, the alert.
 
 Time is the conversation's own stored routing time (the service clock), never the
 evaluating process's clock, so a test that drives the clock drives the trends.
@@ -25,7 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from channels.slack.api import SlackApi, configured, make_client
-from conversations import codec, ids, redisio
+from conversations import atomic, codec, ids, redisio
 from conversations.errors import NotFound
 from conversations.events import ConversationEvent, EventKind, Listener
 from conversations.models import Conversation, Direction
@@ -37,7 +37,7 @@ from workers.queues import JobQueues
 
 log = logging.getLogger("gateway.trends")
 
-ALERTS = "gw:alerts"
+ALERTS = "gw:{alerts}"  # hash tag: the list and the alerts in one Cluster slot
 EXAMPLES = 3
 MAX_ALERTS = 1000  # the list keeps the newest
 
@@ -55,7 +55,7 @@ def firing_key(name: str) -> str:
 
 
 def alert_key(alert_id: str) -> str:
-    return f"gw:alert:{alert_id}"
+    return f"gw:{{alerts}}:{alert_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ async def evaluate(redis: Redis, trend: Trend, now_ms: int, public_url: str) -> 
              "threshold": str(round(threshold.count, 2)), "window": str(int(trend.window.total_seconds())),
              "notify": trend.notify, "fired_at": str(now_ms), "text": text, "examples": json.dumps(examples),
              "links": json.dumps([f"{public_url}/api/conversations/{c}" for c in examples])}
-    async with redis.pipeline(transaction=True) as pipe:
+    async with atomic.multi(redis, ALERTS) as pipe:
         pipe.hset(alert_key(alert_id), mapping=redisio.fields(alert))
         pipe.zadd(ALERTS, {alert_id: now_ms})
         await pipe.execute()
