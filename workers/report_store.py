@@ -146,7 +146,7 @@ async def hour_groups(redis: Redis, hours: list[int]) -> dict[int, HourGroups]:
     """Each hour's aggregates per queue|tier|channel: the cached ones if current, else recomputed and cached."""
     if not hours:
         return {}
-    async with redis.pipeline(transaction=False) as pipe:
+    async with atomic.multi(redis, VERSIONS) as pipe:  # every report key shares one slot
         pipe.hmget(VERSIONS, [str(h) for h in hours])
         pipe.mget([aggregate_key(h) for h in hours])
         versions, cached = await pipe.execute()
@@ -188,7 +188,7 @@ async def collect(redis: Redis, spans: list[Filters], group_by: str | None = Non
     for hour, index in whole:
         collectors[index].add_groups(groups[hour])
     if partial:
-        async with redis.pipeline(transaction=False) as pipe:
+        async with atomic.multi(redis, VERSIONS) as pipe:
             for hour in partial:
                 pipe.hvals(bucket_key(hour))
             buckets: list[list[str]] = await pipe.execute()
