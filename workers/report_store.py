@@ -8,6 +8,8 @@ script and the multi-key reads stay in one Redis Cluster slot:
 - ``gw:{report}:version``: hash, epoch hour → a counter bumped by every row change in that hour.
 - ``gw:{report}:agg:<epoch hour>``: string, the hour's aggregate per queue|tier|channel and the
   version it was computed at; recomputed from the hour's rows when the version moved.
+- ``gw:{report}:stale``: set, hours whose rows changed since the sweeper last recomputed their
+  aggregate (``warm``), so summaries find them cached.
 
 ``record`` reads the conversation hash and timeline in one MULTI (a consistent
 snapshot: every verb writes both in one transaction), computes the row and
@@ -39,11 +41,15 @@ from router import RuleSet
 from workers.report_facts import Facts, compute
 from workers.report_summary import Collector, Filters, HourGroups, by_group, decode_hour, encode_hour, pick
 
+__all__ = ["HOURS", "STALE", "VERSIONS", "aggregate_key", "bucket_key", "collect", "decode_hour", "facts_of",
+           "hour_groups", "listener", "rebuild", "record", "series", "summary", "warm"]
+
 log = logging.getLogger("gateway.reports")
 
 PREFIX = "gw:{report}"
 HOURS = f"{PREFIX}:hours"
 VERSIONS = f"{PREFIX}:version"
+STALE = f"{PREFIX}:stale"
 HOUR_MS = 3_600_000
 # Events after which a conversation's figures may have changed (deliveries, notes and
 # assignments change none of them).
@@ -53,7 +59,7 @@ RECORDING_EVENTS = frozenset({
     EventKind.CSAT_SENT, EventKind.CSAT_RATED,
 })
 
-# KEYS: bucket, hours index, versions. ARGV: conversation id, stamp ("<ms>-<seq>"), row, hour.
+# KEYS: bucket, hours index, versions, stale hours. ARGV: conversation id, stamp ("<ms>-<seq>"), row, hour.
 # A row already stored from a later timeline entry stays; an equal one is rewritten (same content).
 _RECORD = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
@@ -68,6 +74,7 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[4])
 redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+redis.call('SADD', KEYS[4], ARGV[4])
 return 1
 """
 
@@ -113,8 +120,8 @@ async def record(store: ConversationStore, rules: RuleSet, conversation_id: str)
     if facts is None:
         return False
     hour = hour_of(facts.opened_ms)
-    stored = await store.redis.eval(_RECORD, 3, bucket_key(hour), HOURS, VERSIONS, conversation_id, facts.stamp,
-                                    facts.row(), str(hour))
+    stored = await store.redis.eval(_RECORD, 4, bucket_key(hour), HOURS, VERSIONS, STALE, conversation_id,
+                                    facts.stamp, facts.row(), str(hour))
     return bool(stored)
 
 
@@ -167,6 +174,21 @@ async def hour_groups(redis: Redis, hours: list[int]) -> dict[int, HourGroups]:
         await redis.set(aggregate_key(hour), text)
         found[hour] = decode_hour(text)
     return found
+
+
+async def warm(redis: Redis, limit: int = 500) -> int:
+    """Recompute the aggregates of hours whose rows changed (the sweeper calls it); returns how many hours.
+
+    A row stored while this runs may lose its mark; its hour is then recomputed by the next
+    summary that reads it (the version check never serves a stale aggregate).
+    """
+    picked = await redis.srandmember(STALE, limit)
+    hours = sorted(int(h) for h in redisio.texts(picked if isinstance(picked, list) else []))
+    if not hours:
+        return 0
+    await hour_groups(redis, hours)
+    await redis.srem(STALE, *(str(h) for h in hours))
+    return len(hours)
 
 
 async def collect(redis: Redis, spans: list[Filters], group_by: str | None = None) -> list[Collector]:

@@ -173,8 +173,8 @@ async def test_an_older_snapshot_never_overwrites_a_newer_row():
     facts = await report_store.facts_of(runtime.store, runtime.rules.current, ids["c"])
     stale = facts.__class__(**{**{f: getattr(facts, f) for f in facts.__slots__}, "stamp": "1-0", "messages_in": 99})
     bucket = report_store.bucket_key(report_store.hour_of(facts.opened_ms))
-    stored = await runtime.redis.eval(report_store._RECORD, 3, bucket, report_store.HOURS, report_store.VERSIONS,
-                                      ids["c"], stale.stamp, stale.row(), "0")
+    stored = await runtime.redis.eval(report_store._RECORD, 4, bucket, report_store.HOURS, report_store.VERSIONS,
+                                      report_store.STALE, ids["c"], stale.stamp, stale.row(), "0")
     assert stored == 0
     assert (await report_store.summary(runtime.redis, period(12)))["volume"]["messages_in"] == 6
 
@@ -197,3 +197,17 @@ async def test_cached_hours_follow_every_change_and_partial_hours_give_the_same_
     await runtime.service.reply(ids["d"], "Sorry for the wait.", "Linus")
     after = await report_store.summary(runtime.redis, period(12))
     assert after["volume"]["messages_out"] == 6 and after["first_response_seconds"]["count"] == 4
+
+
+async def test_the_sweeper_warms_the_hours_that_changed():
+    runtime, ids = await scenario()
+    hours = [int(h) for h in await runtime.redis.zrange(report_store.HOURS, 0, -1)]
+    assert await report_store.warm(runtime.redis) == len(hours) == 3  # 09:00, 16:00 and Tuesday 09:00
+    assert await report_store.warm(runtime.redis) == 0
+    versions = await runtime.redis.hgetall(report_store.VERSIONS)
+    for hour in hours:  # every aggregate cached at its hour's current version
+        cached = report_store.decode_hour(await runtime.redis.get(report_store.aggregate_key(hour)))
+        assert cached.version == versions[str(hour)]
+    assert await report_store.summary(runtime.redis, period(12)) == EXPECTED
+    await runtime.service.reply(ids["d"], "Sorry for the wait.", "Linus")  # D opened in the 09:00 hour
+    assert await report_store.warm(runtime.redis) == 1
