@@ -94,6 +94,14 @@ async def test_a_parameter_given_twice_is_a_400(reports_gateway):
     assert response.status == 400 and (await response.json())["error"] == "queue given more than once"
 
 
+async def test_alerts_list_is_empty_without_trends_and_refuses_a_bad_limit(reports_gateway):
+    response = await reports_gateway.get("/api/alerts", headers=admin_headers())
+    assert response.status == 200 and await response.json() == {"alerts": []}
+    for limit in ("0", "501", "many"):
+        response = await reports_gateway.get(f"/api/alerts?limit={limit}", headers=admin_headers())
+        assert response.status == 400 and "limit must be" in (await response.json())["error"]
+
+
 async def test_reports_and_alerts_need_the_admin_token(reports_gateway):
     for path in ("/api/reports/summary", "/api/reports/timeseries?metric=volume.new", "/api/alerts"):
         assert (await reports_gateway.get(path)).status == 401

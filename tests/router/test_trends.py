@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from router.errors import RulesError
-from router.loader import load_rules_text
+from router.loader import load_rules, load_rules_text
 from router.trends import window_words
+from tests.support import ROOT
 
 HEAD = """\
 queues:
@@ -68,3 +69,8 @@ def test_a_bad_trend_names_file_line_and_column(text: str, line: int, column: in
 def test_the_window_in_words() -> None:
     assert [window_words(timedelta(seconds=s)) for s in (3600, 7200, 5400, 86400, 90)] == [
         "hour", "2 hours", "90 minutes", "day", "90 seconds"]
+
+
+def test_the_example_rule_file_watches_login_problems() -> None:
+    [trend] = load_rules(ROOT / "examples" / "routing.yaml").trends
+    assert (trend.name, trend.queue, trend.notify, trend.min_count) == ("login-problems", "support", "#service", 5)
