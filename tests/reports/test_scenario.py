@@ -7,10 +7,12 @@ day. Every figure below is worked out by hand in the comments.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from conversations.events import EventKind
 from tests.reports.support import RULES, T0, csat_event, email, sms
+from tests.support import wait_until
 from tests.workers.support import Clock, fake_runtime, live_rules
 from workers import report_store, timers
 from workers.report_summary import Filters
@@ -211,3 +213,20 @@ async def test_the_sweeper_warms_the_hours_that_changed():
     assert await report_store.summary(runtime.redis, period(12)) == EXPECTED
     await runtime.service.reply(ids["d"], "Sorry for the wait.", "Linus")  # D opened in the 09:00 hour
     assert await report_store.warm(runtime.redis) == 1
+
+
+async def test_the_running_sweeper_warms_report_hours():
+    runtime, ids = await scenario()
+    assert await runtime.redis.scard(report_store.STALE) == 3
+    stop = asyncio.Event()
+    task = asyncio.create_task(Sweeper(runtime).run(0.05, stop))
+    try:
+        await wait_until(lambda: _none_stale(runtime), what="the sweeper to warm the report hours")
+    finally:
+        stop.set()
+        await task
+    assert await runtime.redis.get(report_store.aggregate_key(report_store.hour_of(int(T0.timestamp() * 1000))))
+
+
+async def _none_stale(runtime) -> bool:
+    return await runtime.redis.scard(report_store.STALE) == 0
