@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from gateway import api, api_agents, api_audit, channels, failures_api, health
+from gateway import api, api_agents, api_audit, api_reports, channels, failures_api, health
 from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -83,6 +83,7 @@ def create_app(
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
     app.router.add_routes(api_audit.routes)  # likewise
     app.router.add_routes(api_agents.routes)
+    api_reports.setup(app)  # likewise
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     if demo:

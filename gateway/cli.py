@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, demo, worker, sweeper, keygen, rules, agents.
+"""The ``gateway`` command: serve, demo, worker, sweeper, keygen, rules, agents, report.
 
 Every process starts the same way (``gateway/lifecycle.py``): settings, then
 logging, then one check at a time that fails with one line and exit code 2;
@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway import agents_cli, envvalues, eventloop, logs, redaction
+from gateway import agents_cli, envvalues, eventloop, logs, redaction, report_cli
 from gateway.app import create_app
 from gateway.appkeys import SERVICES
 from gateway.embedded import start_embedded
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     keygen_parser.set_defaults(func=keygen)
     rules_cli.register(sub, configured=configured_rules)
     agents_cli.register(sub)
+    report_cli.register(sub)
     return parser
 
 

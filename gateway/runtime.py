@@ -26,6 +26,7 @@ from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.settings import Settings
 from router import LiveRules
 from workers.context import Services
+from workers import report_store, trends
 from workers.dispatch import listeners
 from workers.queues import JobQueues
 
@@ -61,6 +62,8 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     for listener in listeners(jobs, redis, slack_configured=slack_configured(settings.slack)):
         events.subscribe(listener)
     events.subscribe(audit.listener(audit_log(settings, redis)))
+    events.subscribe(report_store.listener(store, lambda: rules.current))
+    events.subscribe(trends.listener(store, lambda: rules.current, jobs, settings.base_url))
     senders = build_senders(settings, redis, secret_key_bytes(settings))
     return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,

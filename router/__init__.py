@@ -10,6 +10,7 @@ from router.errors import RuleFileError, RulesError
 from router.live import LiveRules
 from router.loader import load_rules, load_rules_text
 from router.rules import RuleSet
+from router.trends import Threshold, Trend, window_words
 
 __all__ = [
     "Calendar",
@@ -22,9 +23,12 @@ __all__ = [
     "RuleSet",
     "RulesError",
     "SlaPolicy",
+    "Threshold",
     "TraceStep",
+    "Trend",
     "add_business_time",
     "business_time_between",
     "load_rules",
     "load_rules_text",
+    "window_words",
 ]

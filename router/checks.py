@@ -19,6 +19,7 @@ from router.schema import (
     QueueModel,
     RuleModel,
     SlaPolicyModel,
+    TrendModel,
     When,
     weekly_hours,
 )
@@ -46,6 +47,7 @@ class Parts:
     escalation: dict[str, EscalationModel] = field(default_factory=dict)
     rules: list[tuple[int, RuleModel]] = field(default_factory=list)
     default: DefaultModel | None = None
+    trends: list[tuple[int, TrendModel]] = field(default_factory=list)
 
 
 def _unknown(kind: str, name: str, known: set[str]) -> str:
@@ -62,6 +64,7 @@ def check(parts: Parts) -> list[Issue]:
     issues += _check_escalation(parts)
     issues += _check_rules(parts)
     issues += _check_default(parts)
+    issues += _check_trends(parts)
     return issues
 
 
@@ -181,3 +184,14 @@ def _check_default(parts: Parts) -> Iterator[Issue]:
     yield from _tier_issue(("default", "tier"), default.queue, default.tier, parts)
     if default.sla_policy is not None and default.sla_policy not in parts.policy_names:
         yield Issue(("default", "sla_policy"), _unknown("SLA policy", default.sla_policy, parts.policy_names))
+
+
+def _check_trends(parts: Parts) -> Iterator[Issue]:
+    names: dict[str, int] = {}
+    for index, trend in parts.trends:
+        loc: Loc = ("trends", index)
+        first = names.setdefault(trend.name, index)
+        if first != index:
+            yield Issue(loc + ("name",), f"duplicate trend name {trend.name!r} (trend {first + 1} has it too)")
+        if trend.queue is not None and trend.queue not in parts.queue_names:
+            yield Issue(loc + ("queue",), _unknown("queue", trend.queue, parts.queue_names))

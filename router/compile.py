@@ -21,6 +21,7 @@ from router.conditions import (
 )
 from router.config import AGENT, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.rules import CompiledRule, RuleSet
+from router.trends import Trend
 from router.schema import (
     CalendarModel,
     ConversationMatch,
@@ -30,6 +31,7 @@ from router.schema import (
     RuleFile,
     SlaPolicyModel,
     TextMatch,
+    TrendModel,
     When,
     weekly_hours,
 )
@@ -76,6 +78,22 @@ def build_ruleset(model: RuleFile, *, version: str, path: str | None) -> RuleSet
         rules=rules,
         default=default,
         bank=bank if bank.ready else None,
+        trends=tuple(_trend(t) for t in model.trends),
+    )
+
+
+def _trend(model: TrendModel) -> Trend:
+    match = model.match
+    return Trend(
+        name=model.name,
+        queue=model.queue,
+        tags=frozenset(match.tags or ()),
+        words=WordMatcher(match.words, match.case_sensitive) if match.words else None,
+        window=model.window,
+        baseline=model.baseline,
+        factor=model.factor,
+        min_count=model.min_count,
+        notify=model.notify,
     )
 
 

@@ -20,7 +20,16 @@ from router.checks import Parts, check
 from router.compile import build_ruleset
 from router.errors import RuleFileError, RulesError
 from router.rules import RuleSet
-from router.schema import CalendarModel, DefaultModel, EscalationModel, QueueModel, RuleFile, RuleModel, SlaPolicyModel
+from router.schema import (
+    CalendarModel,
+    DefaultModel,
+    EscalationModel,
+    QueueModel,
+    RuleFile,
+    RuleModel,
+    SlaPolicyModel,
+    TrendModel,
+)
 from router.yamlsource import Document, YamlProblems, parse
 
 M = TypeVar("M", bound=BaseModel)
@@ -204,6 +213,7 @@ def _parts_of(model: RuleFile) -> Parts:
         escalation=dict(model.escalation),
         rules=list(enumerate(model.rules)),
         default=model.default,
+        trends=list(enumerate(model.trends)),
     )
 
 
@@ -229,6 +239,12 @@ def _partial_parts(data: dict[str, Any]) -> Parts:
             if rule is not None:
                 parts.rules.append((index, rule))
     parts.default = _try(DefaultModel, data.get("default"))
+    raw_trends = data.get("trends")
+    if isinstance(raw_trends, list):
+        for index, raw in enumerate(raw_trends):
+            trend = _try(TrendModel, raw)
+            if trend is not None:
+                parts.trends.append((index, trend))
     return parts
 
 

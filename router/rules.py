@@ -31,6 +31,7 @@ from router.config import EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.decision import DEFAULT_RULE, Decision, TraceStep
 from router.index import CandidateIndex
 from router.text import RegexBank
+from router.trends import Trend
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class RuleSet:
         rules: tuple[CompiledRule, ...],
         default: CompiledRule,
         bank: RegexBank | None = None,
+        trends: tuple[Trend, ...] = (),
     ) -> None:
         self.version = version
         self.path = path
@@ -75,6 +77,7 @@ class RuleSet:
         self.escalation = escalation
         self.rules = rules
         self.default = default
+        self.trends = trends
         self._index = CandidateIndex([rule.condition for rule in rules], bank)
 
     def __repr__(self) -> str:

@@ -243,6 +243,52 @@ class DefaultModel(Model):
     auto_reply: str | None = None
 
 
+class TrendMatch(Model):
+    """What a conversation must carry to count for a trend; every key given must hold (as in ``when``)."""
+
+    tags: OneOrMany[str] | None = Field(default=None, description="it carries any of these tags")
+    words: OneOrMany[str] | None = Field(
+        default=None, description="its first message (subject or text) has any of these words; 'login*' = prefix"
+    )
+    case_sensitive: bool = False
+
+    @field_validator("words")
+    @classmethod
+    def _words(cls, value: list[str] | None) -> list[str] | None:
+        for word in value or ():
+            check_word(word)
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> TrendMatch:
+        if not self.tags and not self.words:
+            raise ValueError("give tags, words, or both")
+        return self
+
+
+class TrendModel(Model):
+    """A topic to watch: alert when a window holds far more matching conversations than usual."""
+
+    name: Name
+    description: str | None = None
+    queue: Name | None = Field(default=None, description="count only conversations routed to this queue")
+    match: TrendMatch
+    window: Duration = Field(description="how far back the current count looks, e.g. 1h")
+    baseline: Duration = Field(description="the history the usual rate per window is averaged over, e.g. 7d")
+    factor: float = Field(default=3.0, ge=1, le=1000, description="alert at factor x the usual count per window")
+    min_count: int = Field(default=5, ge=1, le=1_000_000, description="and never below this many conversations")
+    notify: str = Field(min_length=2, max_length=80, pattern=r"^#?[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                        description="the Slack channel the alert is posted to, e.g. '#service'")
+
+    @model_validator(mode="after")
+    def _spans(self) -> TrendModel:
+        if self.window.total_seconds() < 60:
+            raise ValueError("window must be at least 1m")
+        if self.baseline < self.window:
+            raise ValueError("baseline must be at least as long as window")
+        return self
+
+
 class RuleFile(Model):
     """A routing rule file: queues, SLA policies, calendars, escalation, rules and the default."""
 
@@ -254,13 +300,14 @@ class RuleFile(Model):
     escalation: dict[Name, EscalationModel] = Field(default_factory=dict, description="per queue")
     rules: list[RuleModel] = Field(default_factory=list, description="tried in order; first match decides")
     default: DefaultModel
+    trends: list[TrendModel] = Field(default_factory=list, description="topics to watch for bursts (trend alerts)")
 
     @model_validator(mode="before")
     @classmethod
     def _empty_sections(cls, value: Any) -> Any:
         # "rules:" with every rule commented out is an empty list, not an error.
         if isinstance(value, dict):
-            optional = ("sla_policies", "calendars", "escalation", "rules")
+            optional = ("sla_policies", "calendars", "escalation", "rules", "trends")
             return {k: v for k, v in value.items() if not (k in optional and v is None)}
         return value
 

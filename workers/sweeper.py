@@ -32,7 +32,7 @@ from conversations.events import ConversationEvent, EventKind
 from conversations.locks import RedisLock
 from conversations.logcontext import about
 from conversations.models import DeliveryStatus
-from workers import context, defaults, keys, outbound, timers
+from workers import context, defaults, keys, outbound, report_store, timers
 from workers.context import Services
 from workers.timers import TimerRef
 
@@ -44,6 +44,7 @@ for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
 return due
 """
 RETENTION_EVERY_SECONDS = 300.0  # erasing idle anonymous visitors is no hurry
+REPORTS_EVERY_SECONDS = 10.0  # recompute the report aggregates of hours that changed, before anyone asks
 UNDELIVERED = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 _UNMARK = ("if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or -1) == tonumber(ARGV[2]) then "
            "return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0")
@@ -229,6 +230,7 @@ class Sweeper:
         recover_every = max(interval, 5.0)
         last_recovery = 0.0
         last_retention = 0.0
+        last_reports = 0.0
         while not stop.is_set():
             if parent is not None and os.getppid() != parent:
                 log.warning("the worker that started this sweeper is gone; stopping")
@@ -245,6 +247,9 @@ class Sweeper:
                     if time.monotonic() - last_retention >= RETENTION_EVERY_SECONDS:
                         last_retention = time.monotonic()
                         await self.expire_anonymous()
+                    if time.monotonic() - last_reports >= REPORTS_EVERY_SECONDS:
+                        last_reports = time.monotonic()
+                        await report_store.warm(self.redis)
                 outage.recovered()
                 failing.cleared()
             except Exception as error:

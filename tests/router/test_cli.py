@@ -123,7 +123,8 @@ def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     schema = json.loads(out)
     assert code == 0
     assert schema["$schema"].endswith("2020-12/schema")
-    assert set(schema["properties"]) == {"queues", "sla_policies", "calendars", "escalation", "rules", "default"}
+    assert set(schema["properties"]) == {"queues", "sla_policies", "calendars", "escalation", "rules", "default",
+                                        "trends"}
     assert schema["additionalProperties"] is False
     then = schema["$defs"]["Then"]["properties"]
     assert "continue" in then and "continue_" not in then

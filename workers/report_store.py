@@ -1,0 +1,237 @@
+"""The reports' pre-aggregation in Redis: a row per conversation, and a cached aggregate per hour.
+
+Layout (docs/REPORTS.md); every key carries the hash tag ``{report}``, so the
+script and the multi-key reads stay in one Redis Cluster slot:
+- ``gw:{report}:hour:<epoch hour>``: hash, conversation id → its ``Facts`` row (JSON array), in the
+  hour the conversation opened.
+- ``gw:{report}:hours``: zset, epoch hour → epoch hour: the buckets that exist.
+- ``gw:{report}:version``: hash, epoch hour → a counter bumped by every row change in that hour.
+- ``gw:{report}:agg:<epoch hour>``: string, the hour's aggregate per queue|tier|channel and the
+  version it was computed at; recomputed from the hour's rows when the version moved.
+- ``gw:{report}:stale``: set, hours whose rows changed since the sweeper last recomputed their
+  aggregate (``warm``), so summaries find them cached.
+
+``record`` reads the conversation hash and timeline in one MULTI (a consistent
+snapshot: every verb writes both in one transaction), computes the row and
+stores it with a script that keeps the row computed from the newest timeline:
+two processes recording the same conversation at once never leave the older
+state behind. Recording is idempotent, so it runs after every event that can
+change a figure, and ``rebuild`` recomputes any period from the stored facts.
+A summary reads the cached aggregates of the whole hours of its period (and the
+rows of the partial hours at its edges), so its cost grows with hours, not
+conversations.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from redis.asyncio import Redis
+
+from conversations import atomic, codec, keys, redisio
+from conversations.errors import NotFound
+from conversations.events import ConversationEvent, EventKind, Listener
+from conversations.store import ConversationStore
+from router import RuleSet
+from workers.report_facts import Facts, compute
+from workers.report_summary import Collector, Filters, HourGroups, by_group, decode_hour, encode_hour, pick
+
+__all__ = ["HOURS", "STALE", "VERSIONS", "aggregate_key", "bucket_key", "collect", "decode_hour", "facts_of",
+           "hour_groups", "listener", "rebuild", "record", "series", "summary", "warm"]
+
+log = logging.getLogger("gateway.reports")
+
+PREFIX = "gw:{report}"
+HOURS = f"{PREFIX}:hours"
+VERSIONS = f"{PREFIX}:version"
+STALE = f"{PREFIX}:stale"
+HOUR_MS = 3_600_000
+# Events after which a conversation's figures may have changed (deliveries, notes and
+# assignments change none of them).
+RECORDING_EVENTS = frozenset({
+    EventKind.INGESTED, EventKind.ROUTED, EventKind.REPLIED, EventKind.TRANSFERRED, EventKind.ESCALATED,
+    EventKind.RESOLVED, EventKind.REOPENED, EventKind.MERGED, EventKind.SLA_WARNING, EventKind.SLA_BREACH,
+    EventKind.CSAT_SENT, EventKind.CSAT_RATED,
+})
+
+# KEYS: bucket, hours index, versions, stale hours. ARGV: conversation id, stamp ("<ms>-<seq>"), row, hour.
+# A row already stored from a later timeline entry stays; an equal one is rewritten (same content).
+_RECORD = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local ms, seq = string.match(current, '^%["(%d+)%-(%d+)"')
+  local new_ms, new_seq = string.match(ARGV[2], '^(%d+)%-(%d+)$')
+  if ms and new_ms then
+    ms, seq, new_ms, new_seq = tonumber(ms), tonumber(seq), tonumber(new_ms), tonumber(new_seq)
+    if ms > new_ms or (ms == new_ms and seq > new_seq) then return 0 end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[4])
+redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+redis.call('SADD', KEYS[4], ARGV[4])
+return 1
+"""
+
+
+def bucket_key(hour: int) -> str:
+    return f"{PREFIX}:hour:{hour}"
+
+
+def aggregate_key(hour: int) -> str:
+    return f"{PREFIX}:agg:{hour}"
+
+
+def hour_of(ms: int) -> int:
+    return ms // HOUR_MS
+
+
+async def snapshot(store: ConversationStore, conversation_id: str) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
+    """The conversation hash and its timeline entries, read in one transaction."""
+    ck = keys.CustomerKeys(await store.locate(conversation_id))
+    async with atomic.multi(store.redis, ck.conversation(conversation_id)) as pipe:
+        pipe.hgetall(ck.conversation(conversation_id))
+        pipe.xrange(ck.messages(conversation_id))
+        fields, entries = await pipe.execute()
+    return redisio.text_hash(fields), redisio.stream_entries(entries)
+
+
+async def facts_of(store: ConversationStore, rules: RuleSet, conversation_id: str) -> Facts | None:
+    fields, entries = await snapshot(store, conversation_id)
+    if not fields or not entries:
+        return None
+    conversation = codec.conversation_from_hash(fields)
+    timeline = [codec.message_from_fields(conversation_id, entry) for _, entry in entries]
+    policy = rules.sla_policy_for(conversation.queue, conversation.sla_policy) if conversation.queue else None
+    return compute(conversation, timeline, entries[-1][0], policy, rules.calendar_for(policy))
+
+
+async def record(store: ConversationStore, rules: RuleSet, conversation_id: str) -> bool:
+    """Recompute and store one conversation's row; False if it is gone or a newer row is stored."""
+    try:
+        facts = await facts_of(store, rules, conversation_id)
+    except NotFound:
+        return False
+    if facts is None:
+        return False
+    hour = hour_of(facts.opened_ms)
+    stored = await store.redis.eval(_RECORD, 4, bucket_key(hour), HOURS, VERSIONS, STALE, conversation_id,
+                                    facts.stamp, facts.row(), str(hour))
+    return bool(stored)
+
+
+def listener(store: ConversationStore, rules: Callable[[], RuleSet]) -> Listener:
+    """Records the conversation's row after every event that may change a figure."""
+
+    async def on_event(event: ConversationEvent) -> None:
+        if event.kind not in RECORDING_EVENTS:
+            return
+        targets = [event.conversation_id]
+        if event.kind == EventKind.MERGED:
+            targets = [c for c in event.detail.get("moved", "").split(",") if c] + targets
+        for conversation_id in targets:
+            if conversation_id:
+                await record(store, rules(), conversation_id)
+
+    return on_event
+
+
+async def rebuild(store: ConversationStore, rules: RuleSet, conversation_ids: Iterable[str]) -> int:
+    """Recompute the rows of these conversations (``gateway report --rebuild``); returns how many were stored."""
+    count = 0
+    for conversation_id in conversation_ids:
+        count += await record(store, rules, conversation_id)
+    return count
+
+
+async def hour_groups(redis: Redis, hours: list[int]) -> dict[int, HourGroups]:
+    """Each hour's aggregates per queue|tier|channel: the cached ones if current, else recomputed and cached."""
+    if not hours:
+        return {}
+    async with atomic.multi(redis, VERSIONS) as pipe:  # every report key shares one slot
+        pipe.hmget(VERSIONS, [str(h) for h in hours])
+        pipe.mget([aggregate_key(h) for h in hours])
+        versions, cached = await pipe.execute()
+    found: dict[int, HourGroups] = {}
+    for hour, version, blob in zip(hours, versions, cached, strict=True):
+        if blob:
+            decoded = decode_hour(blob)
+            if decoded.version == version:
+                found[hour] = decoded
+                continue
+        async with atomic.multi(redis, bucket_key(hour)) as pipe:
+            pipe.hvals(bucket_key(hour))
+            pipe.hget(VERSIONS, str(hour))
+            rows, current = await pipe.execute()
+        # Written with the version its rows had: a row stored meanwhile bumps the version, so the
+        # next read recomputes; two readers recomputing at once write the same thing.
+        text = encode_hour(by_group(Facts.from_row(row) for row in rows), current)
+        await redis.set(aggregate_key(hour), text)
+        found[hour] = decode_hour(text)
+    return found
+
+
+async def warm(redis: Redis, limit: int = 500) -> int:
+    """Recompute the aggregates of hours whose rows changed (the sweeper calls it); returns how many hours.
+
+    A row stored while this runs may lose its mark; its hour is then recomputed by the next
+    summary that reads it (the version check never serves a stale aggregate).
+    """
+    picked = await redis.srandmember(STALE, limit)
+    hours = sorted(int(h) for h in redisio.texts(picked if isinstance(picked, list) else []))
+    if not hours:
+        return 0
+    await hour_groups(redis, hours)
+    await redis.srem(STALE, *(str(h) for h in hours))
+    return len(hours)
+
+
+async def collect(redis: Redis, spans: list[Filters], group_by: str | None = None) -> list[Collector]:
+    """One collector per span (consecutive periods with the same dimensions), filled from hours and rows."""
+    collectors = [Collector(span, group_by) for span in spans]
+    starts = [span.start_ms for span in spans]
+    start, end = spans[0].start_ms, spans[-1].end_ms
+    hours = [int(h) for h in redisio.members(await redis.zrangebyscore(HOURS, hour_of(start), hour_of(end - 1)))]
+    whole: list[tuple[int, int]] = []
+    partial: list[int] = []
+    for hour in hours:
+        begins, ends = hour * HOUR_MS, (hour + 1) * HOUR_MS
+        index = bisect.bisect_right(starts, begins) - 1
+        if begins >= start and ends <= end and index >= 0 and ends <= spans[index].end_ms:
+            whole.append((hour, index))
+        else:
+            partial.append(hour)
+    groups = await hour_groups(redis, [hour for hour, _ in whole])
+    for hour, index in whole:
+        collectors[index].add_groups(groups[hour])
+    if partial:
+        async with atomic.multi(redis, VERSIONS) as pipe:
+            for hour in partial:
+                pipe.hvals(bucket_key(hour))
+            buckets: list[list[str]] = await pipe.execute()
+        for bucket in buckets:
+            for row in bucket:
+                facts = Facts.from_row(row)
+                index = bisect.bisect_right(starts, facts.opened_ms) - 1
+                if index >= 0:
+                    collectors[index].add_rows([facts])
+    return collectors
+
+
+async def summary(redis: Redis, filters: Filters, group_by: str | None = None) -> dict[str, Any]:
+    """The report of conversations opened in the filters' period that pass its dimensions."""
+    [collector] = await collect(redis, [filters], group_by)
+    return collector.report()
+
+
+async def series(redis: Redis, filters: Filters, metric: str, step_ms: int) -> list[tuple[int, Any]]:
+    """``metric`` per interval of ``step_ms`` from the period's start; each point is a summary of its own."""
+    spans = [replace(filters, start_ms=at, end_ms=min(at + step_ms, filters.end_ms))
+             for at in range(filters.start_ms, filters.end_ms, step_ms)]
+    return [(span.start_ms, pick(collector.report(), metric))
+            for span, collector in zip(spans, await collect(redis, spans), strict=True)]
