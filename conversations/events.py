@@ -30,6 +30,8 @@ class EventKind(enum.StrEnum):
     SLA_ARMED = "sla_armed"  # the workers recomputed the SLA deadlines (shown on the Slack parent)
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
+    CSAT_SENT = "csat_sent"  # a survey question was sent for a conversation
+    CSAT_RATED = "csat_rated"  # detail {"rating": "1".."5", "comment": "..."}
 
 
 @dataclass(frozen=True, slots=True)
