@@ -168,7 +168,8 @@ async def test_no_survey_in_a_queue_without_one(service):
 
 
 @pytest.mark.parametrize(("text", "rating"), [
-    ("5", Rating(5, "")), ("4/5", Rating(4, "")), (" 3 - fine", Rating(3, "fine")), ("1. slow\nvery", Rating(1, "slow\nvery")),
+    ("5", Rating(5, "")), ("4/5", Rating(4, "")), (" 3 - fine", Rating(3, "fine")),
+    ("1. slow\nvery", Rating(1, "slow\nvery")),
     ("2!", Rating(2, "")), ("5 \u2b50", Rating(5, "\u2b50")),
     ("6", None), ("10", None), ("0", None), ("1st of May", None), ("3.5", None), ("2:30 works", None), ("4pm", None),
     ("great, 5", None), ("", None), ("five", None), ("\u0665", None),
