@@ -6,8 +6,12 @@ is never surveyed, and an auto-responder answering the survey never rates.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from conversations.clock import utcnow
+from gateway.appkeys import SERVICES
 from tests.csat_support import QUESTION, RULES, SCALE, agent_replies, assert_rated, events, questions, resolve, view
 from tests.email.conftest import CORPUS, conversations, customer_mail, email_gateway, email_settings, smtp_send
 from workers import context
@@ -78,3 +82,17 @@ async def test_an_auto_responder_answering_the_survey_does_not_rate(client, sink
     await smtp_send(client, auto, recipients=[survey["Reply-To"]])
     shown = await view(client, conversation_id)
     assert "csat_rating" not in shown["conversation"]["extra"] and events(shown, "csat_rated") == []
+
+
+async def test_each_conversation_of_one_address_is_surveyed_even_within_four_days(client, sink):
+    # RFC 3834's "the same automatic text to one address once in 4 days" guards against loops with
+    # auto-responders; a survey is asked once per conversation on an agent's resolve, so it is exempt.
+    services = client.app[SERVICES]
+    for day in (0, 8):  # past the 7-day reopen window (driven clock): the second mail opens a new conversation
+        services.service.clock = lambda day=day: utcnow() + timedelta(days=day)
+        await smtp_send(client, customer_mail(f"Question number {day}", subject=f"Order {day}"))
+        conversation_id = (await conversations(client))[0]
+        await resolve(client, conversation_id)
+        await client.backend.drain_async()
+    assert len(await conversations(client)) == 2
+    assert len([mail for mail in sink.to(ADA) if QUESTION in mail.text()]) == 2
