@@ -12,7 +12,8 @@ import pytest
 from conversations.events import ConversationEvent, EventKind
 from conversations.messages import InboundMessage
 from conversations.models import Channel, Direction, Identity, Status
-from conversations.ratings import Rating, parse_rating
+from conversations.csat import question_text
+from conversations.ratings import SCALE, Rating, parse_rating
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
 from router.loader import load_rules_text
@@ -23,6 +24,13 @@ queues:
   support:
     csat: {ask_on_resolve: true, question: "How did we do?", window: 3d}
   quiet: {}
+  silent:
+    sla_policy: nosurvey
+    csat: {question: "Never asked: the policy turns it off"}
+sla_policies:
+  nosurvey:
+    first_response: 1h
+    csat: {ask_on_resolve: false, question: "unused"}
 default:
   queue: support
 """)
@@ -160,11 +168,28 @@ async def test_no_survey_for_a_customer_who_opted_out(service):
     assert (await service.ingest(sms("5"))).outcome == "reopened"
 
 
-async def test_no_survey_in_a_queue_without_one(service):
+@pytest.mark.parametrize("queue", ["quiet", "silent"])
+async def test_no_survey_in_a_queue_without_one_or_whose_policy_turns_it_off(service, queue):
     result = await service.ingest(sms("hello"))
-    await service.transfer(result.conversation_id, "quiet", author="Grace")
+    await service.transfer(result.conversation_id, queue, author="Grace")
     await service.resolve(result.conversation_id, author="Grace")
     assert await questions(service, result.conversation_id) == []
+
+
+async def test_the_question_is_no_agent_answer(service):
+    result = await service.ingest(sms("hello"))
+    await service.resolve(result.conversation_id, author="Grace")
+    assert len(await questions(service, result.conversation_id)) == 1
+    conversation = await service.store.conversation(result.conversation_id)
+    assert conversation.first_response_at is None and "last_agent_reply_at" not in conversation.extra
+
+
+@pytest.mark.parametrize(("channel", "text"), [
+    (Channel.WEBCHAT, "How?"), (Channel.SMS, f"How?\n{SCALE}"), (Channel.EMAIL, f"How?\n{SCALE}"),
+    (Channel.SLACK, f"How?\n{SCALE}"),
+])
+def test_every_channel_but_web_chat_says_how_to_answer(channel, text):
+    assert question_text("How?", channel) == text
 
 
 @pytest.mark.parametrize(("text", "rating"), [

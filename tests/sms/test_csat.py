@@ -14,7 +14,7 @@ import pytest
 
 from conversations.clock import utcnow
 from gateway.appkeys import SERVICES
-from tests.conftest import Backend, start_client
+from tests.conftest import Backend, admin_headers, start_client
 from tests.csat_support import QUESTION, RULES, SCALE, agent_replies, assert_rated, events, questions, resolve, view
 from tests.sms.conftest import sms_settings
 from tests.sms.optout_support import CUSTOMER, texts, twiml_messages
@@ -65,6 +65,19 @@ async def test_an_opted_out_number_is_never_surveyed(client, fake_twilio):
     await client.backend.drain_async()
     shown = await view(client, conversation_id)
     assert questions(shown) == [] and events(shown, "csat_sent") == []
+    assert not [form for form in fake_twilio.sent if QUESTION in form["Body"]]
+
+
+async def test_a_customer_with_csat_opt_out_is_never_surveyed(client, fake_twilio):
+    await texts(client, "My order is late")
+    [conversation_id] = await client.app[SERVICES].store.recent_conversation_ids(limit=5)
+    customer_id = (await view(client, conversation_id))["conversation"]["customer_id"]
+    response = await client.patch(f"/api/customers/{customer_id}", json={"attributes": {"csat_opt_out": "true"}},
+                                  headers=admin_headers())
+    assert response.status == 200, await response.text()
+    await resolve(client, conversation_id)
+    await client.backend.drain_async()
+    assert questions(await view(client, conversation_id)) == []
     assert not [form for form in fake_twilio.sent if QUESTION in form["Body"]]
 
 
