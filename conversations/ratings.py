@@ -7,6 +7,7 @@ Below ``store`` (the ingest path asks ``parse_rating`` before its script runs);
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +50,12 @@ def parse_rating(text: str) -> Rating | None:
     if match is None:
         return None
     return Rating(int(match.group(1)), match.group(2).strip()[:MAX_COMMENT])
+
+
+def awaits_rating(conversation_fields: Mapping[str, str], now_ms: int) -> bool:
+    """Whether the conversation's survey still takes an answer (the ingest script's test, for callers' hints)."""
+    until = conversation_fields.get(UNTIL) or ""
+    return until.isdigit() and int(until) >= now_ms and not conversation_fields.get(RATING)
 
 
 def rated_entry(rating: Rating, now: datetime) -> Message:

@@ -70,3 +70,27 @@ async def test_a_typed_answer_with_a_comment_rates_and_a_sentence_reopens(client
     shown = await view(client, conversation_id)
     assert shown["conversation"]["status"] == "open" and shown["conversation"]["reopen_count"] == 1
     await ws.close()
+
+
+async def test_the_per_address_cap_never_refuses_an_answer_to_the_survey(aiohttp_client):
+    # One new anonymous conversation per address and hour: the first message used it up. The rating
+    # goes to the resolved conversation and opens nothing, so the cap lets it through.
+    settings = make_settings(rules_path=write_rules(RULES), webchat={"new_conversations_per_address_per_hour": 1})
+    backend = Backend(settings, fakeredis.FakeServer())
+    backend.configure_jobs()
+    client = await start_client(aiohttp_client, backend)
+    client.backend = backend
+    try:
+        ws, _ = await hello(client, name="Ada")
+        conversation_id = (await say(ws, "c1", "Where is my order?"))["conversation_id"]
+        await resolve(client, conversation_id)
+        await backend.drain_async()
+        assert (await receive(ws, "message"))["message"]["csat"] is True
+        await ws.send_json({"type": "message", "client_id": "c2", "text": "Thanks, one more question"})
+        refused = await receive(ws, "error")
+        assert refused["code"] == "too_many_conversations"  # that one might have opened a conversation
+        await say(ws, "c3", "4")
+        await assert_rated(client, conversation_id, "4", "")
+        await ws.close()
+    finally:
+        context.install(None)
