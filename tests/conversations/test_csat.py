@@ -5,6 +5,7 @@ On fakeredis and on a real redis-server (the ingest script decides), with a driv
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -201,3 +202,13 @@ def test_every_channel_but_web_chat_says_how_to_answer(channel, text):
 ])
 def test_what_counts_as_a_rating(text, rating):
     assert parse_rating(text) == rating
+
+
+async def test_concurrent_answers_rate_once_and_the_rest_reopen_once(service):
+    conversation_id = await resolved_conversation(service)
+    results = await asyncio.gather(*(service.ingest(sms(f"{n % 5 + 1}")) for n in range(10)))
+    assert sorted(r.outcome for r in results) == ["appended"] * 8 + ["rated", "reopened"]
+    assert {r.conversation_id for r in results} == {conversation_id}
+    conversation = await service.store.conversation(conversation_id)
+    assert conversation.status == Status.OPEN and conversation.reopen_count == 1
+    assert len(kinds(service, EventKind.CSAT_RATED)) == 1
