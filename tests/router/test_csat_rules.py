@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from router.errors import RulesError
-from router.loader import load_rules_text
+from router.loader import load_rules, load_rules_text
 
 GOOD = """\
 queues:
@@ -58,3 +59,10 @@ def test_a_broken_csat_block_names_file_line_and_column(csat, column, words):
         load_rules_text(text, path="routing.yaml")
     message = str(raised.value)
     assert f"routing.yaml:3:{column}:" in message and words in message, message
+
+
+def test_the_example_rule_file_surveys_the_service_queue_only():
+    rules = load_rules(Path(__file__).resolve().parents[2] / "examples" / "routing.yaml")
+    survey = rules.csat_for("service", None)
+    assert survey is not None and survey.ask_on_resolve and survey.window == timedelta(days=3)
+    assert rules.csat_for("support", None) is None
