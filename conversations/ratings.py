@@ -28,6 +28,7 @@ QUESTION = "question"
 # Timeline event kinds (and the domain events' names).
 SENT_KIND = "csat_sent"
 RATED_KIND = "csat_rated"
+ANSWER_KIND = "csat_answer"  # the kind of the customer's message that was taken as the rating
 # A customer attribute: set (to anything but "", "0", "false", "no") and they are never surveyed.
 OPT_OUT = "csat_opt_out"
 MAX_COMMENT = 1000

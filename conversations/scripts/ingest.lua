@@ -105,6 +105,11 @@ local fields = {}
 for i = facts_at + f + 1, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
+if outcome == 'rated' then
+  -- Marked as the survey's answer: the SLA clocks never count it as a customer's request.
+  fields[#fields + 1] = 'kind'
+  fields[#fields + 1] = 'csat_answer'
+end
 redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
 
 if outcome == 'rated' then
