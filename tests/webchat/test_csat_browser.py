@@ -73,6 +73,7 @@ async def test_the_visitor_rates_with_a_button(client, browser):  # noqa: F811
         await page.click("#gw-chat-bubble")
         await page.wait_for_selector(".gw-csat button", timeout=5000)
         assert await page.locator(".gw-csat button:disabled").count() == 5
+        assert await page.locator(".gw-csat button.gw-chosen").all_inner_texts() == ["4"]
         texts = await page.locator(".gw-msg").all_inner_texts()
         assert texts[0] == "Where is my order?" and texts[-1] == "4"
         assert errors == []

@@ -99,7 +99,7 @@
     if (message.direction !== "inbound" && message.author) node.appendChild(el("div", {"class": "gw-author"}, message.author));
     node.appendChild(document.createTextNode(message.text));
     // The visitor wrote after it: an earlier survey is answered (or passed over).
-    if (message.direction === "inbound") closeSurveys();
+    if (message.direction === "inbound") closeSurveys(message.text);
     if (message.csat === true && message.direction === "outbound") node.appendChild(survey());
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
@@ -121,9 +121,14 @@
     return row;
   }
 
-  function closeSurveys() {
-    var buttons = log.querySelectorAll(".gw-csat button");
-    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+  // The open survey's button matching the answer stays highlighted (also when a reload replays both).
+  function closeSurveys(answer) {
+    var rating = /^\s*([1-5])(?![0-9])/.exec(answer || "");
+    var buttons = log.querySelectorAll(".gw-csat button:not(:disabled)");
+    for (var i = 0; i < buttons.length; i++) {
+      if (rating && buttons[i].getAttribute("data-rating") === rating[1]) buttons[i].classList.add("gw-chosen");
+      buttons[i].disabled = true;
+    }
   }
 
   function send(frame) {
