@@ -66,6 +66,7 @@ class ConversationService:
             return result
         # A duplicate of an unrouted conversation is a sender's retry of a first try that died
         # after storing (Redis went away): finish what that try did not, then acknowledge.
+        rated = result.rated  # decided by the script; a merge below may move the conversation, not undo that
         merged = False
         for identity in message.linked:
             if identity != message.identity:
@@ -78,7 +79,7 @@ class ConversationService:
                 {"outcome": result.outcome, "channel": message.channel.value},
             )
         )
-        if result.rated:
+        if rated:
             # A survey answer: the conversation stays resolved, nothing is routed or auto-answered.
             rating = ratings.parse_rating(message.text)
             assert rating is not None  # the script rates only what parse_rating read as a rating
