@@ -24,6 +24,7 @@ from conversations.models import (
     Priority,
     Status,
 )
+from conversations.ratings import UNTIL as CSAT_UNTIL
 from conversations.rules import EscalationStep, RoutingDecision, Rules
 from conversations.store import Change
 
@@ -191,6 +192,7 @@ def reopened(current: Conversation, author: str, now: datetime) -> Change:
         raise Conflict(f"the conversation is {current.status.value}, not resolved")
     return Change(fields={"status": Status.OPEN.value, "reopen_count": current.reopen_count + 1,
                           "updated_at": codec.to_ms(now)},
-                  delete_fields=["resolved_at"],
+                  # Reopened: a later number is a message again, not an answer to an old survey.
+                  delete_fields=["resolved_at", CSAT_UNTIL],
                   messages=[event_message(current, "reopened", f"{author} reopened the conversation", now,
                                           {"by": author})])

@@ -73,6 +73,17 @@ class InboundMessage:
     def dedupe_key(self) -> str:
         return f"{self.channel.value}:{self.provider_id}"
 
+    def stored_meta(self) -> dict[str, str]:
+        """The meta the stored timeline entry keeps: the channel's, the subject, the full text, automatic."""
+        meta = dict(self.meta)
+        if self.subject:
+            meta["subject"] = self.subject
+        if self.full_text and self.full_text != self.text:
+            meta[FULL_TEXT] = self.full_text
+        if self.automatic:
+            meta["automatic"] = "1"
+        return meta
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:

@@ -7,7 +7,7 @@ imports ``router``: the dependency points down, from router to here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from conversations.messages import InboundMessage
@@ -51,6 +51,17 @@ class NamedPolicy(Protocol):
     def name(self) -> str: ...
 
 
+class CsatSurvey(Protocol):
+    """A satisfaction survey: the question asked on resolve and how long a rating may come back."""
+
+    @property
+    def question(self) -> str: ...
+    @property
+    def window(self) -> timedelta: ...
+    @property
+    def ask_on_resolve(self) -> bool: ...
+
+
 class Rules(Protocol):
     """The rule set in force: routing decisions, queues, SLA policies and escalation paths."""
 
@@ -63,3 +74,5 @@ class Rules(Protocol):
     def sla_policy_for(self, queue: str, explicit: str | None) -> NamedPolicy | None: ...
 
     def escalation_step(self, queue: str, tier: int, trigger: str) -> EscalationStep | None: ...
+
+    def csat_for(self, queue: str, explicit_policy: str | None) -> CsatSurvey | None: ...

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from conversations.messages import InboundMessage
-from conversations import changes, claims, codec, ids
+from conversations import changes, claims, codec, csat, ids, ratings
 from conversations.changes import (  # re-exported: the verbs' vocabulary
     MANUAL_ROUTING,
     PENDING_ESCALATION,
@@ -78,6 +78,7 @@ class ConversationService:
             return await self._after_ingest(message, result)
 
     async def _after_ingest(self, message: InboundMessage, result: IngestResult) -> IngestResult:
+        rated = result.rated  # decided by the script; a merge below may move the conversation, not undo that
         merged = False
         for identity in message.linked:
             if identity != message.identity:
@@ -90,6 +91,14 @@ class ConversationService:
                 {"outcome": result.outcome, "channel": message.channel.value},
             )
         )
+        if rated:
+            # A survey answer: the conversation stays resolved, nothing is routed or auto-answered.
+            rating = ratings.parse_rating(message.text)
+            assert rating is not None  # the script rates only what parse_rating read as a rating
+            await self.events.emit(ConversationEvent(
+                EventKind.CSAT_RATED, result.conversation_id, result.customer_id, result.message_id,
+                {"rating": str(rating.value), "comment": rating.comment, "channel": message.channel.value}))
+            return result
         if result.outcome == "reopened":
             await self.events.emit(ConversationEvent(EventKind.REOPENED, result.conversation_id, result.customer_id))
         if result.started or not result.queue:
@@ -304,10 +313,37 @@ class ConversationService:
         return await self.store.conversation(conversation_id)
 
     async def resolve(self, conversation_id: str, author: str) -> Conversation:
+        """Resolve; ask the queue's satisfaction survey in the same atomic change (``csat.py``)."""
         now = self.clock()
-        before, _ = await self.store.mutate(conversation_id, lambda current: changes.resolved(current, author, now))
+        rules = self.rules()
+        conversation = await self.store.conversation(conversation_id)
+        customer = await self.store.current_customer(conversation.customer_id)
+        question_id = MessageId(ids.message_id())
+
+        async def apply(current: Conversation) -> Change:
+            change = changes.resolved(current, author, now)
+            survey = rules.csat_for(current.queue, current.sla_policy) if current.queue else None
+            if csat.skip_reason(current, survey, customer_opted_out=csat.opted_out(customer.attributes)) is not None:
+                return change
+            assert survey is not None and current.last_inbound_channel is not None  # skip_reason checked both
+            channel, address = changes.reply_target(current, None)
+            if await self.refusal(Identity.parse(address)) is not None:
+                return change  # an opted-out number gets no survey, not even a refused one
+            question = csat.asked(current, survey, channel=channel, now=now, message_id=question_id)
+            change.fields.update(question.fields)
+            change.messages.extend(question.messages)
+            change.delivery.update(question.delivery)
+            return change
+
+        before, change = await self.store.mutate(conversation_id, apply)
         await self.events.emit(ConversationEvent(EventKind.RESOLVED, conversation_id, before.customer_id,
                                                  detail={"by": author}))
+        if question_id in change.delivery:
+            channel = changes.reply_target(before, None)[0].value
+            await self.events.emit(ConversationEvent(EventKind.REPLIED, conversation_id, before.customer_id,
+                                                     question_id, {"channel": channel, "automatic": "1"}))
+            await self.events.emit(ConversationEvent(EventKind.CSAT_SENT, conversation_id, before.customer_id,
+                                                     question_id, {"channel": channel}))
         return await self.store.conversation(conversation_id)
 
     async def reopen(self, conversation_id: str, author: str) -> Conversation:

@@ -18,8 +18,8 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from conversations.messages import FULL_TEXT, InboundMessage
-from conversations import atomic, claims, codec, ids, keys, redisio
+from conversations.messages import InboundMessage
+from conversations import atomic, claims, codec, ids, keys, ratings, redisio
 from conversations.delivery import is_step_back
 from conversations.errors import NotFound, NotReplicated
 from conversations.models import (
@@ -42,11 +42,12 @@ MAX_MOVED_HOPS = 5
 # InboundMessage.meta key: the conversation a channel's threading says this message answers
 # (email In-Reply-To). It only reopens that conversation if it is this customer's latest one.
 THREAD_HINT = "thread_conversation"
+LAST_INBOUND_AUTOMATIC = "last_inbound_automatic"  # conversation field: "1" if the last inbound was automatic
 
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    outcome: str  # opened, reopened, appended, duplicate
+    outcome: str  # opened, reopened, appended, rated (a CSAT answer on a resolved conversation), duplicate
     customer_id: CustomerId
     conversation_id: ConversationId
     message_id: MessageId
@@ -55,6 +56,11 @@ class IngestResult:
     @property
     def duplicate(self) -> bool:
         return self.outcome == "duplicate"
+
+    @property
+    def rated(self) -> bool:
+        """The message answered the conversation's satisfaction survey; the conversation stays resolved."""
+        return self.outcome == "rated"
 
     @property
     def started(self) -> bool:
@@ -195,11 +201,13 @@ class ConversationStore:
             created_at=now,
             provider_id=message.provider_id,
             attachments=message.attachments,
-            meta=_inbound_meta(message),
+            meta=message.stored_meta(),
         )
         stream_fields = [part for pair in codec.message_fields(stored).items() for part in pair]
         identities = [message.identity.key]
-        facts = [part for pair in message.facts.items() for part in pair]
+        # Whether the latest customer message was automatic: no survey goes to an auto-responder.
+        conversation_facts = {**message.facts, LAST_INBOUND_AUTOMATIC: "1" if message.automatic else ""}
+        facts = [part for pair in conversation_facts.items() for part in pair]
         for _ in range(MAX_MOVED_HOPS):
             ck = keys.CustomerKeys(customer_id)
             outcome, conversation_id, stored_id, queue = await self._ingest(
@@ -209,6 +217,7 @@ class ConversationStore:
                     codec.to_ms(now), int(self.reopen_window.total_seconds() * 1000),
                     int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
                     message.channel.value, message.subject or "", message.meta.get(THREAD_HINT, ""),
+                    *ratings.script_args(message, now),
                     len(identities), *identities,
                     len(facts), *facts,
                     *stream_fields,
@@ -427,14 +436,3 @@ def _now_ms(change: Change, before: Conversation) -> int:
 
 def _event_json(message: Message) -> str:
     return json.dumps({"type": "message", "message": codec.message_json(message)})
-
-
-def _inbound_meta(message: InboundMessage) -> dict[str, str]:
-    meta = dict(message.meta)
-    if message.subject:
-        meta["subject"] = message.subject
-    if message.full_text and message.full_text != message.text:
-        meta[FULL_TEXT] = message.full_text
-    if message.automatic:
-        meta["automatic"] = "1"
-    return meta

@@ -19,12 +19,13 @@ from router.conditions import (
     Not,
     TextHas,
 )
-from router.config import AGENT, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
+from router.config import AGENT, CsatSurvey, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.rules import CompiledRule, RuleSet
 from router.trends import Trend
 from router.schema import (
     CalendarModel,
     ConversationMatch,
+    CsatModel,
     EscalationModel,
     QueueModel,
     Range,
@@ -118,6 +119,7 @@ def _queue(name: str, model: QueueModel) -> QueueConfig:
         sla_policy=model.sla_policy,
         alert_channel=model.alert_channel,
         description=model.description,
+        csat=_csat(model.csat),
     )
 
 
@@ -130,7 +132,14 @@ def _policy(name: str, model: SlaPolicyModel) -> SlaPolicy:
         calendar=model.calendar,
         pause_while_pending=model.pause_while_pending,
         warning_at=model.warning_at,
+        csat=_csat(model.csat),
     )
+
+
+def _csat(model: CsatModel | None) -> CsatSurvey | None:
+    if model is None:
+        return None
+    return CsatSurvey(question=model.question, window=model.window, ask_on_resolve=model.ask_on_resolve)
 
 
 def _escalation(queue: str, model: EscalationModel | None, config: QueueConfig) -> EscalationPath:

@@ -17,6 +17,15 @@ AGENT = "agent"
 
 
 @dataclass(frozen=True, slots=True)
+class CsatSurvey:
+    """A queue's (or SLA policy's) satisfaction survey: asked on resolve, answered within ``window``."""
+
+    question: str
+    window: timedelta
+    ask_on_resolve: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class QueueConfig:
     """A queue (``service``, ``support``, ...) and its tiers.
 
@@ -35,6 +44,7 @@ class QueueConfig:
     sla_policy: str | None = None
     alert_channel: str | None = None
     description: str | None = None
+    csat: CsatSurvey | None = None
 
     @property
     def last_tier(self) -> int:
@@ -60,6 +70,7 @@ class SlaPolicy:
     calendar: str | None = None
     pause_while_pending: bool = True
     warning_at: float = 0.8
+    csat: CsatSurvey | None = None
 
     def target(self, clock: str) -> timedelta | None:
         # One branch per clock (not getattr), so each target keeps its declared type.

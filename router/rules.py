@@ -27,7 +27,7 @@ from conversations.messages import InboundMessage
 from conversations.models import Conversation, Customer, Priority
 from router.calendar import Calendar
 from router.conditions import Condition, Facts
-from router.config import EscalationPath, EscalationStep, QueueConfig, SlaPolicy
+from router.config import CsatSurvey, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.decision import DEFAULT_RULE, Decision, TraceStep
 from router.index import CandidateIndex
 from router.text import RegexBank
@@ -191,6 +191,14 @@ class RuleSet:
         if config is None or config.sla_policy is None:
             return None
         return self.sla_policies.get(config.sla_policy)
+
+    def csat_for(self, queue: str, explicit_policy: str | None) -> CsatSurvey | None:
+        """The survey for a conversation resolved in ``queue``: its SLA policy's, else the queue's."""
+        policy = self.sla_policy_for(queue, explicit_policy)
+        if policy is not None and policy.csat is not None:
+            return policy.csat
+        config = self.queues.get(queue)
+        return config.csat if config is not None else None
 
     def calendar_for(self, policy: SlaPolicy | None) -> Calendar | None:
         """The business-hours calendar of ``policy`` (``None`` = 24/7)."""

@@ -9,7 +9,7 @@ Schema generated from here, so descriptions double as editor hints.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,11 @@ from router.fields import (
 )
 from router.text import check_regex, check_word
 
+# A rating arrives on the conversation's dedupe-protected ingest path; 30 days matches how
+# long a provider's message id is remembered, and nobody answers a survey later than that.
+MAX_CSAT_WINDOW = timedelta(days=30)
+
+
 class Model(BaseModel):
     # frozen: the compiled rules are shared by every request; populate_by_name
     # lets code build models with the Python names of aliased keys.
@@ -48,6 +53,24 @@ def _tiers(value: Any) -> Any:
     return value
 
 
+class CsatModel(Model):
+    """A satisfaction survey sent when a conversation is resolved (docs/ROUTING.md, CSAT)."""
+
+    ask_on_resolve: bool = Field(default=True, description="send the question when an agent resolves")
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="what the customer is asked; SMS, email and Slack add how to answer (a number 1-5)"
+    )
+    window: Duration = Field(default=timedelta(days=3),
+                             description="how long a reply starting with 1-5 counts as the rating")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if value > MAX_CSAT_WINDOW:
+            raise ValueError(f"the window may be at most {MAX_CSAT_WINDOW.days} days")
+        return value
+
+
 class QueueModel(Model):
     description: str | None = None
     slack_channel: str | None = Field(default=None, description="where its conversations are posted, e.g. '#support'")
@@ -57,6 +80,7 @@ class QueueModel(Model):
         default_factory=lambda: {1: TierConfig(), 2: TierConfig(), 3: TierConfig()},
         description="the tiers this queue has (default 1, 2 and 3)",
     )
+    csat: CsatModel | None = Field(default=None, description="satisfaction survey on resolve")
 
 
 class SlaPolicyModel(Model):
@@ -67,6 +91,7 @@ class SlaPolicyModel(Model):
     calendar: Name | None = Field(default=None, description="count only business hours of this calendar; unset = 24/7")
     pause_while_pending: bool = Field(default=True, description="stop the clocks while waiting on the customer")
     warning_at: Fraction = 0.8
+    csat: CsatModel | None = Field(default=None, description="satisfaction survey on resolve; wins over the queue's")
 
     @model_validator(mode="after")
     def _has_target(self) -> SlaPolicyModel:

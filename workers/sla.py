@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from conversations.models import Direction, Message
+from conversations.ratings import ANSWER_KIND
 from router import Calendar, add_business_time, business_time_between
 
 CLOCKS = ("first_response", "next_response", "resolution")
@@ -72,6 +73,11 @@ Segment = tuple[datetime, datetime | None]  # a running stretch; ``None`` = stil
 
 def is_agent_reply(message: Message) -> bool:
     return message.direction == Direction.OUTBOUND and message.meta.get("automatic") != "1"
+
+
+def is_customer_request(message: Message) -> bool:
+    """A customer message that waits on an agent: not the answer to a satisfaction survey."""
+    return message.direction == Direction.INBOUND and message.kind != ANSWER_KIND
 
 
 def plan(
@@ -127,7 +133,7 @@ def _next_response(timeline: Sequence[Message], start: datetime) -> list[Segment
     for message in timeline:
         if is_agent_reply(message):
             replied, waiting_since = True, None
-        elif message.direction == Direction.INBOUND and replied and waiting_since is None:
+        elif is_customer_request(message) and replied and waiting_since is None:
             waiting_since = message.created_at
     if waiting_since is None:
         return []
@@ -140,7 +146,7 @@ def _resolution(policy: Policy, timeline: Sequence[Message], start: datetime) ->
     for message in timeline:
         at = message.created_at
         stops = message.kind in STOPS or (policy.pause_while_pending and is_agent_reply(message))
-        starts = message.direction == Direction.INBOUND or message.kind in STARTS
+        starts = is_customer_request(message) or message.kind in STARTS
         if stops and running_since is not None:
             segments.append((running_since, at))
             running_since = None

@@ -24,6 +24,7 @@ from channels.email.keys import auto_marker, sent_marker
 from channels.email.settings import EmailSettings
 from conversations.messages import OutboundMessage, PermanentSendError, SendResult, TransientSendError
 from conversations.models import Channel
+from conversations.ratings import QUESTION, QUESTION_META
 
 log = logging.getLogger("gateway.email")
 
@@ -91,7 +92,10 @@ class EmailSender:
             return "not sent: the sender failed DMARC, so the address may not be theirs (no backscatter)"
         if message.meta.get(threads.LAST_AUTOMATIC) == "1":
             return "not sent: the customer's last mail was automatic (RFC 3834)"
-        if await self.redis.exists(auto_marker(message.to.address, message.text)):
+        # A survey question is asked once per conversation on an agent's resolve, never in answer to a
+        # mail, so it cannot loop: a customer with two conversations this week is asked about each.
+        survey = message.meta.get(QUESTION_META) == QUESTION
+        if not survey and await self.redis.exists(auto_marker(message.to.address, message.text)):
             return "not sent: this automatic answer already went to this address recently (RFC 3834)"
         return None
 

@@ -24,13 +24,15 @@ from conversations.models import (
     Message,
     Status,
 )
+from conversations.ratings import QUESTION, QUESTION_META
 
 ICONS = {Channel.EMAIL: ":email:", Channel.SMS: ":iphone:", Channel.SLACK: ":slack:",
          Channel.WEBCHAT: ":speech_balloon:"}
 EVENT_ICONS = {"sla_warning": ":warning:", "sla_breach": ":rotating_light:", "sla_alert": ":rotating_light:", "escalated": ":arrow_double_up:",
                "transferred": ":arrow_right:", "assigned": ":raising_hand:", "resolved": ":white_check_mark:",
                "reopened": ":leftwards_arrow_with_hook:", "routed": ":twisted_rightwards_arrows:",
-               "opted_out": ":no_bell:", "opted_in": ":bell:", "help": ":grey_question:"}
+               "opted_out": ":no_bell:", "opted_in": ":bell:", "help": ":grey_question:",
+               "csat_sent": ":bar_chart:", "csat_rated": ":star:"}
 SLA_FIELDS = (("sla_first_response_due", "First response"), ("sla_next_response_due", "Next response"),
               ("sla_resolution_due", "Resolution"))
 MAX_MESSAGE_CHARS = 1500  # longer customer texts are cut; "Show full email" shows the whole message
@@ -177,6 +179,8 @@ def message_line(message: Message, *, thread: tuple[str, str]) -> str | None:
         if (message.meta.get(AGENT_CHANNEL), message.meta.get(AGENT_THREAD)) == thread:
             return None  # the agent typed it in this very thread
         who = "Auto-reply" if message.meta.get("automatic") == "1" else f"*{inline(message.author)}* replied"
+        if message.meta.get(QUESTION_META) == QUESTION:
+            who = "Satisfaction survey"
         channel = message.channel.value if message.channel else "?"
         return f":outbox_tray: {who} ({channel}): {escape(message.text)}"
     if message.direction == Direction.NOTE:

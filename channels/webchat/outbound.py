@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from conversations.messages import OutboundMessage, SendResult
 from conversations import keys
+from conversations.ratings import QUESTION, QUESTION_META
 from conversations.models import Channel
 
 
@@ -25,14 +26,13 @@ class WebchatSender:
         self.redis = redis
 
     async def send(self, message: OutboundMessage) -> SendResult:
-        frame = {
-            "type": "deliver",
-            "conversation_id": message.conversation_id,
-            "message": {
-                "id": message.message_id, "direction": "outbound", "author": message.author,
-                "text": message.text, "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            },
+        shown: dict[str, object] = {
+            "id": message.message_id, "direction": "outbound", "author": message.author,
+            "text": message.text, "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
+        if message.meta.get(QUESTION_META) == QUESTION:
+            shown["csat"] = True  # a survey question: the widget shows 1-5 buttons
+        frame = {"type": "deliver", "conversation_id": message.conversation_id, "message": shown}
         await self.redis.publish(keys.conversation_events(message.conversation_id), json.dumps(frame))
         return SendResult(delivered=False)
 

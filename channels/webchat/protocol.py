@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from conversations.ratings import QUESTION, QUESTION_META
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -20,8 +22,15 @@ def error_frame(code: str, detail: str, *, client_id: str | None = None) -> dict
 
 
 def visible_message(message: dict[str, Any]) -> dict[str, Any]:
-    """What a visitor sees of a message: never notes, events or internal metadata."""
-    return {key: message.get(key) for key in ("id", "direction", "author", "text", "created_at")}
+    """What a visitor sees of a message: never notes, events or internal metadata.
+
+    A satisfaction survey question carries ``"csat": true``: the widget shows it with 1-5 buttons.
+    """
+    visible = {key: message.get(key) for key in ("id", "direction", "author", "text", "created_at")}
+    meta = message.get("meta")
+    if message.get("csat") is True or (isinstance(meta, dict) and meta.get(QUESTION_META) == QUESTION):
+        visible["csat"] = True
+    return visible
 
 
 def looks_like_email(value: str) -> bool:

@@ -23,7 +23,7 @@ from channels.webchat.inbound import ChatMessage, Delivered, FrameError, Hello, 
 from channels.webchat.limits import Network, NewConversationCap, TokenBucket, VisitorRate, client_address
 from channels.webchat.outbox import Outbox
 from channels.webchat.settings import WebchatSettings
-from conversations import codec
+from conversations import codec, ratings
 from conversations.clock import now_ms, utcnow
 from conversations.errors import DomainError, NotFound, storage_unavailable
 from conversations.models import Customer, DeliveryStatus, Direction, Identity, Status
@@ -202,7 +202,7 @@ class WebchatSocket:
             raise FrameError("hello_required", "send hello before messages")
         message = inbound.to_inbound(chat, visitor_id=visitor.visitor_id, identity=visitor.identity,
                                      linked=visitor.linked, name=visitor.name, received_at=utcnow())
-        reserved = not visitor.verified and await self._opens_conversation(visitor)
+        reserved = not visitor.verified and await self._opens_conversation(visitor, chat.text)
         if reserved and not await self.cap.reserve(self.address):
             raise FrameError("too_many_conversations",
                              "too many new conversations from this address this hour; try again later")
@@ -230,15 +230,20 @@ class WebchatSocket:
         self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
                    "conversation_id": result.conversation_id, "duplicate": result.duplicate})
 
-    async def _opens_conversation(self, visitor: Visitor) -> bool:
-        """Whether this message may open a new conversation (and so counts against the address's cap)."""
+    async def _opens_conversation(self, visitor: Visitor, text: str) -> bool:
+        """Whether this message may open a new conversation (and so counts against the address's cap).
+
+        An answer to the resolved conversation's open survey opens nothing: the cap never refuses it.
+        """
         if not visitor.conversation_id:
             return True
         try:
             conversation = await self.deps.store.conversation(visitor.conversation_id)
         except NotFound:
             return True
-        return conversation.status == Status.RESOLVED
+        if conversation.status != Status.RESOLVED:
+            return False
+        return not (ratings.awaits_rating(conversation.extra, now_ms()) and ratings.parse_rating(text) is not None)
 
     # -- delivery ---------------------------------------------------------------------
 

@@ -11,13 +11,21 @@
 --       4 id for a new conversation, 5 message id, 6 now (ms),
 --       7 reopen window (ms), 8 dedupe retention (ms), 9 customer name,
 --       10 channel, 11 subject, 12 thread hint (a conversation id the
---       channel's threading points at, or ""), 13 number of identity keys
---       (n), 14 .. 13+n identity keys, 14+n number of conversation fact
---       values (f: field/value pairs the channel keeps on the conversation),
---       then f values, then message stream field/value pairs.
+--       channel's threading points at, or ""), 13 the rating this text would
+--       give ("1".."5", or "" when it does not start with one), 14 its comment,
+--       15 number of rating entry field values (e: the timeline entry stored
+--       when the reply is taken as a rating), then e values, then the number of
+--       identity keys (n), then n identity keys, then the number of
+--       conversation fact values (f: field/value pairs the channel keeps on the
+--       conversation), then f values, then message stream field/value pairs.
 -- Returns {outcome, conversation id, message id, queue ("" while unrouted)}; outcome is one of
--- opened, reopened, appended, duplicate, or {"moved", customer id} when the
--- customer was merged into another one (the caller retries there).
+-- opened, reopened, appended, rated, duplicate, or {"moved", customer id}
+-- when the customer was merged into another one (the caller retries there).
+--
+-- CSAT: a reply that starts with 1-5 while the live conversation is resolved,
+-- its survey window open and no rating recorded yet is "rated": stored on that
+-- conversation with the rating entry, which stays resolved (no reopen, no new
+-- conversation, no SLA clock). Decided here, so a rating and a reopen never race.
 
 local tag = ARGV[1]
 local merged = redis.call('HGET', KEYS[1], 'merged_into')
@@ -35,14 +43,20 @@ if seen then
 end
 
 local now = tonumber(ARGV[6])
+local rating = ARGV[13]
+local rated_count = tonumber(ARGV[15])
+local at = 16 + rated_count          -- the number of identity keys
+local n = tonumber(ARGV[at])
+local first_identity = ARGV[at + 1]
+local facts_at = at + n + 1          -- the number of conversation fact values
+local f = tonumber(ARGV[facts_at])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('HSET', KEYS[1], 'id', ARGV[2], 'name', ARGV[9], 'created_at', now, 'attributes', '{}')
 elseif ARGV[9] ~= '' and (redis.call('HGET', KEYS[1], 'name') or '') == '' then
   redis.call('HSET', KEYS[1], 'name', ARGV[9])
 end
 
-local n = tonumber(ARGV[13])
-for i = 14, 13 + n do
+for i = at + 1, at + n do
   redis.call('SADD', KEYS[2], ARGV[i])
 end
 
@@ -54,6 +68,10 @@ if conversation then
   local status = redis.call('HGET', conversation_key, 'status')
   if status == 'open' or status == 'pending' then
     outcome = 'appended'
+  elseif status == 'resolved' and rating ~= ''
+      and (tonumber(redis.call('HGET', conversation_key, 'csat_until') or '') or 0) >= now
+      and not redis.call('HGET', conversation_key, 'csat_rating') then
+    outcome = 'rated'
   elseif status == 'resolved' then
     local resolved_at = tonumber(redis.call('HGET', conversation_key, 'resolved_at') or '0') or 0
     -- Within the window, or past it when the customer answered that very thread.
@@ -61,6 +79,8 @@ if conversation then
       outcome = 'reopened'
       redis.call('HSET', conversation_key, 'resolved_at', '')
       redis.call('HINCRBY', conversation_key, 'reopen_count', 1)
+      -- Reopened: a later number is a message again, not an answer to the old survey.
+      redis.call('HDEL', conversation_key, 'csat_until')
     end
   end
 end
@@ -77,21 +97,36 @@ if not outcome then
   redis.call('HSET', KEYS[1], 'live', conversation)
 end
 
-local f = tonumber(ARGV[14 + n])
 local facts = {}
-for i = 15 + n, 14 + n + f do
+for i = facts_at + 1, facts_at + f do
   facts[#facts + 1] = ARGV[i]
 end
 local fields = {}
-for i = 15 + n + f, #ARGV do
+for i = facts_at + f + 1, #ARGV do
   fields[#fields + 1] = ARGV[i]
+end
+if outcome == 'rated' then
+  -- Marked as the survey's answer: the SLA clocks never count it as a customer's request.
+  fields[#fields + 1] = 'kind'
+  fields[#fields + 1] = 'csat_answer'
 end
 redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
 
--- The customer wrote: the conversation waits on an agent again.
--- Remember the address per channel: replies go back where the customer wrote from.
-redis.call('HSET', conversation_key, 'status', 'open', 'updated_at', now,
-  'last_inbound_at', now, 'last_inbound_channel', ARGV[10], 'address:' .. ARGV[10], ARGV[14])
+if outcome == 'rated' then
+  local entry = {}
+  for i = 16, 15 + rated_count do
+    entry[#entry + 1] = ARGV[i]
+  end
+  redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(entry))
+  -- The conversation stays resolved and its SLA clocks untouched; only where to reach the customer moves.
+  redis.call('HSET', conversation_key, 'updated_at', now, 'address:' .. ARGV[10], first_identity,
+    'csat_rating', rating, 'csat_comment', ARGV[14], 'csat_rated_at', now, 'csat_message', ARGV[5])
+else
+  -- The customer wrote: the conversation waits on an agent again.
+  -- Remember the address per channel: replies go back where the customer wrote from.
+  redis.call('HSET', conversation_key, 'status', 'open', 'updated_at', now,
+    'last_inbound_at', now, 'last_inbound_channel', ARGV[10], 'address:' .. ARGV[10], first_identity)
+end
 if f > 0 then
   redis.call('HSET', conversation_key, unpack(facts))
 end

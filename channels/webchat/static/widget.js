@@ -12,7 +12,8 @@
  * arrived while the socket was down (another web process may answer the
  * reconnect) is shown once, in order, followed by the messages still unacked.
  * Every agent message shown is answered with a "delivered" frame: only that
- * makes the gateway mark it delivered.
+ * makes the gateway mark it delivered. A message with "csat": true is a
+ * satisfaction survey: shown with 1-5 buttons, a press sends the number.
  */
 (function () {
   "use strict";
@@ -37,7 +38,10 @@
     ".gw-author{font-size:11px;opacity:.7;margin-bottom:2px}.gw-pending{opacity:.6}" +
     "#gw-chat-form{display:flex;border-top:1px solid #dee2e6}#gw-chat-input{flex:1;border:0;padding:12px;font:inherit;outline:none}" +
     "#gw-chat-send{border:0;background:none;color:#3b5bdb;font-weight:600;padding:0 14px;cursor:pointer}" +
-    "#gw-chat-status{font-size:12px;color:#868e96;padding:2px 10px}";
+    "#gw-chat-status{font-size:12px;color:#868e96;padding:2px 10px}" +
+    ".gw-csat{display:flex;gap:6px;margin-top:8px}.gw-csat button{width:32px;height:32px;border-radius:50%;" +
+    "border:1px solid #3b5bdb;background:#fff;color:#3b5bdb;font:inherit;font-weight:600;cursor:pointer}" +
+    ".gw-csat button:disabled{opacity:.45;cursor:default}.gw-csat button.gw-chosen{background:#3b5bdb;color:#fff;opacity:1}";
   var style = document.createElement("style");
   style.textContent = css;
   document.head.appendChild(style);
@@ -70,11 +74,15 @@
     var text = input.value.trim();
     if (!text) return;
     input.value = "";
+    sendText(text);
+  });
+
+  function sendText(text) {
     var clientId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
     pending[clientId] = text;
     render({id: "pending:" + clientId, direction: "inbound", text: text}, true);
     send({type: "message", client_id: clientId, text: text});
-  });
+  }
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -90,8 +98,37 @@
       (isPending ? " gw-pending" : ""), "data-id": message.id});
     if (message.direction !== "inbound" && message.author) node.appendChild(el("div", {"class": "gw-author"}, message.author));
     node.appendChild(document.createTextNode(message.text));
+    // The visitor wrote after it: an earlier survey is answered (or passed over).
+    if (message.direction === "inbound") closeSurveys(message.text);
+    if (message.csat === true && message.direction === "outbound") node.appendChild(survey());
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
+  }
+
+  // A satisfaction survey: 1-5 buttons; a press sends the number as the visitor's message.
+  function survey() {
+    var row = el("div", {"class": "gw-csat", role: "group", "aria-label": "Rate this conversation from 1 to 5"});
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var button = el("button", {type: "button", "aria-label": "Rate " + n + " of 5", "data-rating": String(n)},
+        String(n));
+      button.addEventListener("click", function () {
+        if (button.disabled) return;
+        button.classList.add("gw-chosen");
+        sendText(String(n));
+      });
+      row.appendChild(button);
+    });
+    return row;
+  }
+
+  // The open survey's button matching the answer stays highlighted (also when a reload replays both).
+  function closeSurveys(answer) {
+    var rating = /^\s*([1-5])(?![0-9])/.exec(answer || "");
+    var buttons = log.querySelectorAll(".gw-csat button:not(:disabled)");
+    for (var i = 0; i < buttons.length; i++) {
+      if (rating && buttons[i].getAttribute("data-rating") === rating[1]) buttons[i].classList.add("gw-chosen");
+      buttons[i].disabled = true;
+    }
   }
 
   function send(frame) {
