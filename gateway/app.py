@@ -15,13 +15,14 @@ from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
-from gateway import api, channels, failures_api, health
+from gateway import api, api_outbound, api_templates, channels, failures_api, health
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
-from gateway.runtime import build_services, channel_deps, load_live_rules
+from gateway.runtime import build_services, channel_deps, load_live_rules, load_live_templates
 from gateway.settings import Settings
 from router import LiveRules
+from templates import LiveTemplates
 
 log = logging.getLogger("gateway")
 
@@ -32,6 +33,7 @@ def create_app(
     redis: Redis | None = None,
     sync_redis: SyncRedis | None = None,
     rules: LiveRules | None = None,
+    templates: LiveTemplates | None = None,
 ) -> web.Application:
     """Build the web app; Redis clients are made from settings unless given (embedded mode, tests)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_middleware, api.admin_auth])
@@ -52,15 +54,19 @@ def create_app(
             # Not fatal: /readyz answers 503 and the client connects once the data Redis answers.
             log.warning("the data Redis is not reachable yet (%s); starting not ready", error)
         live_rules = rules or load_live_rules(settings)
-        services = build_services(settings, async_client, sync_client, live_rules)
+        live_templates = templates or load_live_templates(settings)
+        services = build_services(settings, async_client, sync_client, live_rules, live_templates)
         hub = Hub(hub_client)
         await hub.start()
         app[SERVICES] = services
         app[CHANNEL_DEPS] = channel_deps(settings, services, hub)
         live_rules.install_sighup()
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
+        templates_watcher = asyncio.create_task(live_templates.watch(settings.rules_reload_seconds),
+                                                name="templates-watch")
         yield
         watcher.cancel()
+        templates_watcher.cancel()
         sockets = app[WEBSOCKETS]
         for ws in list(sockets):
             await ws.close(code=1001, message=b"server shutting down")
@@ -75,6 +81,8 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
+    api_templates.setup(app)  # likewise: /api/templates
+    api_outbound.setup(app)  # likewise: /api/outbound
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     app.router.add_get("/", index)

@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, demo, worker, rules."""
+"""The ``gateway`` command: serve, demo, worker, rules, templates."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from gateway.worker_host import GatewayWorker, run_worker
 from gateway.runtime import load_live_rules, services_factory
 from gateway.settings import Settings, SettingsError, load_settings
 from router import cli as rules_cli
+from templates import cli as templates_cli
 from workers import context, defaults
 from workers import sweeper as sweeper_module
 from workers.sweeper import Sweeper
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.set_defaults(func=worker)
     sub.add_parser("sweeper", help="run the SLA timer and outbound recovery sweeper").set_defaults(func=sweeper)
     rules_cli.register(sub)
+    templates_cli.register(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from channels.email.settings import EmailSettings
 from channels.slack.settings import SlackSettings
 from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
+from workers.proactive_settings import ProactiveSettings
 from workers.settings import WorkerSettings
 
 
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     rules_path: Path = Path("routing.yaml")
     rules_reload_seconds: float = Field(default=2.0, gt=0)  # how often processes look for an edited rule file
+    # Response templates (docs/TEMPLATES.md); unset: templates.yaml beside the rule file. Reloaded like the rules.
+    templates_path: Path | None = None
     admin_token: SecretStr | None = None
     # Signs web chat visitor tokens and reply addresses; must be shared by all web processes.
     secret_key: SecretStr | None = None
@@ -68,6 +71,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    proactive: ProactiveSettings = Field(default_factory=ProactiveSettings)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -102,6 +106,10 @@ class Settings(BaseSettings):
     def redis_configured(self) -> bool:
         """A real Redis is named (a URL or sentinels); otherwise only the demo's embedded one exists."""
         return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def templates_file(self) -> Path:
+        return self.templates_path or self.rules_path.parent / "templates.yaml"
 
     @property
     def base_url(self) -> str:

@@ -21,7 +21,7 @@ from router.compile import build_ruleset
 from router.errors import RuleFileError, RulesError
 from router.rules import RuleSet
 from router.schema import CalendarModel, DefaultModel, EscalationModel, QueueModel, RuleFile, RuleModel, SlaPolicyModel
-from router.yamlsource import Document, YamlProblems, parse
+from yamlmarks import Document, YamlProblems, parse
 
 M = TypeVar("M", bound=BaseModel)
 
