@@ -96,7 +96,8 @@ class _Reader:
         loc: tuple[str | int, ...] = ("templates", name)
         if not TEMPLATE_NAME.match(name):
             self.error(loc, f"template name {name!r}: use lower-case letters, digits, '-' and '_'", at_key=True)
-        if isinstance(body, str):
+        short = isinstance(body, str)
+        if short:
             body = {"default": body}  # `name: text` is a template with one text for every channel
         if not isinstance(body, dict):
             self.error(loc, f"template {name!r} must be a text or a mapping of {', '.join(KEYS)}")
@@ -116,7 +117,7 @@ class _Reader:
         variants: dict[str, list[Part]] = {}
         for variant in VARIANTS:
             if variant in body:
-                parts = self.text_of((*loc, variant), body[variant], known, name)
+                parts = self.text_of(loc if short else (*loc, variant), body[variant], known, name)
                 ok = ok and parts is not None
                 if parts is not None:
                     variants[variant] = parts
