@@ -100,3 +100,23 @@ async def test_bad_requests_are_refused_and_change_nothing(gateway, fake_twilio,
     assert redis_snapshot(gateway.backend.sync_client()) == before
     await gateway.backend.drain_async()
     assert fake_twilio.sent == []
+
+
+async def test_the_default_channel_is_the_preferred_one_then_the_last_one(gateway, fake_twilio):
+    await texts(gateway, "hello", "SM" + "5" * 32)
+    store = gateway.app[SERVICES].store
+    [conversation_id] = await store.recent_conversation_ids(limit=10)
+    customer_id = (await store.conversation(conversation_id)).customer_id
+    linked = await gateway.post(f"/api/customers/{customer_id}/identities", headers=admin_headers(),
+                                json={"channel": "email", "address": "ada@customer.example"})
+    assert linked.status == 200
+    patched = await gateway.patch(f"/api/customers/{customer_id}", headers=admin_headers(),
+                                  json={"attributes": {"preferred_channel": "email"}})
+    assert patched.status == 200
+    preferred = await outbound(gateway, customer_id=customer_id, text="hi")
+    assert preferred.status == 400 and "no email sender" in await preferred.text()  # email chosen: no sender here
+    no_address = await outbound(gateway, customer_id=customer_id, channel="webchat", text="hi")
+    assert no_address.status == 400 and "has no webchat address" in await no_address.text()
+    await gateway.patch(f"/api/customers/{customer_id}", headers=admin_headers(), json={"attributes": {}})
+    last = await outbound(gateway, customer_id=customer_id, text="hi")
+    assert last.status == 201 and (await last.json())["channel"] == "sms"
