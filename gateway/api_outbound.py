@@ -8,13 +8,17 @@ stored or sent (docs/OUTBOUND.md).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conversations.addresses import normalize
-from conversations.errors import InvalidRequest, NotFound
+from conversations.errors import Conflict, InvalidRequest, NotFound
+from conversations.keys import PREFIX
 from conversations.models import Channel
 from gateway.api_templates import TemplateName, Variables
 from gateway.appkeys import SERVICES, SETTINGS
@@ -24,6 +28,9 @@ from workers.context import Services
 from workers.proactive import Recipient, Spec
 
 routes = web.RouteTableDef()
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_TTL = 24 * 3600  # a client retrying a timed-out request within a day gets the first answer
+PENDING = "pending"
 
 
 class Body(BaseModel):
@@ -97,6 +104,36 @@ def _check_spec(services: Services, spec: Spec) -> None:
         proactive.check_sender(services, Channel(spec.channel))
 
 
+async def once(request: web.Request, act: Callable[[], Awaitable[tuple[dict[str, object], int]]]) -> web.Response:
+    """Run ``act`` once per ``Idempotency-Key`` (optional): a retried request gets the first answer.
+
+    The key is claimed before anything is sent; a request that was refused frees it again, so the
+    corrected request can use the same key.
+    """
+    given = request.headers.get(IDEMPOTENCY_HEADER)
+    if given is None:
+        body, status = await act()
+        return web.json_response(body, status=status)
+    if not 1 <= len(given) <= 200:
+        raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 characters")
+    redis = request.app[SERVICES].redis
+    digest = hashlib.sha256(f"{request.path}\n{given}".encode()).hexdigest()
+    key = f"{PREFIX}:proactive:idempotency:{digest}"
+    if not await redis.set(key, PENDING, nx=True, ex=IDEMPOTENCY_TTL):
+        stored = await redis.get(key)
+        if stored is None or stored == PENDING:
+            raise Conflict(f"a request with this {IDEMPOTENCY_HEADER} is still being handled; ask again shortly")
+        first = json.loads(stored)
+        return web.json_response(first["body"], status=first["status"], headers={"Idempotent-Replayed": "true"})
+    try:
+        body, status = await act()
+    except BaseException:
+        await redis.delete(key)
+        raise
+    await redis.set(key, json.dumps({"body": body, "status": status}), ex=IDEMPOTENCY_TTL)
+    return web.json_response(body, status=status)
+
+
 @routes.post("/api/outbound")
 async def send_one(request: web.Request) -> web.Response:
     """Write to a customer first: 201 {conversation_id, message_id}; 409 if the address opted out."""
@@ -104,10 +141,15 @@ async def send_one(request: web.Request) -> web.Response:
     services: Services = request.app[SERVICES]
     spec = body.spec()
     _check_spec(services, spec)
-    sent = await proactive.send(services, _recipient(request, body), spec)
-    return web.json_response({"conversation_id": sent.conversation_id, "message_id": sent.message.id,
-                              "customer_id": sent.customer_id, "channel": sent.message.channel,
-                              "opened": sent.opened, "delivery": sent.message.delivery}, status=201)
+    recipient = _recipient(request, body)
+
+    async def act() -> tuple[dict[str, object], int]:
+        sent = await proactive.send(services, recipient, spec)
+        return {"conversation_id": sent.conversation_id, "message_id": sent.message.id,
+                "customer_id": sent.customer_id, "channel": sent.message.channel,
+                "opened": sent.opened, "delivery": sent.message.delivery}, 201
+
+    return await once(request, act)
 
 
 @routes.post("/api/outbound/batch")
@@ -121,10 +163,14 @@ async def send_batch(request: web.Request) -> web.Response:
     spec = body.spec()
     _check_spec(services, spec)
     recipients = [_recipient(request, r, r.variables) for r in body.recipients]
-    batch_id = f"ob_{secrets.token_hex(8)}"
-    await proactive.create_batch(services, batch_id, spec, recipients)
-    return web.json_response({"job_id": batch_id, "recipients": len(recipients),
-                              "status_url": f"/api/outbound/batch/{batch_id}"}, status=202)
+
+    async def act() -> tuple[dict[str, object], int]:
+        batch_id = f"ob_{secrets.token_hex(8)}"
+        await proactive.create_batch(services, batch_id, spec, recipients)
+        return {"job_id": batch_id, "recipients": len(recipients),
+                "status_url": f"/api/outbound/batch/{batch_id}"}, 202
+
+    return await once(request, act)
 
 
 @routes.get("/api/outbound/batch/{id}")

@@ -149,3 +149,13 @@ async def test_a_batch_keeps_the_channels_pace_and_hands_over_instead_of_holding
         assert elapsed >= 1.9  # one message every 2 s (0.5 a second), whichever run sends it
     finally:
         context.install(None)
+
+
+async def test_a_batch_retried_with_the_same_idempotency_key_is_accepted_once(gateway):
+    body = {"template": "outage", "variables": {"service": "Checkout"},
+            "recipients": [{"identity": {"channel": "sms", "address": NUMBERS[0]}}]}
+    headers = {**admin_headers(), "Idempotency-Key": "outage-2026-12-03"}
+    first = await gateway.post("/api/outbound/batch", json=body, headers=headers)
+    again = await gateway.post("/api/outbound/batch", json=body, headers=headers)
+    assert (first.status, again.status) == (202, 202)
+    assert (await first.json())["job_id"] == (await again.json())["job_id"]

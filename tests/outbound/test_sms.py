@@ -120,3 +120,27 @@ async def test_the_default_channel_is_the_preferred_one_then_the_last_one(gatewa
     await gateway.patch(f"/api/customers/{customer_id}", headers=admin_headers(), json={"attributes": {}})
     last = await outbound(gateway, customer_id=customer_id, text="hi")
     assert last.status == 201 and (await last.json())["channel"] == "sms"
+
+
+async def test_a_retried_request_with_the_same_idempotency_key_sends_once(gateway, fake_twilio):
+    body = {"identity": {"channel": "sms", "address": CUSTOMER}, "text": "Your parcel is on its way."}
+    headers = {**admin_headers(), "Idempotency-Key": "notice-42"}
+    first = await gateway.post("/api/outbound", json=body, headers=headers)
+    again = await gateway.post("/api/outbound", json=body, headers=headers)
+    assert (first.status, again.status) == (201, 201)
+    assert await first.json() == await again.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = await gateway.post("/api/outbound", json=body, headers={**admin_headers(), "Idempotency-Key": "43"})
+    assert other.status == 201
+    await gateway.backend.drain_async()
+    assert len(fake_twilio.sent) == 2
+
+
+async def test_a_refused_request_frees_its_idempotency_key(gateway, fake_twilio):
+    headers = {**admin_headers(), "Idempotency-Key": "k1"}
+    refused = await gateway.post("/api/outbound", headers=headers, json={
+        "identity": {"channel": "sms", "address": CUSTOMER}, "template": "order-delayed"})
+    assert refused.status == 400
+    fixed = await gateway.post("/api/outbound", headers=headers, json={
+        "identity": {"channel": "sms", "address": CUSTOMER}, "template": "order-delayed",
+        "variables": {"order": "1", "eta": "today"}})
+    assert fixed.status == 201
