@@ -64,3 +64,16 @@ async def test_a_template_that_cannot_be_sent_is_told_in_the_thread_and_nothing_
 async def test_a_mistyped_template_command_is_answered_at_once(gw, text, reason):
     response = await gw.command(text)
     assert reason in (await response.json())["text"]
+
+
+async def test_workers_pick_up_an_edited_template_file_before_the_next_job(gw, tmp_path):
+    _, conversation_id = await open_support_conversation(gw)
+    path = tmp_path / "templates.yaml"
+    path.write_text("templates:\n  greeting: 'Welcome back, {customer.first_name}!'\n")
+    await gw.command(f"template {conversation_id} greeting")
+    await gw.drain()
+    assert await outbound_texts(gw, conversation_id) == ["Welcome back, Ada!"]
+    path.write_text("templates:\n  greeting: 'Broken {customer.nope}'\n")  # refused: the last good set stays
+    await gw.command(f"template {conversation_id} greeting", trigger="t2")
+    await gw.drain()
+    assert await outbound_texts(gw, conversation_id) == ["Welcome back, Ada!"] * 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -160,3 +161,17 @@ def test_show_renders_a_template_for_a_channel():
     assert "Hi Ada, order A-1 is delayed; new delivery date Friday." in result.stdout
     missing = cli("show", "order-delayed", "--file", "examples/templates.yaml")
     assert missing.returncode == 1 and "needs {order}" in missing.stderr
+
+
+def test_check_finds_the_file_beside_the_rule_file_unless_one_is_named(tmp_path):
+    (tmp_path / "routing.yaml").write_text("default: {queue: service}\n")
+    (tmp_path / "templates.yaml").write_text("templates:\n  hi: 'Hi {customer.first_name|there}'\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    beside = subprocess.run([sys.executable, "-m", "gateway.cli", "templates", "check"], cwd=ROOT, text=True,
+                            capture_output=True, timeout=60,
+                            env={**env, "GATEWAY_RULES_PATH": str(tmp_path / "routing.yaml")})
+    assert beside.returncode == 0 and "1 template(s): hi" in beside.stdout
+    named = subprocess.run([sys.executable, "-m", "gateway.cli", "templates", "check"], cwd=ROOT, text=True,
+                           capture_output=True, timeout=60,
+                           env={**env, "GATEWAY_TEMPLATES_PATH": str(tmp_path / "missing.yaml")})
+    assert named.returncode == 1 and "missing.yaml: cannot read the template file" in named.stderr
