@@ -102,7 +102,8 @@ def replied(current: Conversation, message_id: MessageId, text: str, author: str
         # An agent answered: the conversation now waits on the customer.
         fields["status"] = Status.PENDING.value
         fields["last_agent_reply_at"] = codec.to_ms(now)
-        if current.first_response_at is None:
+        # A proactive message (conversations/proactive.py) is us writing first, not an answer.
+        if current.first_response_at is None and meta.get("proactive") != "1":
             fields["first_response_at"] = codec.to_ms(now)
     return Change(fields=fields, messages=[message], delivery={message_id: codec.delivery_state(status, refused)})
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from channels.email.original import original_view
 from conversations import codec
@@ -14,6 +14,7 @@ from conversations.addresses import normalize
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Customer, Status
 from gateway.actors import VIA, actor, authenticate
+from gateway.api_templates import TemplateName, Variables, render_for
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.bodies import read_body
 from workers.context import Services
@@ -37,10 +38,21 @@ class Body(BaseModel):
 
 
 class MessageBody(Body):
-    text: str = Field(min_length=1, max_length=32_000)
+    text: str | None = Field(None, min_length=1, max_length=32_000)
+    # Or a response template (docs/TEMPLATES.md), rendered for the channel the message goes out on.
+    template: TemplateName | None = None
+    variables: Variables | None = None
     author: Author = "admin"
     kind: Literal["reply", "note"] = "reply"
     channel: Channel | None = None
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> MessageBody:
+        if (self.text is None) == (self.template is None):
+            raise ValueError("give either text or template (with its variables)")
+        if self.variables is not None and self.template is None:
+            raise ValueError("variables go with a template")
+        return self
 
 
 class TransferBody(Body):
@@ -168,11 +180,17 @@ async def message_original(request: web.Request) -> web.Response:
 @routes.post("/api/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
     body = await read_body(request, MessageBody)
-    service, conversation_id = _services(request).service, request.match_info["id"]
+    services, conversation_id = _services(request), request.match_info["id"]
+    service = services.service
+    text = body.text
+    if body.template is not None:
+        text = (await render_for(services, conversation_id, body.template, body.variables or {}, body.author,
+                                 body.channel, note=body.kind == "note")).text
+    assert text is not None  # the body has text or a template
     if body.kind == "note":
-        message = await service.note(conversation_id, body.text, actor(request, body))
+        message = await service.note(conversation_id, text, actor(request, body))
     else:
-        message = await service.reply(conversation_id, body.text, actor(request, body), channel=body.channel)
+        message = await service.reply(conversation_id, text, actor(request, body), channel=body.channel)
     return web.json_response({"message": codec.message_json(message)}, status=201)
 
 

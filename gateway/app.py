@@ -14,14 +14,15 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from gateway import api, api_agents, api_audit, api_reports, channels, failures_api, health
+from gateway import api, api_agents, api_audit, api_outbound, api_reports, api_templates, channels, failures_api, health
 from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.rules_audit import ReloadRecorder
-from gateway.runtime import audit_log, build_services, channel_deps, load_live_rules
+from gateway.runtime import audit_log, build_services, channel_deps, load_live_rules, load_live_templates
 from gateway.settings import Settings
 from router import LiveRules
+from templates import LiveTemplates
 
 log = logging.getLogger("gateway")
 
@@ -33,6 +34,7 @@ def create_app(
     sync_redis: SyncRedis | None = None,
     rules: LiveRules | None = None,
     demo: bool = False,
+    templates: LiveTemplates | None = None,
 ) -> web.Application:
     """Build the web app; Redis clients are made from settings unless given (embedded mode, tests).
 
@@ -57,7 +59,8 @@ def create_app(
             # Not fatal: /readyz answers 503 and the client connects once the data Redis answers.
             log.warning("the data Redis is not reachable yet (%s); starting not ready", error)
         live_rules = rules or load_live_rules(settings)
-        services = build_services(settings, async_client, sync_client, live_rules)
+        live_templates = templates or load_live_templates(settings)
+        services = build_services(settings, async_client, sync_client, live_rules, live_templates)
         hub = Hub(hub_client)
         await hub.start()
         app[SERVICES] = services
@@ -66,10 +69,13 @@ def create_app(
         recorder = ReloadRecorder(live_rules, audit_log(settings, async_client))
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
         log.info(channels.describe(settings))
+        templates_watcher = asyncio.create_task(live_templates.watch(settings.rules_reload_seconds),
+                                                name="templates-watch")
         yield
         # Web chat sockets were closed (1001) on shutdown, before requests in flight were awaited.
         watcher.cancel()
         await recorder.close()
+        templates_watcher.cancel()
         await hub.close()
         await services.close()
         if own_clients:
@@ -84,6 +90,8 @@ def create_app(
     app.router.add_routes(api_audit.routes)  # likewise
     app.router.add_routes(api_agents.routes)
     api_reports.setup(app)  # likewise
+    api_templates.setup(app)  # likewise: /api/templates
+    api_outbound.setup(app)  # likewise: /api/outbound
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     if demo:

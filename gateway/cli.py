@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, demo, worker, sweeper, keygen, rules, agents, report.
+"""The ``gateway`` command: serve, demo, worker, sweeper, keygen, rules, agents, report, templates.
 
 Every process starts the same way (``gateway/lifecycle.py``): settings, then
 logging, then one check at a time that fails with one line and exit code 2;
@@ -32,6 +32,7 @@ from gateway.runtime import services_factory
 from gateway.settings import Settings, SettingsError, known_names, load_settings
 from router import cli as rules_cli
 from router.live import rules_path_from_env
+from templates import cli as templates_cli
 from workers import context, defaults, rqworker
 from workers import sweeper as sweeper_module
 from workers.sweeper import Sweeper
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.register(sub, configured=configured_rules)
     agents_cli.register(sub)
     report_cli.register(sub)
+    templates_cli.register(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from gateway.channels import build_senders
 from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.settings import Settings
 from router import LiveRules
+from templates import LiveTemplates
 from workers.context import Services
 from workers import report_store, trends
 from workers.dispatch import listeners
@@ -52,7 +53,17 @@ def load_live_rules(settings: Settings) -> LiveRules:
     return LiveRules.open(settings.rules_path, explicit="rules_path" in settings.model_fields_set)
 
 
-def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rules: LiveRules) -> Services:
+def load_live_templates(settings: Settings) -> LiveTemplates:
+    """The configured template file; none (when none was named) is an empty set, watched for the file.
+
+    Raises:
+        templates.TemplatesError: the file is broken, or was named and is missing.
+    """
+    return LiveTemplates(settings.templates_file, required=settings.templates_path is not None)
+
+
+def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rules: LiveRules,
+                   templates: LiveTemplates | None = None) -> Services:
     """The process's services on its data client ``redis`` and RQ's connection ``sync_redis``."""
     replica_ack = ReplicaAck(settings.redis_min_replicas_ack, settings.redis_replica_ack_timeout_ms)
     store = ConversationStore(redis, reopen_window=settings.reopen_window, replica_ack=replica_ack)
@@ -67,7 +78,9 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     senders = build_senders(settings, redis, secret_key_bytes(settings))
     return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
-                    events=events, webchat=settings.webchat)
+                    events=events, webchat=settings.webchat,
+                    templates=templates if templates is not None else load_live_templates(settings),
+                    proactive=settings.proactive)
 
 
 def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:
@@ -85,14 +98,17 @@ def services_factory(
     rules: LiveRules,
     make_redis: Callable[[], Redis] | None = None,
     make_sync_redis: Callable[[], SyncRedis] | None = None,
+    templates: LiveTemplates | None = None,
 ) -> Callable[[], AbstractAsyncContextManager[Services]]:
     """How each job (and the sweeper) gets its services: fresh async clients for its event loop.
 
     ``rules`` is loaded once per worker process (a forking worker loads it before
     forking) and checked for an edited file before each job (a stat call).
     Clients come from ``gateway.redis_clients`` (one Redis, Sentinel or Cluster);
-    the embedded demo and the tests pass their own client factories.
+    the embedded demo and the tests pass their own client factories. The template file is
+    treated like the rule file.
     """
+    live_templates = templates if templates is not None else load_live_templates(settings)
     clients = RedisClients(settings) if make_redis is None or make_sync_redis is None else None
 
     def async_client() -> Redis:
@@ -110,11 +126,12 @@ def services_factory(
     @asynccontextmanager
     async def session() -> AsyncIterator[Services]:
         rules.reload_if_changed()
+        live_templates.reload_if_changed()
         redis = async_client()
         await prepare(redis)
         job_connection = _job_connection()  # inside a job: RQ's own connection, not ours to close
         sync = job_connection or sync_client()
-        services = build_services(settings, redis, sync, rules)
+        services = build_services(settings, redis, sync, rules, live_templates)
         try:
             yield services
         finally:

@@ -30,6 +30,7 @@ from channels.slack.settings import SlackSettings
 from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
 from gateway import envvalues
+from workers.proactive_settings import ProactiveSettings
 from workers.settings import WorkerSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     public_url: WebUrl | None = None
     rules_path: Path = Path("routing.yaml")
     rules_reload_seconds: float = Field(default=2.0, gt=0)  # how often processes look for an edited rule file
+    # Response templates (docs/TEMPLATES.md); unset: templates.yaml beside the rule file. Reloaded like the rules.
+    templates_path: Path | None = None
     admin_token: SecretStr | None = None
     # Per-agent API tokens, "name:token" pairs comma-separated (docs/AGENTS.md); only digests are kept.
     agent_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, repr=False)
@@ -108,6 +111,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    proactive: ProactiveSettings = Field(default_factory=ProactiveSettings)
 
     @field_validator("agent_tokens", mode="before")
     @classmethod
@@ -166,6 +170,10 @@ class Settings(BaseSettings):
     def redis_configured(self) -> bool:
         """A real Redis is named (a URL or sentinels); otherwise only the demo's embedded one exists."""
         return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def templates_file(self) -> Path:
+        return self.templates_path or self.rules_path.parent / "templates.yaml"
 
     @property
     def base_url(self) -> str:

@@ -30,7 +30,7 @@ from router.schema import (
     SlaPolicyModel,
     TrendModel,
 )
-from router.yamlsource import Document, YamlProblems, parse
+from yamlmarks import Document, YamlProblems, parse
 
 M = TypeVar("M", bound=BaseModel)
 

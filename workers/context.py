@@ -27,8 +27,10 @@ from conversations.models import Channel
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
 from router import LiveRules
+from templates import LiveTemplates, TemplateSet
 from workers.queues import JobQueues
 from channels.webchat.settings import WebchatSettings
+from workers.proactive_settings import ProactiveSettings
 from workers.settings import WorkerSettings
 
 T = TypeVar("T")
@@ -46,6 +48,8 @@ class Services:
         rules: the rule file in force, reloaded when it changes.
         senders: one sender per configured channel.
         webchat: the web chat group, for the sweeper's retention of anonymous visitors.
+        templates: the response templates in force, reloaded when the file changes.
+        proactive: the batch proactive messages' group (pace per channel).
     """
 
     settings: WorkerSettings
@@ -60,6 +64,8 @@ class Services:
     senders: Mapping[Channel, Sender]
     events: EventBus
     webchat: WebchatSettings = field(default_factory=WebchatSettings)
+    templates: LiveTemplates = field(default_factory=lambda: LiveTemplates.of(TemplateSet()))
+    proactive: ProactiveSettings = field(default_factory=ProactiveSettings)
 
     async def close(self) -> None:
         for sender in self.senders.values():

@@ -54,11 +54,14 @@ def compose(message: OutboundMessage, *, from_address: str, domain: str, secret:
     mail = EmailMessage()
     mail["From"] = from_address
     mail["To"] = authresults.delivery_address(message.to.address)
-    mail["Subject"] = reply_subject(message.meta.get(threads.SUBJECT) or message.subject)
+    subject = message.meta.get(threads.SUBJECT) or message.subject
+    last = message.meta.get(threads.LAST_MESSAGE_ID)
+    # We write first (a proactive message, the customer never mailed in this conversation): no "Re:".
+    first = message.meta.get("proactive") == "1" and not last
+    mail["Subject"] = (" ".join((subject or "").split()) or FALLBACK_SUBJECT) if first else reply_subject(subject)
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = f"<{message.message_id}@{domain}>"
     mail["Reply-To"] = threads.reply_address(from_address, domain, secret, message.conversation_id)
-    last = message.meta.get(threads.LAST_MESSAGE_ID)
     if last:
         chain = [*threads.message_ids(" ".join(f"<{r}>" for r in message.meta.get(threads.REFERENCES, "").split())),
                  last]

@@ -1,4 +1,4 @@
-"""What agents do from Slack, run inside jobs: replies, notes, claim, escalate, transfer, resolve.
+"""What agents do from Slack, run inside jobs: replies, templates, notes, claim, escalate, transfer, resolve.
 
 Each action is keyed (Slack message ts, action ts, trigger id) and runs at
 most once: sending a customer the same reply twice is worse than asking an
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from channels.slack import blocks
+from channels.slack import blocks, commands
 from channels.slack.api import RateLimited, SlackApi, SlackError, make_client
 from channels.slack.deps import ConsoleDeps
 from channels.slack.state import SlackState
@@ -37,17 +37,29 @@ async def agent_reply(deps: ConsoleDeps, conversation_id: str, channel: str, thr
     api = slack_api(deps)
     try:
         author = await author_name(api, user)
+        template = commands.thread_template(text)
+        if template is not None:
+            text = await render_template(deps, conversation_id, *template, author)
         await deps.service.reply(conversation_id, text, author, meta={
             blocks.AGENT_CHANNEL: channel, blocks.AGENT_THREAD: thread_ts, "agent_slack_ts": ts,
             "agent_slack_user": user,
         })
-    except DomainError as error:
+    except (DomainError, commands.CommandError) as error:
         await api.post(channel, f":x: Not sent to the customer: {error}", thread_ts=thread_ts)
         return f"refused: {error}"
     except Exception:
         await slack.forget_once(key)  # nothing was stored: let the job's retry try again
         raise
     return "replied"
+
+
+async def render_template(deps: ConsoleDeps, conversation_id: str, name: str, variables: dict[str, str],
+                          agent: str) -> str:
+    """Template ``name`` for the conversation's customer, in the text for the channel a reply goes out on."""
+    conversation = await deps.store.conversation(conversation_id)
+    customer = await deps.store.current_customer(conversation.customer_id)
+    return deps.templates.render(name, conversation.last_inbound_channel, customer=customer,
+                                 conversation_id=conversation.id, agent=agent, variables=variables).text
 
 
 async def agent_edited(deps: ConsoleDeps, conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:
@@ -63,7 +75,7 @@ async def agent_edited(deps: ConsoleDeps, conversation_id: str, channel: str, th
 
 async def agent_action(deps: ConsoleDeps, conversation_id: str, action: str, user: str, argument: str, reply_channel: str,
                        once: str) -> str:
-    """A button or command: claim, escalate, transfer, resolve, note."""
+    """A button or command: claim, escalate, transfer, resolve, note, template."""
     slack = SlackState(deps.redis)
     if once and not await slack.once(once):
         return "already handled"
@@ -83,9 +95,12 @@ async def agent_action(deps: ConsoleDeps, conversation_id: str, action: str, use
             await service.resolve(conversation_id, name)
         elif action == "note":
             await service.note(conversation_id, argument, name)
+        elif action == "template":
+            text = await render_template(deps, conversation_id, *commands.template_arguments(argument), name)
+            await service.reply(conversation_id, text, name)
         else:
             return f"unknown action {action}"
-    except DomainError as error:
+    except (DomainError, commands.CommandError) as error:
         if reply_channel:
             await _tell(api, reply_channel, user, f":x: {action} refused: {error}")
         return f"refused: {error}"

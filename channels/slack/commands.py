@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,9 +26,13 @@ USAGE = """\
 `/gateway transfer CONVERSATION service|support [reason]`
 `/gateway resolve CONVERSATION`
 `/gateway note CONVERSATION TEXT`: an internal note, never sent to the customer
+`/gateway template CONVERSATION NAME [variable=value …]`: send a response template to the customer
 CONVERSATION is the id on the parent message (`cnv_…`). A plain reply in a conversation's thread is sent \
-to the customer."""
-ACTIONS = ("claim", "escalate", "transfer", "resolve", "note")
+to the customer; a thread reply `/gateway template NAME [variable=value …]` sends that template."""
+ACTIONS = ("claim", "escalate", "transfer", "resolve", "note", "template")
+TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+VARIABLE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+THREAD_TEMPLATE = re.compile(r"^\s*/gateway\s+template(?:\s+|$)", re.IGNORECASE)
 
 
 class CommandError(ValueError):
@@ -64,7 +69,38 @@ def parse(text: str) -> Command:
         return Command(verb, words[1], f"{queue.lower()} {reason.strip()}".strip())
     if verb == "note" and not rest:
         raise CommandError("`note` needs the text of the note")
+    if verb == "template":
+        template_arguments(rest)  # refused now, in the agent's own words, not later in the job
     return Command(verb, words[1], rest)
+
+
+def template_arguments(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME [variable=value …]`` (values may be quoted: ``eta="next Friday"``) → name and variables."""
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise CommandError(f"cannot read the template's variables: {error}") from None
+    if not words or not TEMPLATE_NAME.match(words[0]):
+        raise CommandError("`template` needs a template name: `template NAME [variable=value …]`")
+    variables: dict[str, str] = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep or not VARIABLE.match(key):
+            raise CommandError(f"{word!r} is not variable=value (quote values with spaces: eta=\"next Friday\")")
+        variables[key] = value
+    return words[0], variables
+
+
+def thread_template(text: str) -> tuple[str, dict[str, str]] | None:
+    """A thread reply ``/gateway template NAME [variable=value …]``: the template to send, else None.
+
+    Raises:
+        CommandError: it asks for a template but names none, or a variable is not ``name=value``.
+    """
+    match = THREAD_TEMPLATE.match(text)
+    if match is None:
+        return None
+    return template_arguments(text[match.end():])
 
 
 def sla_due(conversation: Conversation) -> float:

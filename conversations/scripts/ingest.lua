@@ -18,7 +18,8 @@
 --       identity keys (n), then n identity keys, then the number of
 --       conversation fact values (f: field/value pairs the channel keeps on the
 --       conversation), then f values, then message stream field/value pairs.
--- Returns {outcome, conversation id, message id, queue ("" while unrouted)}; outcome is one of
+-- Returns {outcome, conversation id, message id, queue ("" while unrouted, and when the message answers
+-- a proactive message: route it)}; outcome is one of
 -- opened, reopened, appended, rated, duplicate, or {"moved", customer id}
 -- when the customer was merged into another one (the caller retries there).
 --
@@ -133,6 +134,9 @@ end
 redis.call('HINCRBY', conversation_key, 'message_count', 1)
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 
+-- The first answer to a proactive message (scripts/open_outbound.lua): routed like a first message.
+local route_now = redis.call('HDEL', conversation_key, 'route_on_answer') == 1
+
 redis.call('HSET', KEYS[4], ARGV[3], conversation .. ' ' .. ARGV[5])
 redis.call('ZADD', KEYS[5], now, ARGV[3])
 
@@ -143,4 +147,4 @@ if #expired > 0 then
   redis.call('ZREM', KEYS[5], unpack(expired))
 end
 
-return {outcome, conversation, ARGV[5], redis.call('HGET', conversation_key, 'queue') or ''}
+return {outcome, conversation, ARGV[5], route_now and '' or (redis.call('HGET', conversation_key, 'queue') or '')}

@@ -98,6 +98,19 @@ class Document:
     data: Any
     root: Node | None
 
+    def node(self, loc: tuple[str | int, ...]) -> Node | None:
+        """The node ``loc`` names exactly (keys and indexes only), or None if the file has none there."""
+        node = self.root
+        for part in loc:
+            if isinstance(node, MappingNode):
+                found = [v for k, v in node.value if isinstance(k, ScalarNode) and k.value == str(part)]
+                node = found[-1] if found else None
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+            else:
+                return None
+        return node
+
     def position(self, loc: tuple[str | int, ...], *, at_key: bool = False) -> tuple[int, int]:
         """1-based line and column of the value (or key) that ``loc`` names.
 
