@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from importlib import resources
 
 from aiohttp import web
 from redis import Redis as SyncRedis
@@ -15,7 +14,7 @@ from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
-from gateway import api, channels, failures_api, health
+from gateway import api, api_inbox, channels, failures_api, health, inbox_live, pages
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -75,11 +74,9 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
+    app.router.add_routes(api_inbox.routes)  # before api.routes, whose catch-all would answer /api/inbox
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
-    app.router.add_get("/", index)
+    inbox_live.setup(app)  # after the lifecycle above: its feed reads the services' Redis
+    pages.setup(app)
     return app
-
-
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(str(resources.files("gateway").joinpath("static/index.html")))

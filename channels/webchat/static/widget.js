@@ -38,9 +38,17 @@
     "#gw-chat-form{display:flex;border-top:1px solid #dee2e6}#gw-chat-input{flex:1;border:0;padding:12px;font:inherit;outline:none}" +
     "#gw-chat-send{border:0;background:none;color:#3b5bdb;font-weight:600;padding:0 14px;cursor:pointer}" +
     "#gw-chat-status{font-size:12px;color:#868e96;padding:2px 10px}";
-  var style = document.createElement("style");
-  style.textContent = css;
-  document.head.appendChild(style);
+  // A constructed style sheet where the browser has them: a page with a strict Content-Security-Policy
+  // (style-src without 'unsafe-inline', like the gateway's own pages) refuses a <style> element.
+  if (window.CSSStyleSheet && "adoptedStyleSheets" in document && "replaceSync" in CSSStyleSheet.prototype) {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+  } else {
+    var style = document.createElement("style");
+    style.textContent = css;
+    document.head.appendChild(style);
+  }
 
   var bubble = el("button", {id: "gw-chat-bubble", "aria-label": "Chat with us", type: "button"});
   // An inline SVG, not an emoji: it renders the same without any emoji font installed.

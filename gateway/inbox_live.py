@@ -1,0 +1,196 @@
+"""Live inbox updates: every domain event on one Redis channel, fanned out to the inbox's WebSockets.
+
+Every process that changes conversations (web, workers, sweeper) publishes its
+events on ``gw:events:inbox`` (the listener ``publisher`` is subscribed in
+``gateway/runtime.py``), so an agent's page hears of a message a webhook
+stored in another web process or a delivery a worker recorded. Each web
+process holds one pub/sub connection for all its inbox sockets (``InboxFeed``);
+a socket gets a bounded queue, and one that falls behind is told to reload
+instead of holding events without limit.
+
+The socket proves itself with its first frame, ``{"type": "auth", "token": …}``
+(a browser cannot set an Authorization header on a WebSocket, and a token in
+the URL would land in access logs); until then it receives nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+
+from aiohttp import WSMsgType, web
+from redis.asyncio import Redis
+
+from conversations import redisio
+from conversations.events import ConversationEvent, Listener
+from conversations.keys import PREFIX
+from gateway.appkeys import SERVICES, SETTINGS
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway.inbox")
+
+CHANNEL = f"{PREFIX}:events:inbox"
+AUTH_TIMEOUT_SECONDS = 10.0
+QUEUE_SIZE = 500  # events a slow socket may lag behind before it is told to reload
+RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def publisher(redis: Redis) -> Listener:
+    """A bus listener that publishes each event for the inbox pages of every web process."""
+
+    async def publish(event: ConversationEvent) -> None:
+        payload = {**asdict(event), "kind": event.kind.value}
+        await redis.publish(CHANNEL, json.dumps(payload))
+
+    return publish
+
+
+def token_valid(settings: Settings, given: str) -> bool:
+    """The check the admin API's middleware makes, for the socket's first frame."""
+    token = settings.admin_token
+    return token is not None and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+
+
+class InboxFeed:
+    """One pub/sub subscription per process; each inbox socket reads its own bounded queue."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._queues: set[asyncio.Queue[dict[str, object]]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_forever(), name="inbox-feed")
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+
+    async def close(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    @contextlib.asynccontextmanager
+    async def listen(self) -> AsyncIterator[asyncio.Queue[dict[str, object]]]:
+        queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    def _fan_out(self, frame: dict[str, object]) -> None:
+        for queue in self._queues:
+            try:
+                queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                # The socket missed events: it drops its backlog and reloads what it shows.
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait({"type": "reload"})
+
+    async def _read_forever(self) -> None:
+        failures = 0
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                if failures:
+                    self._fan_out({"type": "reload"})  # events published while we were away are lost
+                self._subscribed.set()
+                failures = 0
+                while True:
+                    message = await pubsub.get_message(timeout=30.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    try:
+                        event = json.loads(message["data"])
+                    except (TypeError, ValueError):
+                        log.warning("ignored a malformed inbox event")
+                        continue
+                    self._fan_out({"type": "event", "event": event})
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a lost connection: renew it, the sockets reload
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                failures += 1
+                log.warning("inbox feed lost its Redis subscription (%r); again in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await redisio.aclose(pubsub)
+
+
+INBOX_FEED: web.AppKey[InboxFeed] = web.AppKey("inbox_feed", InboxFeed)
+INBOX_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("inbox_sockets", set)
+
+
+async def live(request: web.Request) -> web.WebSocketResponse:
+    """``/inbox/live``: the first frame must carry the token; then every conversation event follows."""
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+    await ws.prepare(request)
+    request.app[INBOX_SOCKETS].add(ws)
+    try:
+        return await _serve(request, ws)
+    finally:
+        request.app[INBOX_SOCKETS].discard(ws)
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse) -> web.WebSocketResponse:
+    try:
+        first = await ws.receive(timeout=AUTH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        await ws.close(code=4401, message=b"auth frame expected")
+        return ws
+    token = ""
+    if first.type == WSMsgType.TEXT:
+        with contextlib.suppress(ValueError, AttributeError):
+            frame = json.loads(first.data)
+            if isinstance(frame, dict) and frame.get("type") == "auth" and isinstance(frame.get("token"), str):
+                token = frame["token"]
+    if not token_valid(request.app[SETTINGS], token):
+        await ws.close(code=4401, message=b"missing or wrong token")
+        return ws
+    async with request.app[INBOX_FEED].listen() as queue:
+        await ws.send_json({"type": "ready"})
+        forward = asyncio.create_task(_forward(ws, queue))
+        try:
+            async for message in ws:  # the page sends nothing more; reading notices the close
+                if message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            forward.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forward
+    return ws
+
+
+async def _forward(ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, object]]) -> None:
+    while not ws.closed:
+        frame = await queue.get()
+        try:
+            await ws.send_json(frame)
+        except (ConnectionError, RuntimeError):
+            return
+
+
+def setup(app: web.Application) -> None:
+    """The socket route and the feed; call after the lifecycle that builds the services (it reads their Redis)."""
+
+    async def feed(app: web.Application) -> AsyncIterator[None]:
+        inbox_feed = InboxFeed(app[SERVICES].redis)
+        await inbox_feed.start()
+        app[INBOX_FEED] = inbox_feed
+        yield
+        for ws in list(app[INBOX_SOCKETS]):
+            await ws.close(code=1001, message=b"server shutting down")
+        await inbox_feed.close()
+
+    app[INBOX_SOCKETS] = set()
+    app.cleanup_ctx.append(feed)
+    app.router.add_get("/inbox/live", live)
