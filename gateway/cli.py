@@ -109,11 +109,11 @@ def demo(args: argparse.Namespace) -> int:
         # The one place a secret is written: the operator has no other way to learn a generated token.
         # It goes to stdout, never through the log; the page takes it out of its address bar at once.
         token = settings.admin_token.get_secret_value()
-        print(f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; "
-              f"rules: {settings.rules_path})", flush=True)
+        print(f"Gateway demo: agent inbox {settings.base_url}/inbox?token={token}  (admin API token: {token}; "
+              f"customer page with the chat widget: {settings.base_url}/ ; rules: {settings.rules_path})", flush=True)
     else:
-        print(f"Gateway demo on {settings.base_url}/  (admin API token: the one in GATEWAY_ADMIN_TOKEN; "
-              f"rules: {settings.rules_path})", flush=True)
+        print(f"Gateway demo: agent inbox {settings.base_url}/inbox  (admin API token: the one in GATEWAY_ADMIN_TOKEN; "
+              f"customer page with the chat widget: {settings.base_url}/ ; rules: {settings.rules_path})", flush=True)
     _run(app, settings)
     return 0
 

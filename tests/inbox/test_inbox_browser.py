@@ -1,0 +1,142 @@
+"""The inbox in a real browser: an agent answers a web chat visitor, live, with no console error."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.pages import CONTENT_SECURITY_POLICY
+from tests.support import ADMIN_TOKEN
+from tests.webchat.test_widget_browser import browser  # noqa: F401  (the chromium fixture)
+
+
+class Console:
+    """Every console error and uncaught exception of the pages it watches (CSP violations are errors)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def watch(self, page) -> None:
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+
+async def no_sideways_scroll(page) -> bool:
+    return await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+async def open_inbox(browser, gateway, console, width: int = 1440, height: int = 900):  # noqa: F811
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    console.watch(page)
+    response = await page.goto(str(gateway.make_url(f"/inbox?token={ADMIN_TOKEN}")))
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    await page.wait_for_selector("#live[data-state=live]", timeout=5000)
+    assert page.url == str(gateway.make_url("/inbox"))  # the token left the address bar
+    return context, page
+
+
+async def test_an_agent_answers_from_the_inbox_and_the_visitor_sees_it(gateway, browser):  # noqa: F811
+    console = Console()
+    inbox_context, inbox = await open_inbox(browser, gateway, console)
+    visitor_context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    visitor = await visitor_context.new_page()
+    console.watch(visitor)
+    try:
+        await visitor.goto(str(gateway.make_url("/")))
+        await visitor.click("#gw-chat-bubble")
+        await visitor.fill("#gw-chat-input", "Hi, where is my order? <b>not bold</b>")
+        await visitor.press("#gw-chat-input", "Enter")
+
+        # Live: the conversation appears in the inbox that was already open, without a reload.
+        row = await inbox.wait_for_selector("#list li", timeout=5000)
+        assert "webchat" in await row.inner_text()
+        await row.click()
+        first = await inbox.wait_for_selector("#timeline li.msg.inbound .body", timeout=5000)
+        # Text stays text: the customer's markup is shown, never parsed.
+        assert await first.inner_text() == "Hi, where is my order? <b>not bold</b>"
+        assert await inbox.locator("#timeline b").count() == 0
+        assert await inbox.input_value("#composer-channel") == "webchat"
+
+        await inbox.fill("#composer-text", "It ships today.")
+        await inbox.click("#composer-send")
+        await inbox.wait_for_selector("#timeline li.msg.outbound", timeout=5000)
+        await gateway.backend.drain_async()  # the outbound job delivers it to the widget
+        reply = await visitor.wait_for_selector(".gw-msg.gw-out", timeout=5000)
+        assert "It ships today." in await reply.inner_text()
+        # The widget's acknowledgement marks it delivered; the inbox hears of it live.
+        await inbox.wait_for_selector("#timeline li.msg.outbound .delivery.delivered", timeout=5000)
+
+        await inbox.select_option("#composer-kind", "note")
+        await inbox.fill("#composer-text", "Checked the warehouse.")
+        await inbox.click("#composer-send")
+        note = await inbox.wait_for_selector("#timeline li.msg.note", timeout=5000)
+        assert "Checked the warehouse." in await note.inner_text()
+
+        # A second customer message arrives live in the open conversation.
+        await visitor.fill("#gw-chat-input", "Thanks!")
+        await visitor.press("#gw-chat-input", "Enter")
+        # (locators, not wait_for_function: the page's CSP forbids the eval that one needs)
+        await inbox.locator("#timeline li.msg.inbound", has_text="Thanks!").wait_for(timeout=5000)
+
+        await inbox.click("#resolve")
+        await inbox.wait_for_selector("#reopen:not(.hidden)", timeout=5000)
+        await inbox.locator("#list li").first.wait_for(state="detached", timeout=5000)
+        assert await no_sideways_scroll(inbox)
+        assert console.errors == []
+    finally:
+        await visitor_context.close()
+        await inbox_context.close()
+
+
+@pytest.mark.parametrize("width", [1440, 1024, 390])
+async def test_inbox_and_demo_page_fit_the_screen(gateway, browser, width):  # noqa: F811
+    console = Console()
+    visitor_context = await browser.new_context(viewport={"width": width, "height": 800})
+    visitor = await visitor_context.new_page()
+    console.watch(visitor)
+    inbox_context, inbox = await open_inbox(browser, gateway, console, width=width, height=800)
+    try:
+        await visitor.goto(str(gateway.make_url("/")))
+        await visitor.click("#gw-chat-bubble")
+        await visitor.fill("#gw-chat-input", "a-very-long-unbroken-word-" * 8)
+        await visitor.press("#gw-chat-input", "Enter")
+        await visitor.wait_for_selector(".gw-msg.gw-in:not(.gw-pending)", timeout=5000)
+        assert await no_sideways_scroll(visitor)
+        if width >= 1024:
+            # The demo page's agent panel stays clear of the open chat panel.
+            agent = await visitor.locator("#agent").bounding_box()
+            chat = await visitor.locator("#gw-chat-panel").bounding_box()
+            assert agent["x"] + agent["width"] <= chat["x"]
+
+        row = await inbox.wait_for_selector("#list li", timeout=5000)
+        await row.click()
+        await inbox.wait_for_selector("#timeline li.msg.inbound", timeout=5000)
+        assert await inbox.is_visible("#composer-send")
+        assert await no_sideways_scroll(inbox)
+        if width < 800:  # one pane at a time on a phone, with the way back
+            assert not await inbox.is_visible("#pane-list")
+            await inbox.click("#back")
+            assert await inbox.is_visible("#pane-list")
+        assert console.errors == []
+    finally:
+        await visitor_context.close()
+        await inbox_context.close()
+
+
+async def test_a_wrong_token_is_refused_and_asked_again(gateway, browser):  # noqa: F811
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.goto(str(gateway.make_url("/inbox")))
+        await page.fill("#signin-token", "wrong")
+        await page.click("#signin-form button")
+        await page.locator("#signin-error", has_text="not accepted").wait_for(timeout=5000)
+        await page.fill("#signin-token", ADMIN_TOKEN)
+        await page.fill("#signin-agent", "Grace")
+        await page.click("#signin-form button")
+        await page.wait_for_selector("#live[data-state=live]", timeout=5000)
+        assert await page.inner_text("#whoami") == "Grace"
+        await page.reload()  # kept for the tab: no second sign-in
+        await page.wait_for_selector("#live[data-state=live]", timeout=5000)
+    finally:
+        await context.close()
