@@ -132,6 +132,7 @@ function timelineEntry(m) {
 }
 
 function definitionList(node, pairs) {
+  if (!pairs.length) { node.replaceChildren(el("dd", {class: "muted"}, "none")); return; }
   node.replaceChildren(...pairs.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value ?? "—")]));
 }
 
@@ -171,7 +172,7 @@ function renderConversation(view) {
     ["priority", view.routing.priority], ["SLA policy", view.routing.sla_policy], ["tags", view.routing.tags.join(", ") || null]]);
   $("cust-history").replaceChildren(...view.history.map((h) => el("li", {tabindex: "0", dataset: {id: h.id},
     onclick: () => select(h.id)}, `${when(h.created_at)} · ${h.status} · ${h.queue || "unrouted"} · ${h.message_count} messages`)));
-  if (!view.history.length) $("cust-history").replaceChildren(el("li", {class: "muted"}, "none"));
+  if (!view.history.length) $("cust-history").replaceChildren(el("li", {class: "muted empty"}, "none"));
 }
 
 async function loadConversation() {
