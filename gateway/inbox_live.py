@@ -187,10 +187,12 @@ def setup(app: web.Application) -> None:
         await inbox_feed.start()
         app[INBOX_FEED] = inbox_feed
         yield
-        for ws in list(app[INBOX_SOCKETS]):
+        open_sockets = app[INBOX_SOCKETS]
+        for ws in list(open_sockets):
             await ws.close(code=1001, message=b"server shutting down")
         await inbox_feed.close()
 
-    app[INBOX_SOCKETS] = set()
+    sockets: set[web.WebSocketResponse] = set()
+    app[INBOX_SOCKETS] = sockets
     app.cleanup_ctx.append(feed)
     app.router.add_get("/inbox/live", live)

@@ -11,9 +11,10 @@ import pytest
 from conversations.events import ConversationEvent, EventKind
 from conversations.models import Channel
 from gateway.appkeys import SERVICES
+from gateway import inbox_live
 from gateway.inbox_live import publisher
 from gateway.pages import CONTENT_SECURITY_POLICY
-from tests.conftest import admin_headers
+from tests.conftest import admin_headers, start_client
 from tests.inbox.conftest import customer_writes
 from tests.support import ADMIN_TOKEN
 
@@ -155,3 +156,34 @@ async def test_pages_have_no_inline_script_or_style():
         html = resources.files("gateway").joinpath("static", page).read_text()
         assert "<style" not in html and " style=" not in html and " on" + "click=" not in html
         assert all("src=" in tag for tag in html.split("<script")[1:]), page
+
+
+async def test_a_socket_that_says_nothing_is_closed(inbox, monkeypatch):
+    monkeypatch.setattr(inbox_live, "AUTH_TIMEOUT_SECONDS", 0.2)
+    async with inbox.ws_connect("/inbox/live") as ws:
+        message = await ws.receive(timeout=5)
+        assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 4401
+
+
+async def test_a_socket_that_falls_behind_is_told_to_reload(inbox):
+    feed = inbox.app[inbox_live.INBOX_FEED]
+    async with feed.listen() as queue:
+        for n in range(inbox_live.QUEUE_SIZE + 1):
+            feed._fan_out({"type": "event", "event": {"n": n}})
+        assert queue.qsize() == 1 and queue.get_nowait() == {"type": "reload"}
+
+
+async def test_a_lost_subscription_is_renewed_and_the_sockets_reload(aiohttp_client, real_backend):
+    client = await start_client(aiohttp_client, real_backend)
+    client.backend = real_backend
+    async with client.ws_connect("/inbox/live") as ws:
+        await ws.send_str(json.dumps({"type": "auth", "token": ADMIN_TOKEN}))
+        assert await next_frame(ws, "ready") == {"type": "ready"}
+        admin = real_backend.async_client()
+        try:
+            await admin.client_kill_filter(_type="pubsub")  # every subscriber's connection, ours included
+        finally:
+            await admin.aclose()
+        assert await next_frame(ws, "none") == {"type": "reload"}
+        conversation_id = await customer_writes(client, "the app is broken", number="+15550000009")
+        await next_frame(ws, "ingested", conversation_id)
