@@ -20,8 +20,12 @@ from conversations.errors import InvalidRequest
 from conversations.models import LIVE_STATUSES, Channel, Conversation, Priority, Status
 from gateway.api import MAX_SCAN, conversation_view
 from gateway.appkeys import SERVICES
+from gateway.inbox_live import TICKET_SECONDS, issue_ticket
 
 routes = web.RouteTableDef()
+# Where the admin API's token check leaves the name of an agent whose own token
+# authenticated the request (GATEWAY_AGENT_TOKENS); absent for the admin token.
+AGENT_REQUEST_KEY = "gateway.agent"
 MAX_LISTED = 200
 BATCH = 200
 # The clocks the workers arm (workers/sla.py), in the order the page shows them.
@@ -171,3 +175,20 @@ async def conversation(request: web.Request) -> web.Response:
         "queues": sorted(services.rules.current.queues),
         "priorities": [p.value for p in Priority],
     })
+
+
+def signed_in_agent(request: web.Request) -> str | None:
+    agent = request.get(AGENT_REQUEST_KEY)
+    return agent if isinstance(agent, str) else None
+
+
+@routes.post("/api/inbox/ticket")
+async def ticket(request: web.Request) -> web.Response:
+    """A single-use ticket for the live socket, and who the token belongs to.
+
+    ``agent`` is the agent an agent token names (the page then acts under that
+    name); null for the admin token, whose page asks for the name to record.
+    """
+    agent = signed_in_agent(request)
+    issued = await issue_ticket(request.app[SERVICES].redis, agent)
+    return web.json_response({"ticket": issued, "expires_in": TICKET_SECONDS, "agent": agent}, status=201)

@@ -8,18 +8,22 @@ process holds one pub/sub connection for all its inbox sockets (``InboxFeed``);
 a socket gets a bounded queue, and one that falls behind is told to reload
 instead of holding events without limit.
 
-The socket proves itself with its first frame, ``{"type": "auth", "token": …}``
-(a browser cannot set an Authorization header on a WebSocket, and a token in
-the URL would land in access logs); until then it receives nothing.
+The socket proves itself with its first frame, ``{"type": "auth", "ticket": …}``:
+a single-use ticket the page got a moment before from ``POST /api/inbox/ticket``,
+a call the admin API's own token check guards (so the socket admits exactly the
+tokens the API admits, whichever kinds those are). A browser cannot set an
+Authorization header on a WebSocket, and a token in the URL would land in access
+logs; until the ticket is redeemed the socket receives nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
+import hashlib
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 
@@ -29,13 +33,13 @@ from redis.asyncio import Redis
 from conversations import redisio
 from conversations.events import ConversationEvent, Listener
 from conversations.keys import PREFIX
-from gateway.appkeys import SERVICES, SETTINGS
-from gateway.settings import Settings
+from gateway.appkeys import SERVICES
 
 log = logging.getLogger("gateway.inbox")
 
 CHANNEL = f"{PREFIX}:events:inbox"
 AUTH_TIMEOUT_SECONDS = 10.0
+TICKET_SECONDS = 30
 QUEUE_SIZE = 500  # events a slow socket may lag behind before it is told to reload
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -50,10 +54,22 @@ def publisher(redis: Redis) -> Listener:
     return publish
 
 
-def token_valid(settings: Settings, given: str) -> bool:
-    """The check the admin API's middleware makes, for the socket's first frame."""
-    token = settings.admin_token
-    return token is not None and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+def _ticket_key(ticket: str) -> str:
+    # Only a digest is stored: a Redis dump does not hold a ticket anyone could still redeem.
+    return f"{PREFIX}:inbox:ticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
+
+
+async def issue_ticket(redis: Redis, agent: str | None) -> str:
+    """A ticket for one socket, redeemable once within TICKET_SECONDS; it remembers who asked."""
+    ticket = secrets.token_urlsafe(24)
+    await redis.set(_ticket_key(ticket), json.dumps({"agent": agent}), ex=TICKET_SECONDS)
+    return ticket
+
+
+async def redeem_ticket(redis: Redis, ticket: str) -> bool:
+    if not ticket or len(ticket) > 100:
+        return False
+    return await redis.getdel(_ticket_key(ticket)) is not None
 
 
 class InboxFeed:
@@ -147,14 +163,14 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> web.WebSock
     except TimeoutError:
         await ws.close(code=4401, message=b"auth frame expected")
         return ws
-    token = ""
+    ticket = ""
     if first.type == WSMsgType.TEXT:
         with contextlib.suppress(ValueError, AttributeError):
             frame = json.loads(first.data)
-            if isinstance(frame, dict) and frame.get("type") == "auth" and isinstance(frame.get("token"), str):
-                token = frame["token"]
-    if not token_valid(request.app[SETTINGS], token):
-        await ws.close(code=4401, message=b"missing or wrong token")
+            if isinstance(frame, dict) and frame.get("type") == "auth" and isinstance(frame.get("ticket"), str):
+                ticket = frame["ticket"]
+    if not await redeem_ticket(request.app[SERVICES].redis, ticket):
+        await ws.close(code=4401, message=b"missing, used or expired ticket")
         return ws
     async with request.app[INBOX_FEED].listen() as queue:
         await ws.send_json({"type": "ready"})

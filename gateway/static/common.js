@@ -21,6 +21,7 @@ const Auth = (() => {
       sessionStorage.setItem(TOKEN, token);
       sessionStorage.setItem(AGENT, agent || "agent");
     },
+    setAgent(agent) { sessionStorage.setItem(AGENT, agent); },
     signOut() { sessionStorage.removeItem(TOKEN); },
   };
 })();

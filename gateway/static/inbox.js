@@ -267,12 +267,34 @@ function setLive(stateName, label) {
   $("live").textContent = label;
 }
 
-function connect() {
+function retryLater() {
+  live.attempts += 1;
+  const delay = Math.min(30000, 500 * 2 ** Math.min(live.attempts, 6));
+  setLive("connecting", "reconnecting…");
+  live.timer = setTimeout(connect, delay);
+}
+
+async function connect() {
   if (live.socket || !Auth.token()) return;
   setLive("connecting", "connecting…");
+  live.socket = "pending";
+  // The socket signs in with a single-use ticket from the API (which checks the token), not the token itself.
+  let grant;
+  try {
+    grant = await api("/api/inbox/ticket", {method: "POST", body: {}});
+  } catch (error) {
+    live.socket = null;
+    if (error.status === 401) { setLive("off", "signed out"); return; }
+    retryLater();
+    return;
+  }
+  if (grant.agent) {  // an agent's own token: the page acts under that agent's name
+    Auth.setAgent(grant.agent);
+    $("whoami").textContent = grant.agent;
+  }
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/inbox/live`);
   live.socket = socket;
-  socket.addEventListener("open", () => socket.send(JSON.stringify({type: "auth", token: Auth.token()})));
+  socket.addEventListener("open", () => socket.send(JSON.stringify({type: "auth", ticket: grant.ticket})));
   socket.addEventListener("message", (message) => {
     let frame;
     try { frame = JSON.parse(message.data); } catch (error) { return; }
@@ -291,15 +313,7 @@ function connect() {
   });
   socket.addEventListener("close", (event) => {
     live.socket = null;
-    if (event.code === 4401) {
-      setLive("off", "signed out");
-      document.dispatchEvent(new CustomEvent("gateway:unauthorized"));
-      return;
-    }
-    live.attempts += 1;
-    const delay = Math.min(30000, 500 * 2 ** Math.min(live.attempts, 6));
-    setLive("connecting", "reconnecting…");
-    live.timer = setTimeout(connect, delay);
+    retryLater();  // a refused ticket too: the next one comes from the API, which tells a bad token apart
   });
 }
 
@@ -312,6 +326,11 @@ function start() {
   const fromHash = location.hash.slice(1);
   if (fromHash) select(fromHash);
 }
+
+document.addEventListener("gateway:unauthorized", () => {
+  clearTimeout(live.timer);
+  if (live.socket instanceof WebSocket) live.socket.close();
+});
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpActions();

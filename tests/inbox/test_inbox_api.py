@@ -107,21 +107,49 @@ async def next_frame(ws, kind: str, conversation_id: str | None = None) -> dict:
             return frame
 
 
-async def test_the_live_socket_needs_the_token_first(inbox):
-    async with inbox.ws_connect("/inbox/live") as ws:
-        await ws.send_str(json.dumps({"type": "auth", "token": "wrong"}))
+async def ticket(client) -> str:
+    response = await client.post("/api/inbox/ticket", json={}, headers=admin_headers())
+    assert response.status == 201
+    body = await response.json()
+    assert body["expires_in"] == 30 and body["agent"] is None  # the admin token names no agent
+    return body["ticket"]
+
+
+async def signed_in_socket(client):
+    ws = await client.ws_connect("/inbox/live")
+    await ws.send_str(json.dumps({"type": "auth", "ticket": await ticket(client)}))
+    assert await next_frame(ws, "ready") == {"type": "ready"}
+    return ws
+
+
+async def refused(client, first_frame: str) -> bool:
+    async with client.ws_connect("/inbox/live") as ws:
+        await ws.send_str(first_frame)
         message = await ws.receive(timeout=5)
-        assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 4401
+        return message.type == aiohttp.WSMsgType.CLOSE and message.data == 4401
+
+
+async def test_the_live_socket_needs_a_ticket_from_the_api_used_once(inbox):
+    no_ticket = await inbox.post("/api/inbox/ticket", json={}, headers={"Authorization": "Bearer wrong"})
+    assert no_ticket.status == 401
+    assert await refused(inbox, json.dumps({"type": "auth", "ticket": "made-up"}))
+    assert await refused(inbox, json.dumps({"type": "auth", "token": ADMIN_TOKEN}))  # the token itself is no ticket
+    assert await refused(inbox, "not json")
+    good = await ticket(inbox)
     async with inbox.ws_connect("/inbox/live") as ws:
-        await ws.send_str("not json")
-        message = await ws.receive(timeout=5)
-        assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 4401
+        await ws.send_str(json.dumps({"type": "auth", "ticket": good}))
+        assert await next_frame(ws, "ready") == {"type": "ready"}
+    assert await refused(inbox, json.dumps({"type": "auth", "ticket": good}))  # used: gone
+    expired = await ticket(inbox)
+    redis = inbox.app[SERVICES].redis
+    [key] = [k async for k in redis.scan_iter("gw:inbox:ticket:*")]
+    assert expired not in key and 0 < await redis.ttl(key) <= 30  # a digest, kept 30 seconds
+    await redis.delete(key)  # what its expiry does
+    assert await refused(inbox, json.dumps({"type": "auth", "ticket": expired}))
 
 
 async def test_the_live_socket_carries_every_event_of_every_process(inbox):
-    async with inbox.ws_connect("/inbox/live") as ws:
-        await ws.send_str(json.dumps({"type": "auth", "token": ADMIN_TOKEN}))
-        assert await next_frame(ws, "ready") == {"type": "ready"}
+    async with await signed_in_socket(inbox) as ws:
         conversation_id = await customer_writes(inbox, "the app is broken", number="+15550000002")
         frame = await next_frame(ws, "ingested", conversation_id)
         assert frame["event"]["detail"]["channel"] == "sms"
@@ -176,9 +204,7 @@ async def test_a_socket_that_falls_behind_is_told_to_reload(inbox):
 async def test_a_lost_subscription_is_renewed_and_the_sockets_reload(aiohttp_client, real_backend):
     client = await start_client(aiohttp_client, real_backend)
     client.backend = real_backend
-    async with client.ws_connect("/inbox/live") as ws:
-        await ws.send_str(json.dumps({"type": "auth", "token": ADMIN_TOKEN}))
-        assert await next_frame(ws, "ready") == {"type": "ready"}
+    async with await signed_in_socket(client) as ws:
         admin = real_backend.async_client()
         try:
             await admin.client_kill_filter(_type="pubsub")  # every subscriber's connection, ours included
