@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from conversations.messages import InboundMessage
+from conversations.models import Channel, Identity
+from gateway.appkeys import SERVICES
 from gateway.pages import CONTENT_SECURITY_POLICY
 from tests.support import ADMIN_TOKEN
 from tests.webchat.test_widget_browser import browser  # noqa: F401  (the chromium fixture)
@@ -138,5 +143,27 @@ async def test_a_wrong_token_is_refused_and_asked_again(gateway, browser):  # no
         assert await page.inner_text("#whoami") == "Grace"
         await page.reload()  # kept for the tab: no second sign-in
         await page.wait_for_selector("#live[data-state=live]", timeout=5000)
+    finally:
+        await context.close()
+
+
+async def test_markup_in_an_email_stays_text(gateway, browser):  # noqa: F811
+    # An email's HTML part is turned into text at intake; whatever markup is left in the text
+    # (a customer may well type "<script>") is shown as characters, never parsed.
+    hostile = ('<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+               '<a href="javascript:alert(1)">click</a>')
+    await gateway.app[SERVICES].service.ingest(InboundMessage(
+        Channel.EMAIL, Identity(Channel.EMAIL, "mallory@example.com"), "<m1@example.com>", hostile,
+        datetime.now(UTC), name='<b>Mallory</b>', subject="<i>hi</i>"))
+    console = Console()
+    context, page = await open_inbox(browser, gateway, console)
+    try:
+        await page.click("#list li")
+        body = await page.wait_for_selector("#timeline li.msg.inbound .body", timeout=5000)
+        assert await body.inner_text() == hostile
+        assert await page.inner_text("#conv-title") == "<b>Mallory</b>"
+        assert await page.locator("#app img, #app script, #app a[href^='javascript'], #app b, #app i").count() == 0
+        assert await page.title() == "Inbox · Gateway"
+        assert console.errors == []
     finally:
         await context.close()
