@@ -10,6 +10,7 @@ from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
 from gateway.appkeys import SERVICES
 from gateway.pages import CONTENT_SECURITY_POLICY
+from tests.inbox.conftest import customer_writes
 from tests.support import ADMIN_TOKEN
 from tests.webchat.test_widget_browser import browser  # noqa: F401  (the chromium fixture)
 
@@ -164,6 +165,34 @@ async def test_markup_in_an_email_stays_text(gateway, browser):  # noqa: F811
         assert await page.inner_text("#conv-title") == "<b>Mallory</b>"
         assert await page.locator("#app img, #app script, #app a[href^='javascript'], #app b, #app i").count() == 0
         assert await page.title() == "Inbox · Gateway"
+        assert console.errors == []
+    finally:
+        await context.close()
+
+
+async def test_sla_clocks_count_down_warn_and_go_overdue(inbox, browser):  # noqa: F811
+    # support's strict policy: first response in 15 minutes, the warning at half of it.
+    await customer_writes(inbox, "the app is broken", number="+15550000002", name="Bob")
+    console = Console()
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    console.watch(page)
+    try:
+        await page.clock.install()  # the page's own clock, driven by the test
+        await page.goto(str(inbox.make_url(f"/inbox?token={ADMIN_TOKEN}")))
+        await page.wait_for_selector("#live[data-state=live]", timeout=5000)
+        row_clock = page.locator("#list li .countdown")
+        await row_clock.filter(has_text="14m").wait_for(timeout=5000)
+        await page.click("#list li")
+        first_response = page.locator("#clocks .clock", has_text="first response").locator(".countdown")
+        await first_response.filter(has_text="14m").wait_for(timeout=5000)
+        assert "warning" not in (await first_response.get_attribute("class"))
+
+        await page.clock.run_for("08:00")  # past the warning (7m30s), before the breach
+        await page.locator("#clocks .countdown.warning").filter(has_text="6m").wait_for(timeout=5000)
+        await page.clock.run_for("08:00")  # past the deadline
+        await page.locator("#clocks .countdown.overdue").filter(has_text="overdue").wait_for(timeout=5000)
+        await page.locator("#list li .countdown.overdue").wait_for(timeout=5000)
         assert console.errors == []
     finally:
         await context.close()
