@@ -30,6 +30,7 @@ from dataclasses import asdict
 from aiohttp import WSMsgType, web
 from redis.asyncio import Redis
 
+from channels.deps import CHANNEL_DEPS
 from conversations import redisio
 from conversations.events import ConversationEvent, Listener
 from conversations.keys import PREFIX
@@ -81,11 +82,22 @@ class InboxFeed:
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
-    async def start(self) -> None:
+    def start(self) -> None:
+        """Starts the reader; never waits for Redis (the gateway may start while Redis is away)."""
         self._reader = asyncio.create_task(self._read_forever(), name="inbox-feed")
-        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+
+    async def subscribed(self, timeout: float) -> bool:
+        """Whether the subscription stands (waiting up to ``timeout``): a socket is ready only then."""
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
+        # Not in the middle of subscribing: a cancel there left the shared client's pub/sub
+        # connection half set up, and the web chat hub's reader (same client) never stopped.
+        await self.subscribed(timeout=1.0)
         if self._reader:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -121,7 +133,8 @@ class InboxFeed:
                 self._subscribed.set()
                 failures = 0
                 while True:
-                    message = await pubsub.get_message(timeout=30.0)
+                    # Short reads: the data client's command timeout (5 s) must not end a quiet wait.
+                    message = await pubsub.get_message(timeout=1.0)
                     if message is None or message.get("type") != "message":
                         continue
                     try:
@@ -133,6 +146,7 @@ class InboxFeed:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a lost connection: renew it, the sockets reload
+                self._subscribed.clear()
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
                 log.warning("inbox feed lost its Redis subscription (%r); again in %.1fs", error, delay)
@@ -172,7 +186,11 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> web.WebSock
     if not await redeem_ticket(request.app[SERVICES].redis, ticket):
         await ws.close(code=4401, message=b"missing, used or expired ticket")
         return ws
-    async with request.app[INBOX_FEED].listen() as queue:
+    feed = request.app[INBOX_FEED]
+    if not await feed.subscribed(timeout=5.0):
+        await ws.close(code=1013, message=b"live updates unavailable, try again later")  # Redis is away
+        return ws
+    async with feed.listen() as queue:
         await ws.send_json({"type": "ready"})
         forward = asyncio.create_task(_forward(ws, queue))
         try:
@@ -199,8 +217,12 @@ def setup(app: web.Application) -> None:
     """The socket route and the feed; call after the lifecycle that builds the services (it reads their Redis)."""
 
     async def feed(app: web.Application) -> AsyncIterator[None]:
-        inbox_feed = InboxFeed(app[SERVICES].redis)
-        await inbox_feed.start()
+        # The web chat hub's subscriber client: on a Redis Cluster a plain connection to one node
+        # (classic pub/sub reaches every node), elsewhere the data client.
+        inbox_feed = InboxFeed(app[CHANNEL_DEPS].hub.redis)
+        inbox_feed.start()
+        # A moment for the subscription, not a condition: Redis may be away at start-up.
+        await inbox_feed.subscribed(timeout=1.0)
         app[INBOX_FEED] = inbox_feed
         yield
         open_sockets = app[INBOX_SOCKETS]
