@@ -74,9 +74,27 @@ async def test_an_agent_answers_from_the_inbox_and_the_visitor_sees_it(gateway, 
 
         await inbox.select_option("#composer-kind", "note")
         await inbox.fill("#composer-text", "Checked the warehouse.")
-        await inbox.click("#composer-send")
+        await inbox.press("#composer-text", "Control+Enter")  # sends, like the button
         note = await inbox.wait_for_selector("#timeline li.msg.note", timeout=5000)
         assert "Checked the warehouse." in await note.inner_text()
+
+        # Assign (to the signed-in name by default), unassign, transfer, escalate: each lands on the timeline.
+        await inbox.click("#assign")
+        await inbox.locator("#conv-meta", has_text="assigned to agent").wait_for(timeout=5000)
+        await inbox.fill("#assign-agent", "")
+        await inbox.click("#assign")
+        await inbox.locator("#conv-meta", has_text="unassigned").wait_for(timeout=5000)
+        queue = (await inbox.inner_text("#conv-meta")).split(" · ")[1].split(" tier")[0]
+        target = await inbox.locator("#transfer-queue option").first.get_attribute("value")
+        assert target and target != queue
+        await inbox.fill("#reason", "billing question")
+        await inbox.click("#transfer")
+        await inbox.locator("#conv-meta", has_text=f"{target} tier 1").wait_for(timeout=5000)
+        await inbox.locator("#timeline li.event[data-kind=transferred]", has_text="billing question").wait_for(
+            timeout=5000)
+        await inbox.click("#escalate")
+        await inbox.locator("#conv-meta", has_text=f"{target} tier 2").wait_for(timeout=5000)
+        await inbox.locator(f"#queues button[data-queue={target}] .count", has_text="1").wait_for(timeout=5000)
 
         # A second customer message arrives live in the open conversation.
         await visitor.fill("#gw-chat-input", "Thanks!")
