@@ -77,6 +77,6 @@ def create_app(
     app.router.add_routes(api_inbox.routes)  # before api.routes, whose catch-all would answer /api/inbox
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
-    inbox_live.setup(app)  # after the lifecycle above: its feed reads the services' Redis
+    inbox_live.setup(app)  # after the lifecycle above: its feed subscribes on the web chat hub's client
     pages.setup(app)
     return app
