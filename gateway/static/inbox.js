@@ -108,9 +108,13 @@ async function loadList() {
   tick();
 }
 
+// Events that change nothing the list shows (its rows, order or counts).
+const LIST_QUIET = new Set(["delivery", "noted"]);
+
 function scheduleList() {
-  clearTimeout(state.listTimer);
-  state.listTimer = setTimeout(loadList, 150);  // a burst of events becomes one reload
+  // A burst of events becomes one reload: at most one every half second.
+  if (state.listTimer) return;
+  state.listTimer = setTimeout(() => { state.listTimer = null; loadList(); }, 500);
 }
 
 /* -- one conversation --------------------------------------------------------------------- */
@@ -307,7 +311,7 @@ async function connect() {
       scheduleList();
       loadConversation();
     } else if (frame.type === "event") {
-      scheduleList();
+      if (!LIST_QUIET.has(frame.event.kind)) scheduleList();
       if (frame.event.conversation_id === state.selected) loadConversation();
     }
   });
