@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from importlib import resources
 
 from aiohttp import web
 from redis import Redis as SyncRedis
@@ -14,7 +13,8 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from gateway import api, api_agents, api_audit, api_outbound, api_reports, api_templates, channels, failures_api, health
+from gateway import (api, api_agents, api_audit, api_inbox, api_outbound, api_reports, api_templates, channels,
+                     failures_api, health, inbox_live, pages)
 from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -92,12 +92,9 @@ def create_app(
     api_reports.setup(app)  # likewise
     api_templates.setup(app)  # likewise: /api/templates
     api_outbound.setup(app)  # likewise: /api/outbound
+    app.router.add_routes(api_inbox.routes)  # before api.routes, whose catch-all would answer /api/inbox
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
-    if demo:
-        app.router.add_get("/", index)
+    inbox_live.setup(app)  # after the lifecycle above: its feed subscribes on the web chat hub's client
+    pages.setup(app, demo=demo)
     return app
-
-
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(str(resources.files("gateway").joinpath("static/index.html")))

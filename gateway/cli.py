@@ -122,11 +122,11 @@ def demo(args: argparse.Namespace) -> int:
     if "admin_token" in generated:
         # The one place a secret is written: the operator has no other way to learn a generated token.
         # It goes to stdout, never through the log; the page takes it out of its address bar at once.
-        line = (f"Gateway demo on {settings.base_url}/?token={token}  (admin API token: {token}; "
-                f"rules: {settings.rules_path})")
+        line = (f"Gateway demo: agent inbox {settings.base_url}/inbox?token={token}  (admin API token: {token}; "
+                f"customer page with the chat widget: {settings.base_url}/ ; rules: {settings.rules_path})")
     else:
-        line = (f"Gateway demo on {settings.base_url}/  (admin API token: the one in GATEWAY_ADMIN_TOKEN; "
-                f"rules: {settings.rules_path})")
+        line = (f"Gateway demo: agent inbox {settings.base_url}/inbox  (admin API token: the one in GATEWAY_ADMIN_TOKEN; "
+                f"customer page with the chat widget: {settings.base_url}/ ; rules: {settings.rules_path})")
 
     def announce() -> None:
         # Only now: the port accepts connections, so whoever reacts to this line can connect.

@@ -21,6 +21,7 @@ from conversations import audit
 from conversations.events import EventBus
 from conversations.service import ConversationService
 from conversations.store import ConversationStore, ReplicaAck
+from gateway import inbox_live
 from gateway.channels import build_senders
 from gateway.redis_clients import RedisClients, close_data, prepare
 from gateway.settings import Settings
@@ -75,6 +76,7 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     events.subscribe(audit.listener(audit_log(settings, redis)))
     events.subscribe(report_store.listener(store, lambda: rules.current))
     events.subscribe(trends.listener(store, lambda: rules.current, jobs, settings.base_url))
+    events.subscribe(inbox_live.publisher(redis))  # every process's events reach the inbox pages
     senders = build_senders(settings, redis, secret_key_bytes(settings))
     return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,

@@ -37,3 +37,4 @@ def test_demo_runs_on_the_embedded_default():
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert "EMBEDDED DEFAULT" in output and "nothing is persisted" in output
+    assert "Gateway demo: agent inbox http://" in output and "/inbox  (" in output  # it opens onto the inbox

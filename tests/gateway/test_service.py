@@ -86,7 +86,7 @@ def test_the_demo_announces_its_url_only_once_it_accepts_connections(tmp_path):
     port = free_port()
     process = GatewayProcess("demo", env=gateway_env(GATEWAY_PORT=str(port)), cwd=tmp_path)
     try:
-        wait_until_sync(lambda: "Gateway demo on" in process.output or process.process.poll() is not None,
+        wait_until_sync(lambda: "Gateway demo: agent inbox" in process.output or process.process.poll() is not None,
                         timeout=90, interval=0.005, what="the demo's announcement")
         # Whoever reacts to the line at once gets an answer, not "connection refused".
         assert http_status(f"http://127.0.0.1:{port}/healthz") == 200

@@ -120,7 +120,7 @@ def test_the_demo_announces_nothing_when_its_start_fails(tmp_path, redis_url):
     (tmp_path / "routing.yaml").write_text(BROKEN_RULES)
     env = gateway_env(GATEWAY_REDIS_URL=redis_url, GATEWAY_PORT=str(free_port()))
     code, output = run_to_exit("demo", env=env, cwd=tmp_path)
-    assert code == 2 and "Gateway demo on" not in output
+    assert code == 2 and "Gateway demo: agent inbox" not in output
 
 
 def test_a_port_in_use_is_one_line(tmp_path, redis_url):

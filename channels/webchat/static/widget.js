@@ -42,9 +42,17 @@
     ".gw-csat{display:flex;gap:6px;margin-top:8px}.gw-csat button{width:32px;height:32px;border-radius:50%;" +
     "border:1px solid #3b5bdb;background:#fff;color:#3b5bdb;font:inherit;font-weight:600;cursor:pointer}" +
     ".gw-csat button:disabled{opacity:.45;cursor:default}.gw-csat button.gw-chosen{background:#3b5bdb;color:#fff;opacity:1}";
-  var style = document.createElement("style");
-  style.textContent = css;
-  document.head.appendChild(style);
+    // A constructed style sheet where the browser has them: a page with a strict Content-Security-Policy
+  // (style-src without 'unsafe-inline', like the gateway's own pages) refuses a <style> element.
+  if (window.CSSStyleSheet && "adoptedStyleSheets" in document && "replaceSync" in CSSStyleSheet.prototype) {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+  } else {
+    var style = document.createElement("style");
+    style.textContent = css;
+    document.head.appendChild(style);
+  }
 
   var bubble = el("button", {id: "gw-chat-bubble", "aria-label": "Chat with us", type: "button"});
   // An inline SVG, not an emoji: it renders the same without any emoji font installed.
