@@ -15,7 +15,7 @@ from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
-from gateway import api, channels, failures_api, health
+from gateway import api, attachments_web, channels, failures_api, health
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -74,6 +74,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
+    app.router.add_routes(attachments_web.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)

@@ -17,6 +17,8 @@ from rq import get_current_job
 from channels.deps import ChannelDeps
 from channels.slack.api import configured as slack_configured
 from channels.webchat.hub import Hub
+from conversations.attachment_s3 import S3AttachmentStore
+from conversations.attachments import Attachments, AttachmentStore, LocalAttachmentStore
 from conversations.events import EventBus
 from conversations.service import ConversationService
 from conversations.store import ConversationStore, ReplicaAck
@@ -50,6 +52,20 @@ def load_live_rules(settings: Settings) -> LiveRules:
     return LiveRules.open(settings.rules_path, explicit="rules_path" in settings.model_fields_set)
 
 
+def build_attachments(settings: Settings) -> Attachments:
+    """The attachment store: S3-compatible object storage when a bucket is named, else the local directory."""
+    group = settings.attachments
+    store: AttachmentStore
+    if group.s3_bucket:
+        secret = group.s3_secret_access_key
+        store = S3AttachmentStore(group.s3_bucket, prefix=group.s3_prefix, endpoint_url=group.s3_endpoint_url,
+                                  region=group.s3_region, access_key_id=group.s3_access_key_id,
+                                  secret_access_key=secret.get_secret_value() if secret else None)
+    else:
+        store = LocalAttachmentStore(group.dir)
+    return Attachments(store, secret_key_bytes(settings), settings.base_url, group.all_limits(), group.url_seconds)
+
+
 def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rules: LiveRules) -> Services:
     """The process's services on its data client ``redis`` and RQ's connection ``sync_redis``."""
     replica_ack = ReplicaAck(settings.redis_min_replicas_ack, settings.redis_replica_ack_timeout_ms)
@@ -62,13 +78,19 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     senders = build_senders(settings, redis, secret_key_bytes(settings))
     return Services(settings=settings.worker, slack=settings.slack, public_url=settings.base_url, redis=redis,
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
-                    events=events, webchat=settings.webchat)
+                    events=events, webchat=settings.webchat, attachments=build_attachments(settings))
 
 
 def channel_deps(settings: Settings, services: Services, hub: Hub) -> ChannelDeps:
     return ChannelDeps(store=services.store, service=services.service, redis=services.redis,
                        secret_key=secret_key_bytes(settings), jobs=services.jobs, public_url=settings.base_url,
-                       hub=hub)
+                       hub=hub, attachments=_attachments(services))
+
+
+def _attachments(services: Services) -> Attachments:
+    if services.attachments is None:
+        raise RuntimeError("services built without an attachment store")
+    return services.attachments
 
 
 def services_factory(

@@ -21,6 +21,7 @@ from channels.email.settings import EmailSettings
 from channels.slack.settings import SlackSettings
 from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
+from gateway.attachment_settings import AttachmentSettings
 from workers.settings import WorkerSettings
 
 
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from channels.base import Sender
 from channels.slack.settings import SlackSettings
+from conversations.attachments import Attachments
 from conversations.events import EventBus
 from conversations.models import Channel
 from conversations.service import ConversationService
@@ -45,6 +46,7 @@ class Services:
         rules: the rule file in force, reloaded when it changes.
         senders: one sender per configured channel.
         webchat: the web chat group, for the sweeper's retention of anonymous visitors.
+        attachments: the attachment store (files agents send, signed URLs in the Slack console).
     """
 
     settings: WorkerSettings
@@ -59,10 +61,13 @@ class Services:
     senders: Mapping[Channel, Sender]
     events: EventBus
     webchat: WebchatSettings = field(default_factory=WebchatSettings)
+    attachments: Attachments | None = None
 
     async def close(self) -> None:
         for sender in self.senders.values():
             await sender.close()
+        if self.attachments is not None:
+            await self.attachments.close()
 
 
 ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
