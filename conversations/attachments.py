@@ -171,15 +171,18 @@ class Attachments:
         public_url: the base of the URLs (agents' browsers and providers such as Twilio fetch them).
         limits: per channel name (``email``, ``sms``, ``slack``, ``webchat``, ``agent``).
         url_seconds: how long a signed URL opens the file.
+        posted_url_seconds: the same for links posted into a conversation (Slack thread lines, files sent
+            to a customer as a link), which stay in a history someone scrolls back to; 0 = ``url_seconds``.
     """
 
     def __init__(self, store: AttachmentStore, secret_key: bytes, public_url: str,
-                 limits: Mapping[str, Limits], url_seconds: int) -> None:
+                 limits: Mapping[str, Limits], url_seconds: int, posted_url_seconds: int = 0) -> None:
         self.store = store
         self.secret_key = secret_key
         self.public_url = public_url.rstrip("/")
         self.limits = dict(limits)
         self.url_seconds = url_seconds
+        self.posted_url_seconds = posted_url_seconds or url_seconds
 
     def check(self, source: str, data: bytes) -> str:
         """The sniffed type of ``data`` if ``source``'s limits accept it.
@@ -223,6 +226,11 @@ class Attachments:
     def url(self, attachment_id: str, now_seconds: int) -> str:
         """A URL that opens the file for ``url_seconds`` from ``now_seconds``."""
         expires = now_seconds + self.url_seconds
+        return attachment_urls.signed_url(self.public_url, self.secret_key, attachment_id, expires)
+
+    def posted_url(self, attachment_id: str, now_seconds: int) -> str:
+        """A URL posted into a conversation (Slack thread, web chat, MMS): opens the file for ``posted_url_seconds``."""
+        expires = now_seconds + self.posted_url_seconds
         return attachment_urls.signed_url(self.public_url, self.secret_key, attachment_id, expires)
 
     async def open(self, attachment_id: str, expires: str, signature: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -12,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.email.original import original_view
 from conversations import codec
 from conversations.addresses import normalize
+from conversations.clock import now_ms
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Customer, Status
 from gateway.appkeys import SERVICES, SETTINGS
+from gateway import uploads
 from gateway.bodies import read_body
 from workers.context import Services
 
@@ -98,6 +101,15 @@ async def customer_view(services: Services, customer: Customer) -> dict[str, obj
     return {**codec.customer_json(customer), "opt_outs": [opt_out.public() for opt_out in opt_outs]}
 
 
+def file_link(services: Services) -> Callable[[str], str] | None:
+    """Signed URLs for stored files in a view (each view signs afresh; the URL opens for ``url_seconds``)."""
+    files = services.attachments
+    if files is None:
+        return None
+    now = now_ms() // 1000
+    return lambda attachment_id: files.url(attachment_id, now)
+
+
 async def conversation_view(services: Services, conversation_id: str) -> dict[str, object]:
     store = services.store
     conversation = await store.conversation(conversation_id)
@@ -107,7 +119,7 @@ async def conversation_view(services: Services, conversation_id: str) -> dict[st
     return {
         "conversation": codec.conversation_json(conversation),
         "customer": await customer_view(services, customer),
-        "messages": [codec.message_json(m) for m in await store.messages(conversation_id)],
+        "messages": [codec.message_json(m, file_link(services)) for m in await store.messages(conversation_id)],
         "routing": {"queue": conversation.queue or None, "tier": conversation.tier,
                     "priority": conversation.priority.value, "tags": list(conversation.tags),
                     "sla_policy": conversation.sla_policy, "rule": conversation.rule},
@@ -166,13 +178,19 @@ async def message_original(request: web.Request) -> web.Response:
 
 @routes.post("/api/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
+    """A reply or note; as ``multipart/form-data`` (fields ``text``, ``author``, ``channel``, files in ``file``)
+    a reply carries files, and then its text may be empty."""
+    services = _services(request)
+    service, conversation_id = services.service, request.match_info["id"]
+    if request.content_type.startswith("multipart/"):
+        message = await uploads.post_reply_with_files(request, services, conversation_id)
+        return web.json_response({"message": codec.message_json(message, file_link(services))}, status=201)
     body = await read_body(request, MessageBody)
-    service, conversation_id = _services(request).service, request.match_info["id"]
     if body.kind == "note":
         message = await service.note(conversation_id, body.text, body.author)
     else:
         message = await service.reply(conversation_id, body.text, body.author, channel=body.channel)
-    return web.json_response({"message": codec.message_json(message)}, status=201)
+    return web.json_response({"message": codec.message_json(message, file_link(services))}, status=201)
 
 
 @routes.post("/api/conversations/{id}/transfer")

@@ -50,6 +50,9 @@ class AttachmentSettings(BaseModel):
     s3_secret_access_key: SecretStr | None = None
     # A signed URL opens its file this long; a Slack post or an API view shows a fresh one each time.
     url_seconds: int = Field(default=3600, ge=10, le=7 * 24 * 3600)
+    # Links posted into a conversation (Slack thread lines, files sent to customers as links) stay in a
+    # history someone scrolls back to: they open this long (default 7 days).
+    posted_url_seconds: int = Field(default=7 * 24 * 3600, ge=10, le=30 * 24 * 3600)
     email: ChannelLimits = Field(default_factory=lambda: ChannelLimits(max_bytes=25 * MB))
     # Twilio MMS media: 5 MB per message is Twilio's own limit.
     sms: ChannelLimits = Field(default_factory=lambda: ChannelLimits(max_bytes=5 * MB))

@@ -63,7 +63,8 @@ def build_attachments(settings: Settings) -> Attachments:
                                   secret_access_key=secret.get_secret_value() if secret else None)
     else:
         store = LocalAttachmentStore(group.dir)
-    return Attachments(store, secret_key_bytes(settings), settings.base_url, group.all_limits(), group.url_seconds)
+    return Attachments(store, secret_key_bytes(settings), settings.base_url, group.all_limits(), group.url_seconds,
+                       group.posted_url_seconds)
 
 
 def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rules: LiveRules) -> Services:

@@ -11,6 +11,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from channels.slack.settings import SlackSettings
+from conversations.attachments import Attachments
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
 
@@ -37,3 +38,5 @@ class ConsoleDeps(Protocol):
     def slack(self) -> SlackSettings: ...
     @property
     def rules(self) -> RulesInForce: ...
+    @property
+    def attachments(self) -> Attachments | None: ...

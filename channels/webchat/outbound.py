@@ -31,6 +31,9 @@ class WebchatSender:
             "message": {
                 "id": message.message_id, "direction": "outbound", "author": message.author,
                 "text": message.text, "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                # Links the widget shows; signed, so the visitor needs no token to open them.
+                "attachments": [{"name": f.name, "content_type": f.content_type, "size": f.size, "url": f.url}
+                                for f in message.files],
             },
         }
         await self.redis.publish(keys.conversation_events(message.conversation_id), json.dumps(frame))

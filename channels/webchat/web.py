@@ -191,7 +191,7 @@ class WebchatSocket:
             visitor.forwarded.add(message.id)
             if message.direction == Direction.OUTBOUND and message.delivery not in SHOWN_AS_DELIVERED:
                 visitor.awaiting_ack[message.id] = conversation_id
-            visible.append(protocol.visible_message(codec.message_json(message)))
+            visible.append(protocol.visible_message(codec.message_json(message), self.file_link))
         return visible
 
     # -- message ----------------------------------------------------------------------
@@ -275,7 +275,11 @@ class WebchatSocket:
             conversation_id = payload.get("conversation_id") or visitor.conversation_id
             if isinstance(conversation_id, str):
                 visitor.awaiting_ack[message_id] = conversation_id
-        self.send({"type": "message", "message": protocol.visible_message(message)})
+        self.send({"type": "message", "message": protocol.visible_message(message, self.file_link)})
+
+    def file_link(self, attachment_id: str) -> str:
+        """A stored file's signed URL: the visitor opens it without the visitor token."""
+        return self.deps.attachments.posted_url(attachment_id, now_ms() // 1000)
 
     async def _leave(self) -> None:
         if self.visitor and self.visitor.conversation_id:
