@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from channels.deps import CHANNEL_DEPS
-from channels.webchat import inbound, keys, protocol
+from channels.webchat import inbound, keys, protocol, upload
+from channels.webchat.appkeys import SETTINGS, TRUSTED_PROXIES
 from channels.webchat.identity import Visitor, fresh_visitor, only_anonymous, resolve_visitor
 from channels.webchat.inbound import ChatMessage, Delivered, FrameError, Hello, Ping
 from channels.webchat.limits import Network, NewConversationCap, TokenBucket, VisitorRate, client_address
@@ -30,9 +31,6 @@ from conversations.models import Customer, DeliveryStatus, Direction, Identity, 
 
 log = logging.getLogger("gateway.webchat")
 
-SETTINGS: web.AppKey[WebchatSettings] = web.AppKey("webchat_settings", WebchatSettings)
-# Proxies whose X-Forwarded-For names the client (GATEWAY_TRUSTED_PROXIES).
-TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("webchat_trusted_proxies")
 # The open sockets of this process: the gateway closes them (1001, going away) when it stops.
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("webchat_sockets", set)
 
@@ -309,6 +307,8 @@ def setup_routes(app: web.Application, settings: WebchatSettings, *, trusted_pro
     app[WEBSOCKETS] = set()
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
+    app.router.add_post(upload.PATH, upload.upload)
+    app.router.add_route("OPTIONS", upload.PATH, upload.preflight)
 
 
 async def widget(request: web.Request) -> web.FileResponse:

@@ -41,10 +41,10 @@ async def test_email_parts_over_smtp_are_stored_with_sniffed_types(mail_gateway)
 
     # The same mail delivered again (a sending server's retry): one message, the same files, nothing new stored.
     directory = mail_gateway.app[SERVICES].attachments.store.root
-    before = sorted(p.name for p in directory.rglob("att_*"))
+    before = sorted(p.name for p in directory.rglob("att_*") if not p.name.endswith(".json"))
     await smtp_send(mail_gateway, mail)
     assert len(await timeline(mail_gateway, conversation_id, "inbound")) == 1
-    assert sorted(p.name for p in directory.rglob("att_*")) == before
+    assert sorted(p.name for p in directory.rglob("att_*") if not p.name.endswith(".json")) == before
 
 
 async def test_mms_media_is_fetched_with_the_twilio_credentials(sms_gateway, fake_twilio):
