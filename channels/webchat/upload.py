@@ -42,7 +42,7 @@ PATH = "/webchat/upload"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 CORS = {"Access-Control-Allow-Origin": "*"}
 FIELDS = frozenset({"visitor_token", "client_id", "text", "identifier", "identifier_hash", "name"})
-TOKEN_STATUS = {"invalid_token": 401, "token_expired": 401, "identity_unverified": 403}
+TOKEN_STATUS = {"invalid_token": 401, "token_expired": 401, "identity_unverified": 403, "too_many_conversations": 429}
 
 
 def _error(status: int, code: str, detail: str) -> web.Response:

@@ -145,3 +145,26 @@ async def test_a_refused_file_in_a_slack_reply_sends_nothing_and_says_why(slack_
     [told] = [m for m in fake_slack.thread("#service", parent.ts) if m.text.startswith(":x:")]
     assert "tool.exe" in told.text and "x-msdownload files are not accepted on agent" in told.text
     assert stored_files(gw.client) == []
+
+
+async def test_more_than_ten_files_are_refused(mail_gateway):
+    await smtp_send(mail_gateway, customer_mail("Hello"))
+    [conversation_id] = await conversations(mail_gateway)
+    many = [(f"p{n}.png", files.png(), "image/png") for n in range(11)]
+    response = await mail_gateway.post(f"/api/conversations/{conversation_id}/messages", headers=admin_headers(),
+                                       data=form("x", *many))
+    assert response.status == 400 and "at most 10 files" in (await response.json())["error"]
+    assert stored_files(mail_gateway) == []
+
+
+async def test_a_file_gone_from_the_store_fails_the_delivery_with_the_reason(mail_gateway, sink):
+    await smtp_send(mail_gateway, customer_mail("Invoice?"))
+    [conversation_id] = await conversations(mail_gateway)
+    response = await mail_gateway.post(f"/api/conversations/{conversation_id}/messages", headers=admin_headers(),
+                                       data=form("Attached", ("invoice.pdf", files.pdf(), "application/pdf")))
+    message = (await response.json())["message"]
+    await mail_gateway.app[SERVICES].attachments.store.delete(message["attachments"][0]["id"])
+    await mail_gateway.backend.drain_async()
+    assert sink.to("ada@customer.example") == []
+    sent = await mail_gateway.app[SERVICES].store.message(conversation_id, message["id"])
+    assert sent.delivery == "failed" and "invoice.pdf is no longer in the attachment store" in sent.delivery_error

@@ -95,6 +95,8 @@ async def test_signed_url_opens_the_file_and_nothing_else(aiohttp_client, fake_b
     assert reply.status == 200 and await reply.read() == files.png()
     assert reply.headers["Content-Type"] == "image/png"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert reply.headers["Content-Disposition"].startswith("inline;")
     assert "screenshot.png" in reply.headers["Content-Disposition"]
 
     forged = await client.get(path, params={"exp": query["exp"][0], "sig": "A" * 43})

@@ -44,3 +44,16 @@ async def test_the_slack_thread_links_files_that_open_without_slack_credentials(
     [post] = [m for m in fake_slack.thread("#support", parent.ts) if ":paperclip:" in m.text]
     [url] = re.findall(r"<(https://gateway\.example/attachments/[^|>]+)\|error\.png>", post.text)
     assert await opens(gw.client, url.replace("&amp;", "&")) == files.png()
+
+
+async def test_the_slack_thread_says_why_a_file_was_not_kept(slack_gateway, fake_slack):
+    gw = slack_gateway
+    gone = fake_slack.add_file("deleted.png", "image/png", files.png())
+    fake_slack.files.clear()  # deleted in Slack before we could fetch it: Slack answers 404
+    dm = {"type": "message", "channel": "D0CUST", "channel_type": "im", "user": "UCUST", "team": "T0GATEWAY",
+          "text": "see the file", "ts": "1700000700.000001", "client_msg_id": "cm-v-2", "files": [gone]}
+    await gw.event(dm, event_id="Ev-v-2")
+    await gw.drain()
+    [parent] = fake_slack.parents("#service")
+    [post] = [m for m in fake_slack.thread("#service", parent.ts) if ":paperclip:" in m.text]
+    assert ":paperclip: deleted.png _(not kept: the provider answered 404 for the file)_" in post.text

@@ -101,3 +101,24 @@ async def test_an_agents_file_reaches_the_widget_as_a_link(gateway):
     [link] = frame["message"]["attachments"]
     assert link["name"] == "manual.pdf" and await opens(gateway, link["url"]) == files.pdf()
     await ws.close()
+
+
+async def test_anonymous_uploads_count_against_the_new_conversation_cap(aiohttp_client):
+    import fakeredis
+
+    from tests.conftest import Backend, make_settings, start_client
+
+    backend = Backend(make_settings(webchat={"identity_secret": "x", "new_conversations_per_address_per_hour": 1}),
+                      fakeredis.FakeServer())
+    client = await start_client(aiohttp_client, backend)
+    first, welcome_a = await hello(client)
+    second, welcome_b = await hello(client)
+    opened = await client.post("/webchat/upload", data=upload_form(
+        welcome_a["visitor_token"], "a1", ("a.png", files.png(), "image/png")))
+    assert opened.status == 201
+    refused = await client.post("/webchat/upload", data=upload_form(
+        welcome_b["visitor_token"], "b1", ("b.png", files.png(), "image/png")))
+    assert refused.status == 429 and "too many new conversations" in (await refused.json())["error"]
+    assert len(stored_files(client)) == 1
+    await first.close()
+    await second.close()
