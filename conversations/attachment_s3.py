@@ -25,11 +25,19 @@ class S3AttachmentStore:
                  secret_access_key: str | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
-        self.client: Any = boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key_id,
-            aws_secret_access_key=secret_access_key,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
-        )
+        self._options: dict[str, Any] = {
+            "endpoint_url": endpoint_url, "region_name": region, "aws_access_key_id": access_key_id,
+            "aws_secret_access_key": secret_access_key,
+            "config": Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+        }
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """Made on first use: every job builds its services, and most jobs never touch a file."""
+        if self._client is None:
+            self._client = boto3.client("s3", **self._options)
+        return self._client
 
     def _key(self, attachment_id: str) -> str:
         if not ID_PATTERN.match(attachment_id):
@@ -59,4 +67,5 @@ class S3AttachmentStore:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self._key(attachment_id))
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.client.close)
+        if self._client is not None:
+            await asyncio.to_thread(self._client.close)
