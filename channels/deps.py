@@ -17,6 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.webchat.hub import Hub
+from conversations.attachments import Attachments
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
 
@@ -40,6 +41,7 @@ class ChannelDeps:
         jobs: job queues, by dotted job name.
         public_url: the URL providers call us at (Twilio signs it).
         hub: the web chat fan-out of this process.
+        attachments: the attachment store behind each channel's limits, and its signed URLs.
     """
 
     store: ConversationStore
@@ -49,6 +51,7 @@ class ChannelDeps:
     jobs: JobQueue
     public_url: str
     hub: Hub
+    attachments: Attachments
 
 
 CHANNEL_DEPS: web.AppKey[ChannelDeps] = web.AppKey("channel_deps", ChannelDeps)

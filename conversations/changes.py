@@ -15,6 +15,7 @@ from conversations import codec, ids
 from conversations.errors import Conflict, InvalidRequest
 from conversations.models import (
     TIERS,
+    Attachment,
     Channel,
     Conversation,
     DeliveryStatus,
@@ -84,7 +85,8 @@ def reply_target(current: Conversation, channel: Channel | None) -> tuple[Channe
 
 
 def replied(current: Conversation, message_id: MessageId, text: str, author: str, now: datetime, *,
-            channel: Channel | None, automatic: bool, meta: dict[str, str], refused: str | None = None) -> Change:
+            channel: Channel | None, automatic: bool, meta: dict[str, str], refused: str | None = None,
+            attachments: tuple[Attachment, ...] = ()) -> Change:
     """An outbound message on ``channel`` (default: the customer's last one), delivery queued.
 
     ``refused``: why it must not be sent (the address opted out); it is stored failed with that
@@ -94,7 +96,7 @@ def replied(current: Conversation, message_id: MessageId, text: str, author: str
     status = DeliveryStatus.FAILED if refused else DeliveryStatus.QUEUED
     message = Message(
         id=message_id, conversation_id=current.id, direction=Direction.OUTBOUND, channel=target,
-        author=author, text=text, created_at=now, delivery=status, delivery_error=refused,
+        author=author, text=text, created_at=now, delivery=status, delivery_error=refused, attachments=attachments,
         meta={**meta, "to": address, **({"automatic": "1"} if automatic else {})},
     )
     fields: dict[str, str | int] = {"updated_at": codec.to_ms(now)}

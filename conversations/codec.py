@@ -8,7 +8,7 @@ deadlines written by the workers) are kept in ``Conversation.extra``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from conversations.models import (
@@ -103,9 +103,7 @@ def message_fields(message: Message) -> dict[str, str]:
     if message.provider_id:
         fields["provider_id"] = message.provider_id
     if message.attachments:
-        fields["attachments"] = json.dumps(
-            [{"name": a.name, "content_type": a.content_type, "size": a.size, "url": a.url} for a in message.attachments]
-        )
+        fields["attachments"] = json.dumps([a.fields() for a in message.attachments])
     if message.kind:
         fields["kind"] = message.kind
     if message.meta:
@@ -139,8 +137,16 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def message_json(message: Message) -> dict[str, object]:
-    """The public JSON shape of a message (admin API, web chat frames)."""
+def attachment_json(attachment: Attachment, link: Callable[[str], str] | None = None) -> dict[str, object]:
+    """An attachment as the admin API and web chat show it; ``url`` is ``link(id)`` (a signed URL) for a stored file."""
+    shown = attachment.fields()
+    if attachment.id and link is not None:
+        shown["url"] = link(attachment.id)
+    return shown
+
+
+def message_json(message: Message, link: Callable[[str], str] | None = None) -> dict[str, object]:
+    """The public JSON shape of a message (admin API, web chat frames); ``link`` signs stored files' URLs."""
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -150,9 +156,7 @@ def message_json(message: Message) -> dict[str, object]:
         "text": message.text,
         "created_at": iso(message.created_at),
         "provider_id": message.provider_id,
-        "attachments": [
-            {"name": a.name, "content_type": a.content_type, "size": a.size, "url": a.url} for a in message.attachments
-        ],
+        "attachments": [attachment_json(a, link) for a in message.attachments],
         "delivery": message.delivery.value if message.delivery else None,
         "delivery_error": message.delivery_error,
         "kind": message.kind,

@@ -86,6 +86,18 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A stored file going to a customer: a signed URL every channel can link (Twilio fetches MMS media
+    from it), and the bytes for channels that attach them (email)."""
+
+    name: str
+    content_type: str
+    size: int
+    url: str
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """An agent's (or automatic) message on its way to one customer address."""
 
@@ -100,6 +112,7 @@ class OutboundMessage:
     # Channel-specific threading facts from the conversation (email
     # In-Reply-To/References, Slack channel and thread ts, ...).
     meta: dict[str, str] = field(default_factory=dict)
+    files: tuple[OutboundFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

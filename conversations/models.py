@@ -102,12 +102,25 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """Metadata of a file that came with a message; the bytes stay with the provider."""
+    """A file of a message. ``id`` names its bytes in the attachment store (``conversations/attachments.py``);
+    without it only the metadata is known, and ``refused`` says why the bytes were not kept."""
 
     name: str
     content_type: str
     size: int | None = None
-    url: str | None = None
+    url: str | None = None  # a provider's link (kept for reference; agents get signed URLs of stored files)
+    id: str | None = None
+    refused: str | None = None
+
+    def fields(self) -> dict[str, object]:
+        """The stored JSON shape (only the set optional fields)."""
+        found: dict[str, object] = {"name": self.name, "content_type": self.content_type, "size": self.size,
+                                    "url": self.url}
+        if self.id:
+            found["id"] = self.id
+        if self.refused:
+            found["refused"] = self.refused
+        return found
 
 
 @dataclass(frozen=True, slots=True)

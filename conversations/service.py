@@ -27,6 +27,7 @@ from conversations.events import ConversationEvent, EventBus, EventKind
 from conversations.logcontext import about
 from conversations.merge import MERGED_INTO_CONVERSATION, merge_customers
 from conversations.models import (
+    Attachment,
     Channel,
     Conversation,
     ConversationId,
@@ -218,9 +219,14 @@ class ConversationService:
         channel: Channel | None = None,
         automatic: bool = False,
         meta: dict[str, str] | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Message:
-        """Store an outbound message (delivery queued) on the customer's last channel, or ``channel``."""
-        text = changes.required_text(text)
+        """Store an outbound message (delivery queued) on the customer's last channel, or ``channel``.
+
+        ``attachments`` are files already in the attachment store; with them the text may be empty.
+        """
+        if not attachments or text:
+            text = changes.required_text(text)
         now = self.clock()
         message_id = MessageId(ids.message_id())
 
@@ -230,7 +236,7 @@ class ConversationService:
             _, address = changes.reply_target(current, channel)
             refused = await self.refusal(Identity.parse(address))
             return changes.replied(current, message_id, text, author, now, channel=channel, automatic=automatic,
-                                   meta=meta or {}, refused=refused)
+                                   meta=meta or {}, refused=refused, attachments=attachments)
 
         before, change = await self.store.mutate(conversation_id, apply)
         reply = change.messages[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -11,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from channels.email.original import original_view
 from conversations import codec
 from conversations.addresses import normalize
+from conversations.clock import now_ms
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import Channel, Customer, Status
 from gateway.actors import VIA, actor, authenticate
 from gateway.api_templates import TemplateName, Variables, render_for
 from gateway.appkeys import SERVICES, SETTINGS
+from gateway import uploads
 from gateway.bodies import read_body
 from workers.context import Services
 
@@ -111,6 +114,15 @@ async def customer_view(services: Services, customer: Customer) -> dict[str, obj
     return {**codec.customer_json(customer), "opt_outs": [opt_out.public() for opt_out in opt_outs]}
 
 
+def file_link(services: Services) -> Callable[[str], str] | None:
+    """Signed URLs for stored files in a view (each view signs afresh; the URL opens for ``url_seconds``)."""
+    files = services.attachments
+    if files is None:
+        return None
+    now = now_ms() // 1000
+    return lambda attachment_id: files.url(attachment_id, now)
+
+
 async def conversation_view(services: Services, conversation_id: str) -> dict[str, object]:
     store = services.store
     conversation = await store.conversation(conversation_id)
@@ -120,7 +132,7 @@ async def conversation_view(services: Services, conversation_id: str) -> dict[st
     return {
         "conversation": codec.conversation_json(conversation),
         "customer": await customer_view(services, customer),
-        "messages": [codec.message_json(m) for m in await store.messages(conversation_id)],
+        "messages": [codec.message_json(m, file_link(services)) for m in await store.messages(conversation_id)],
         "routing": {"queue": conversation.queue or None, "tier": conversation.tier,
                     "priority": conversation.priority.value, "tags": list(conversation.tags),
                     "sla_policy": conversation.sla_policy, "rule": conversation.rule},
@@ -179,19 +191,24 @@ async def message_original(request: web.Request) -> web.Response:
 
 @routes.post("/api/conversations/{id}/messages")
 async def post_message(request: web.Request) -> web.Response:
+    """A reply or note; as ``multipart/form-data`` (fields ``text``, ``author``, ``channel``, files in ``file``)
+    a reply carries files, and then its text may be empty."""
+    services = _services(request)
+    service, conversation_id = services.service, request.match_info["id"]
+    if request.content_type.startswith("multipart/"):
+        message = await uploads.post_reply_with_files(request, services, conversation_id)
+        return web.json_response({"message": codec.message_json(message, file_link(services))}, status=201)
     body = await read_body(request, MessageBody)
-    services, conversation_id = _services(request), request.match_info["id"]
-    service = services.service
     text = body.text
     if body.template is not None:
-        text = (await render_for(services, conversation_id, body.template, body.variables or {}, body.author,
-                                 body.channel, note=body.kind == "note")).text
+        text = (await render_for(services, conversation_id, body.template, body.variables or {},
+                                 actor(request, body), body.channel, note=body.kind == "note")).text
     assert text is not None  # the body has text or a template
     if body.kind == "note":
         message = await service.note(conversation_id, text, actor(request, body))
     else:
         message = await service.reply(conversation_id, text, actor(request, body), channel=body.channel)
-    return web.json_response({"message": codec.message_json(message)}, status=201)
+    return web.json_response({"message": codec.message_json(message, file_link(services))}, status=201)
 
 
 @routes.post("/api/conversations/{id}/transfer")

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from gateway import (api, api_agents, api_audit, api_inbox, api_outbound, api_reports, api_templates, channels,
-                     failures_api, health, inbox_live, pages)
+from gateway import (api, api_agents, api_audit, api_inbox, api_outbound, api_reports, api_templates, attachments_web,
+                     channels, failures_api, health, inbox_live, pages)
 from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -86,6 +86,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
+    app.router.add_routes(attachments_web.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
     app.router.add_routes(api_audit.routes)  # likewise
     app.router.add_routes(api_agents.routes)

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
+from conversations.attachments import AttachmentRejected
 from conversations.messages import InvalidPayload, InvalidSignature
 from conversations.errors import DomainError, storage_unavailable
 from conversations.logcontext import about
@@ -36,6 +37,8 @@ async def _mapped(request: web.Request, handler: Handler) -> web.StreamResponse:
         reason = error.text if error.text and not error.text.startswith(str(error.status)) else error.reason
         return error_response(error.status, reason)
     except DomainError as error:
+        return error_response(error.status, str(error))
+    except AttachmentRejected as error:
         return error_response(error.status, str(error))
     except InvalidSignature as error:
         return error_response(401, str(error) or "invalid signature")

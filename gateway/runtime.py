@@ -18,6 +18,8 @@ from channels.deps import ChannelDeps
 from channels.slack.api import configured as slack_configured
 from channels.webchat.hub import Hub
 from conversations import audit
+from conversations.attachment_s3 import S3AttachmentStore
+from conversations.attachments import Attachments, AttachmentStore, LocalAttachmentStore
 from conversations.events import EventBus
 from conversations.service import ConversationService
 from conversations.store import ConversationStore, ReplicaAck
@@ -54,6 +56,21 @@ def load_live_rules(settings: Settings) -> LiveRules:
     return LiveRules.open(settings.rules_path, explicit="rules_path" in settings.model_fields_set)
 
 
+def build_attachments(settings: Settings) -> Attachments:
+    """The attachment store: S3-compatible object storage when a bucket is named, else the local directory."""
+    group = settings.attachments
+    store: AttachmentStore
+    if group.s3_bucket:
+        secret = group.s3_secret_access_key
+        store = S3AttachmentStore(group.s3_bucket, prefix=group.s3_prefix, endpoint_url=group.s3_endpoint_url,
+                                  region=group.s3_region, access_key_id=group.s3_access_key_id,
+                                  secret_access_key=secret.get_secret_value() if secret else None)
+    else:
+        store = LocalAttachmentStore(group.dir)
+    return Attachments(store, secret_key_bytes(settings), settings.base_url, group.all_limits(), group.url_seconds,
+                       group.posted_url_seconds)
+
+
 def load_live_templates(settings: Settings) -> LiveTemplates:
     """The configured template file; none (when none was named) is an empty set, watched for the file.
 
@@ -82,7 +99,7 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
                     events=events, webchat=settings.webchat,
                     templates=templates if templates is not None else load_live_templates(settings),
-                    proactive=settings.proactive)
+                    proactive=settings.proactive, attachments=build_attachments(settings))
 
 
 def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:
@@ -92,7 +109,13 @@ def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:
 def channel_deps(settings: Settings, services: Services, hub: Hub) -> ChannelDeps:
     return ChannelDeps(store=services.store, service=services.service, redis=services.redis,
                        secret_key=secret_key_bytes(settings), jobs=services.jobs, public_url=settings.base_url,
-                       hub=hub)
+                       hub=hub, attachments=_attachments(services))
+
+
+def _attachments(services: Services) -> Attachments:
+    if services.attachments is None:
+        raise RuntimeError("services built without an attachment store")
+    return services.attachments
 
 
 def services_factory(

@@ -31,6 +31,7 @@ from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
 from gateway import envvalues
 from workers.proactive_settings import ProactiveSettings
+from gateway.attachment_settings import AttachmentSettings
 from workers.settings import WorkerSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -112,6 +113,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     proactive: ProactiveSettings = Field(default_factory=ProactiveSettings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
 
     @field_validator("agent_tokens", mode="before")
     @classmethod

@@ -38,6 +38,8 @@ def settings_for(rules_path: Path, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "secret_key": "test-secret-key",
         "webchat": {"identity_secret": IDENTITY_SECRET},
+        # Attachment bytes in a directory of the test's own, never ./attachments of the checkout.
+        "attachments": {"dir": tempfile.mkdtemp(prefix="gateway-attachments-")},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

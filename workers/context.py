@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 from channels.base import Sender
 from channels.slack.settings import SlackSettings
+from conversations.attachments import Attachments
 from conversations.events import EventBus
 from conversations.logcontext import about
 from conversations.models import Channel
@@ -50,6 +51,7 @@ class Services:
         webchat: the web chat group, for the sweeper's retention of anonymous visitors.
         templates: the response templates in force, reloaded when the file changes.
         proactive: the batch proactive messages' group (pace per channel).
+        attachments: the attachment store (files agents send, signed URLs in the Slack console).
     """
 
     settings: WorkerSettings
@@ -66,10 +68,13 @@ class Services:
     webchat: WebchatSettings = field(default_factory=WebchatSettings)
     templates: LiveTemplates = field(default_factory=lambda: LiveTemplates.of(TemplateSet()))
     proactive: ProactiveSettings = field(default_factory=ProactiveSettings)
+    attachments: Attachments | None = None
 
     async def close(self) -> None:
         for sender in self.senders.values():
             await sender.close()
+        if self.attachments is not None:
+            await self.attachments.close()
 
 
 ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]

@@ -31,8 +31,8 @@ from conversations.clock import now_ms
 from conversations.errors import NotFound
 from conversations.locks import RedisLock
 from conversations.logcontext import about
-from conversations.messages import OutboundMessage, PermanentSendError, TransientSendError
-from conversations.models import DeliveryStatus, Direction, Identity, Message
+from conversations.messages import OutboundFile, OutboundMessage, PermanentSendError, TransientSendError
+from conversations.models import Channel, DeliveryStatus, Direction, Identity, Message
 from conversations.store import ConversationStore
 from workers import context, dead_letters, defaults, keys
 from workers.context import Services
@@ -122,6 +122,34 @@ async def _drain(services: Services, conversation_id: str, lock: RedisLock, retr
             return "waiting"
 
 
+async def outbound_files(services: Services, message: Message, *, attach: bool) -> tuple[OutboundFile, ...]:
+    """The message's stored files as the sender gets them: a signed URL each (a link in chat, Twilio's
+    MediaUrl), and the bytes when the channel attaches them (email).
+
+    Raises:
+        LookupError: a file is no longer in the store (nothing is sent without it).
+    """
+    stored = [a for a in message.attachments if a.id]
+    if not stored:
+        return ()
+    files = services.attachments
+    if files is None:
+        raise LookupError("the message has files but this process has no attachment store")
+    now = now_ms() // 1000
+    found: list[OutboundFile] = []
+    for attachment in stored:
+        assert attachment.id is not None
+        data: bytes | None = None
+        if attach:
+            kept = await files.store.get(attachment.id)
+            if kept is None:
+                raise LookupError(f"the file {attachment.name} is no longer in the attachment store")
+            data = kept[0]
+        found.append(OutboundFile(name=attachment.name, content_type=attachment.content_type,
+                                  size=attachment.size or 0, url=files.posted_url(attachment.id, now), data=data))
+    return tuple(found)
+
+
 async def send_one(services: Services, message: Message) -> str:
     """Hand one message to its channel's sender and record what happened."""
     with about(conversation_id=message.conversation_id, message_id=message.id):
@@ -142,11 +170,15 @@ async def _send_one(services: Services, message: Message) -> str:
     if sender is None:
         return await _fail(services, message, f"the {channel.value} channel is not configured")
     conversation = await store.conversation(conversation_id)
+    try:
+        files = await outbound_files(services, message, attach=channel == Channel.EMAIL)
+    except LookupError as error:
+        return await _fail(services, message, str(error))
     outbound = OutboundMessage(
         message_id=message.id, conversation_id=conversation_id, channel=channel,
         to=Identity.parse(message.meta["to"]), text=message.text, author=message.author,
         subject=conversation.subject, automatic=message.meta.get("automatic") == "1",
-        meta={**conversation.extra, **message.meta},
+        meta={**conversation.extra, **message.meta}, files=files,
     )
     refused = await service.refusal(outbound.to)
     if refused:

@@ -41,9 +41,10 @@ def sync(conversation_id: str) -> str:
     return context.run(body, conversation_id=conversation_id)
 
 
-def agent_reply(conversation_id: str, channel: str, thread_ts: str, ts: str, user: str, text: str) -> str:
+def agent_reply(conversation_id: str, channel: str, thread_ts: str, ts: str, user: str, text: str,
+                files: str = "") -> str:
     return context.run(lambda services: actions.agent_reply(services, conversation_id, channel, thread_ts, ts,
-                                                            user, text), conversation_id=conversation_id)
+                                                            user, text, files), conversation_id=conversation_id)
 
 
 def agent_edited(conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:

@@ -56,6 +56,9 @@ class ParsedEmail:
     forwards: tuple[Forwarded, ...] = ()  # mails the customer forwarded (in the body or attached), kept whole
     original: str = ""  # JSON: the headers and every part as received (``original.original_parts``)
     authentication_results: tuple[str, ...] = ()  # the Authentication-Results values, top first
+    # The decoded bytes of each of ``attachments`` (same order; None: unreadable or not a file); the
+    # intake stores them in the attachment store before the message is ingested.
+    files: tuple[bytes | None, ...] = ()
 
 
 def _decoded_raw(raw: object) -> str:
@@ -125,11 +128,26 @@ def attached_forwards(msg: Message) -> tuple[Forwarded, ...]:
 
 
 def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ...]:
-    """Metadata of every file (the first ``MAX_ATTACHMENTS``): name, type, size. The bytes are not kept."""
-    found: list[Attachment] = []
+    """Metadata of every file (the first ``MAX_ATTACHMENTS``): name, type, size."""
+    return tuple(attachment for attachment, _ in attachment_parts(msg, text_part))
+
+
+def _payload(part: Message) -> bytes | None:
+    try:
+        if part.get_content_type() == "message/rfc822":
+            return part.as_bytes()
+        payload = part.get_payload(decode=True)
+        return payload if isinstance(payload, bytes) else None
+    except Exception:
+        return None
+
+
+def attachment_parts(msg: Message, text_part: Message | None) -> list[tuple[Attachment, bytes | None]]:
+    """Every file (the first ``MAX_ATTACHMENTS``) with its decoded bytes (None when they cannot be read)."""
+    found: list[tuple[Attachment, bytes | None]] = []
     for part in _leaves(msg):
         if len(found) == MAX_ATTACHMENTS:
-            found.append(Attachment(name="(more attachments not listed)", content_type="text/plain"))
+            found.append((Attachment(name="(more attachments not listed)", content_type="text/plain"), None))
             break
         if part is text_part or part is msg and part.get_content_maintype() == "text":
             continue
@@ -145,9 +163,9 @@ def attachments(msg: Message, text_part: Message | None) -> tuple[Attachment, ..
             attached = inner[0] if isinstance(inner, list) and inner else None
             subject = header(attached, "Subject") if isinstance(attached, Message) else ""
             filename = f"{subject or 'message'}.eml"
-        found.append(Attachment(name=filename or f"unnamed.{part.get_content_subtype()}",
-                                content_type=part.get_content_type(), size=_size(part)))
-    return tuple(found)
+        found.append((Attachment(name=filename or f"unnamed.{part.get_content_subtype()}",
+                                 content_type=part.get_content_type(), size=_size(part)), _payload(part)))
+    return found
 
 
 def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Sequence[str] = ()) -> ParsedEmail:
@@ -189,6 +207,7 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
     forwards = split.forwards
     if verdict.kind != loops.Kind.BOUNCE:  # a bounce attaches our own mail: not a forward
         forwards += attached_forwards(msg)
+    parts = attachment_parts(msg, text_part)
     return ParsedEmail(
         sender=sender,
         name=name or None,
@@ -199,7 +218,8 @@ def parse_email(raw: bytes, *, envelope_from: str | None = None, recipients: Seq
         in_reply_to=tuple(message_ids(header(msg, "In-Reply-To"))),
         references=tuple(message_ids(header(msg, "References"))[-MAX_REFERENCES:]),
         recipients=tuple(dict.fromkeys(a.lower() for a in seen)),
-        attachments=attachments(msg, text_part),
+        attachments=tuple(attachment for attachment, _ in parts),
+        files=tuple(data for _, data in parts),
         verdict=verdict,
         bounce=read_bounce(msg) if verdict.kind == loops.Kind.BOUNCE else None,
         digest=hashlib.sha256(raw).hexdigest(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from channels.deps import ChannelDeps
 from channels.email import authresults, threads
@@ -18,7 +18,8 @@ from channels.email.pool import MailParser
 from channels.email.settings import EmailSettings
 from conversations.clock import utcnow
 from conversations.errors import NotFound
-from conversations.models import DeliveryStatus, Direction
+from conversations.attachments import derived_id
+from conversations.models import Attachment, DeliveryStatus, Direction
 
 log = logging.getLogger("gateway.email")
 
@@ -65,6 +66,21 @@ async def record_bounce(deps: ChannelDeps, parsed: ParsedEmail) -> Outcome:
     return Outcome("ignored", detail="bounce of an unknown message")
 
 
+async def store_files(deps: ChannelDeps, dedupe_key: str, parsed: ParsedEmail) -> tuple[Attachment, ...]:
+    """Each file into the attachment store before the message is ingested (its id is derived from the
+    mail's dedupe key and the part's place, so a redelivered mail overwrites, never duplicates). A file
+    the email limits refuse stays listed with the reason; the mail itself is never refused for it."""
+    kept: list[Attachment] = []
+    for index, (attachment, data) in enumerate(zip(parsed.attachments, parsed.files, strict=False)):
+        if data is None:
+            kept.append(attachment)
+            continue
+        kept.append(await deps.attachments.keep(
+            "email", data, attachment.name, attachment_id=derived_id(deps.secret_key, f"{dedupe_key}:{index}"),
+            declared_type=attachment.content_type))
+    return tuple(kept)
+
+
 async def receive(
     deps: ChannelDeps, email: EmailSettings, parser: MailParser, raw: bytes, *, envelope_from: str | None = None,
     recipients: Sequence[str] = (),
@@ -93,6 +109,7 @@ async def receive(
     )
     if hint:
         inbound = to_inbound(parsed, received_at=inbound.received_at, thread_conversation=hint, unverified=unverified)
+    inbound = replace(inbound, attachments=await store_files(deps, inbound.dedupe_key, parsed))
     result = await deps.service.ingest(inbound)  # the threading facts go in with the message
     if result.duplicate:
         return Outcome("duplicate", result.conversation_id, result.message_id)

@@ -3,7 +3,7 @@
 The message text holds only what the customer wrote now; agents and admins
 can still read the mail as it arrived (``GET /api/conversations/{id}/messages/
 {message}/original``, the Slack "Show full email" button). Text parts are kept
-decoded, attachments as name, type and size (their bytes are never stored),
+decoded, attachments as name, type and size (their bytes are in the attachment store),
 all bounded so one huge mail cannot fill Redis.
 """
 

@@ -73,6 +73,11 @@ def compose(message: OutboundMessage, *, from_address: str, domain: str, secret:
         mail["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer with its own autoreply
     mail.set_content(message.text)
     mail.add_alternative(to_html(message.text), subtype="html")
+    for file in message.files:
+        if file.data is None:  # not fetched for us: a link is all we have
+            continue
+        maintype, _, subtype = file.content_type.partition("/")
+        mail.add_attachment(file.data, maintype=maintype, subtype=subtype or "octet-stream", filename=file.name)
     return mail
 
 

@@ -8,13 +8,16 @@ are told to the agent who acted.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from channels.slack import blocks, commands
 from channels.slack.api import RateLimited, SlackApi, SlackError, make_client
 from channels.slack.deps import ConsoleDeps
+from channels.slack.files import store_files
 from channels.slack.state import SlackState
 from conversations.errors import DomainError
+from conversations.models import Attachment
 
 log = logging.getLogger("gateway.slack")
 
@@ -28,23 +31,29 @@ async def author_name(api: SlackApi, user: str) -> str:
 
 
 async def agent_reply(deps: ConsoleDeps, conversation_id: str, channel: str, thread_ts: str, ts: str, user: str,
-                      text: str) -> str:
-    """A thread reply in a conversation's thread: the customer gets it on their channel."""
+                      text: str, files: str = "") -> str:
+    """A thread reply in a conversation's thread: the customer gets it on their channel, files included.
+
+    ``files``: the reply's Slack files (JSON of ``Attachment`` fields); fetched with the bot token and
+    stored first. A file that cannot be fetched or that the agent limits refuse stops the whole reply:
+    the agent is told why, and nothing reaches the customer.
+    """
     slack = SlackState(deps.redis)
     key = f"reply:{channel}:{ts}"
     if not await slack.once(key):
         return "already handled"
     api = slack_api(deps)
     try:
+        stored = await _agent_files(deps, channel, ts, files)
         author = await author_name(api, user)
         template = commands.thread_template(text)
         if template is not None:
             text = await render_template(deps, conversation_id, *template, author)
-        await deps.service.reply(conversation_id, text, author, meta={
+        await deps.service.reply(conversation_id, text, author, attachments=stored, meta={
             blocks.AGENT_CHANNEL: channel, blocks.AGENT_THREAD: thread_ts, "agent_slack_ts": ts,
             "agent_slack_user": user,
         })
-    except (DomainError, commands.CommandError) as error:
+    except (DomainError, commands.CommandError, FileRefused) as error:
         await api.post(channel, f":x: Not sent to the customer: {error}", thread_ts=thread_ts)
         return f"refused: {error}"
     except Exception:
@@ -60,6 +69,27 @@ async def render_template(deps: ConsoleDeps, conversation_id: str, name: str, va
     customer = await deps.store.current_customer(conversation.customer_id)
     return deps.templates.render(name, conversation.last_inbound_channel, customer=customer,
                                  conversation_id=conversation.id, agent=agent, variables=variables).text
+
+
+class FileRefused(Exception):
+    """A file of an agent's reply that cannot go to the customer (not fetched, too large, a refused type)."""
+
+
+async def _agent_files(deps: ConsoleDeps, channel: str, ts: str, files: str) -> tuple[Attachment, ...]:
+    if not files:
+        return ()
+    if deps.attachments is None:
+        raise FileRefused("this worker has no attachment store")
+    wanted = tuple(Attachment(**item) for item in json.loads(files))
+    stored = await store_files(deps.attachments, deps.slack, "agent", deps.attachments.secret_key,
+                               f"slack-agent:{channel}:{ts}", wanted)
+    refused = [f"{a.name}: {a.refused}" for a in stored if a.refused or not a.id]
+    if refused:
+        for attachment in stored:  # the reply is not sent: keep none of its files
+            if attachment.id:
+                await deps.attachments.store.delete(attachment.id)
+        raise FileRefused("; ".join(refused))
+    return stored
 
 
 async def agent_edited(deps: ConsoleDeps, conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:

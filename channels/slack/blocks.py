@@ -11,7 +11,7 @@ with Slack's quote bar, so none can pass for the gateway's own lines
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from conversations.messages import FULL_TEXT, SENDER_UNVERIFIED, SIGNATURE
@@ -163,14 +163,17 @@ def _buttons(conversation: Conversation) -> list[Block]:
 # -- thread lines ------------------------------------------------------------------------
 
 
-def message_line(message: Message, *, thread: tuple[str, str]) -> str | None:
-    """One timeline entry as a line of the thread; ``None`` when the thread already shows it."""
+def message_line(message: Message, *, thread: tuple[str, str], link: Callable[[str], str] | None = None) -> str | None:
+    """One timeline entry as a line of the thread; ``None`` when the thread already shows it.
+
+    ``link`` makes a stored file's signed URL, which opens without Slack or provider credentials.
+    """
     if message.direction == Direction.INBOUND:
         channel = message.channel.value if message.channel else "?"
         text = message.text
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[:MAX_MESSAGE_CHARS].rstrip() + "…"
-        files = "".join(f"\n:paperclip: {_file(a.name, a.url)}" for a in message.attachments)
+        files = _files(message, link)
         unverified = message.meta.get(SENDER_UNVERIFIED)
         flag = f" :warning: *unverified sender* ({inline(unverified)})" if unverified else ""
         words = f"\n{quote(text)}" if text else ""
@@ -182,10 +185,26 @@ def message_line(message: Message, *, thread: tuple[str, str]) -> str | None:
         if message.meta.get(QUESTION_META) == QUESTION:
             who = "Satisfaction survey"
         channel = message.channel.value if message.channel else "?"
-        return f":outbox_tray: {who} ({channel}): {escape(message.text)}"
+        return f":outbox_tray: {who} ({channel}): {escape(message.text)}{_files(message, link)}"
     if message.direction == Direction.NOTE:
         return f":memo: *Note by {inline(message.author)}:* {escape(message.text)}"
     return f"{EVENT_ICONS.get(message.kind or '', ':information_source:')} {escape(message.text)}"
+
+
+def _files(message: Message, link: Callable[[str], str] | None) -> str:
+    """One line per file: a stored one links its signed URL; one not kept says why."""
+    lines = []
+    for attachment in message.attachments:
+        if attachment.id and link is not None:
+            shown = _file(attachment.name, link(attachment.id))
+        elif attachment.id or attachment.refused:
+            shown = inline(attachment.name)  # a provider's link would need its credentials
+        else:
+            shown = _file(attachment.name, attachment.url)
+        if attachment.refused:
+            shown += f" _(not kept: {inline(attachment.refused, 200)})_"
+        lines.append(f"\n:paperclip: {shown}")
+    return "".join(lines)
 
 
 def _file(name: str, url: str | None) -> str:

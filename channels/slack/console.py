@@ -26,6 +26,7 @@ from channels.slack import blocks, keys
 from channels.slack.api import RateLimited, SlackApi, SlackError, configured, make_client
 from channels.slack.deps import ConsoleDeps
 from channels.slack.state import SlackState, ThreadState
+from conversations.clock import now_ms
 from conversations.locks import RedisLock
 from conversations.models import Conversation, Customer, Message
 
@@ -47,7 +48,8 @@ class Post:
 
 
 def plan_posts(messages: Sequence[Message], start: int, *, thread: tuple[str, str], shown: set[str],
-               max_items: int = MAX_ITEMS_PER_POST, max_chars: int = MAX_CHARS_PER_POST) -> list[Post]:
+               max_items: int = MAX_ITEMS_PER_POST, max_chars: int = MAX_CHARS_PER_POST,
+               link: Callable[[str], str] | None = None) -> list[Post]:
     """The posts that show ``messages[start:]``, consecutive entries coalesced; pure.
 
     A customer message with more behind it (quoted history, a signature, a cut
@@ -60,7 +62,7 @@ def plan_posts(messages: Sequence[Message], start: int, *, thread: tuple[str, st
     for index in range(start, len(messages)):
         message = messages[index]
         entry: list[str] = []
-        line = blocks.message_line(message, thread=thread)
+        line = blocks.message_line(message, thread=thread, link=link)
         if line:
             entry.append(line)
         notice = blocks.delivery_notice(message)
@@ -149,7 +151,9 @@ class ThreadSync:
         shown = await self.state.notices(self.conversation_id)
         posted_count = 0
         cursor = thread.cursor
-        for post in plan_posts(messages, cursor, thread=(thread.channel, thread.ts), shown=shown):
+        files = self.deps.attachments
+        link = (lambda attachment_id: files.posted_url(attachment_id, now_ms() // 1000)) if files else None
+        for post in plan_posts(messages, cursor, thread=(thread.channel, thread.ts), shown=shown, link=link):
             if post.text:
                 await self.api.post(thread.channel, post.text, thread_ts=thread.ts,
                                     blocks=list(post.blocks) if post.blocks else None)

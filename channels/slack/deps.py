@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from channels.slack.settings import SlackSettings
 from conversations.models import Channel, Customer
+from conversations.attachments import Attachments
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
 
@@ -53,3 +54,5 @@ class ConsoleDeps(Protocol):
     def rules(self) -> RulesInForce: ...
     @property
     def templates(self) -> TemplatesInForce: ...
+    @property
+    def attachments(self) -> Attachments | None: ...

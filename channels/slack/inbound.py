@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conversations.messages import InboundMessage, InvalidPayload
-from conversations.models import Attachment, Channel, Identity
+from channels.slack.files import described
+from conversations.models import Channel, Identity
 
 # Subtypes that carry a person's words; every other subtype is a system message.
 CONTENT_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
@@ -102,11 +103,7 @@ def to_inbound(body: Mapping[str, Any], event: Mapping[str, Any]) -> InboundMess
     provider_id = event.get("client_msg_id") or body.get("event_id") or f"{channel}:{ts}"
     profile = event.get("user_profile") or {}
     name = profile.get("display_name") or profile.get("real_name") or None
-    files = tuple(
-        Attachment(name=str(f.get("name") or f.get("title") or "file"), content_type=str(f.get("mimetype") or ""),
-                   size=f.get("size"), url=f.get("permalink") or f.get("url_private"))
-        for f in event.get("files") or ()
-    )
+    files = described(event.get("files") or ())
     text = str(event.get("text") or "")
     if not text.strip() and not files:
         raise InvalidPayload("an empty Slack message")

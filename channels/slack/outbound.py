@@ -47,4 +47,6 @@ class SlackSender:
 def _text(message: OutboundMessage) -> str:
     # Slack shows the app as the sender; name the agent so the customer knows who answers.
     text = escape(message.text)
+    # Files as links: their signed URLs open without any credentials.
+    text += "".join(f"\n:paperclip: <{escape(f.url).replace('|', '%7C')}|{escape(f.name)}>" for f in message.files)
     return text if message.automatic else f"*{escape(message.author)}*: {text}"

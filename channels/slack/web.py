@@ -21,10 +21,12 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +41,7 @@ from channels.slack import blocks, commands, jobnames, payloads
 from channels.slack import inbound as events
 from channels.slack.agents import Agents
 from channels.slack.api import SlackApi, SlackError, configured, make_client
+from channels.slack.files import described, store_files
 from channels.slack.settings import SlackSettings
 from channels.slack.state import SlackState
 from conversations.errors import NotFound
@@ -139,7 +142,10 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
             except InvalidPayload as error:
                 log.info("ignored a Slack customer message: %s", error)
                 return
-            await deps.service.ingest(inbound)  # with the customer's Slack thread as a conversation fact
+            files = await store_files(deps.attachments, settings, "slack", deps.secret_key, inbound.dedupe_key,
+                                      inbound.attachments)
+            # With the customer's Slack thread as a conversation fact.
+            await deps.service.ingest(replace(inbound, attachments=files))
             return
         conversation_id = await slack.conversation_for_thread(seen.channel, seen.thread_ts)
         if conversation_id is None:
@@ -158,8 +164,10 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
                 log.info("a thread reply by %s was not sent to the customer: %s", seen.user, refusal)
                 await tell(seen.channel, seen.user, NOT_SENT.format(reason=refusal), seen.thread_ts)
                 return
+            # Files are fetched by the job (with the bot token), not here: the event is answered at once.
+            files = json.dumps([a.fields() for a in described(event.get("files") or ())]) if event.get("files") else ""
             await enqueue(conversation_id, jobnames.AGENT_REPLY, seen.channel, seen.thread_ts, seen.ts, seen.user,
-                          events.plain_text(seen.text))
+                          events.plain_text(seen.text), files)
         else:
             await enqueue(conversation_id, jobnames.AGENT_EDITED, seen.channel, seen.thread_ts, seen.ts, seen.kind.value)
 

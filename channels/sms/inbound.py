@@ -56,7 +56,7 @@ def from_twilio(form: Mapping[str, str], *, received_at: datetime, default_regio
 
 
 def media(form: Mapping[str, str]) -> tuple[Attachment, ...]:
-    """MMS media as metadata; the files stay at Twilio (fetching them needs the account's credentials)."""
+    """MMS media as metadata; the web handler fetches the files into the attachment store (``media.py``)."""
     try:
         count = int(form.get("NumMedia") or 0)
     except ValueError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -35,6 +36,7 @@ log = logging.getLogger("gateway.sms")
 STATUS_PATH = "/sms/twilio/status"
 UNSUBSCRIBED = "21610"  # Twilio refused: the number texted STOP (perhaps before the gateway knew it)
 REQUEST_TIMEOUT = 15.0
+MAX_MEDIA_URLS = 10  # Twilio's limit per message
 SENT_MARKER_TTL = 7 * 24 * 3600  # longer than the outbound job's whole retry schedule
 # Twilio error codes worth a human sentence in the agent's view.
 ERROR_TEXT = {
@@ -89,9 +91,12 @@ class TwilioSender:
                             else TwilioHttpClient(timeout=REQUEST_TIMEOUT))
         self.client = Client(twilio.account_sid, twilio.auth_token.get_secret_value(), http_client=self.http_client)
 
-    def create_options(self, message: OutboundMessage) -> dict[str, str]:
+    def create_options(self, message: OutboundMessage) -> dict[str, Any]:
         """The ``messages.create`` arguments: the whole text (Twilio segments long ones), one sender."""
-        options = {"to": message.to.address, "body": message.text}
+        options: dict[str, Any] = {"to": message.to.address, "body": message.text}
+        if message.files:
+            # MMS: Twilio fetches each MediaUrl itself, so it gets the file's signed public URL (10 at most).
+            options["media_url"] = [file.url for file in message.files[:MAX_MEDIA_URLS]]
         if self.messaging_service_sid:
             # The service's sticky sender answers from the pool number this customer knows.
             options["messaging_service_sid"] = self.messaging_service_sid

@@ -7,6 +7,7 @@ not verify is refused with 403 before anything is parsed or stored.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
@@ -14,6 +15,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from channels.deps import CHANNEL_DEPS
 from channels.sms import keywords, signature
 from channels.sms.inbound import from_twilio
+from channels.sms.media import store_media
 from channels.sms.outbound import STATUS_PATH, describe_error
 from channels.sms.settings import TwilioSettings
 from conversations.clock import utcnow
@@ -68,7 +70,9 @@ async def inbound(request: web.Request) -> web.Response:
             answer.message(outcome.answer)
             return web.Response(text=str(answer), content_type="text/xml")
     else:
-        await service.ingest(message)
+        deps = request.app[CHANNEL_DEPS]
+        media = await store_media(deps.attachments, settings, deps.secret_key, message.dedupe_key, message.attachments)
+        await service.ingest(replace(message, attachments=media))
     # Empty TwiML: Twilio sends nothing back by itself; answers come from agents or rules.
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 

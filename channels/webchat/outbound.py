@@ -29,6 +29,9 @@ class WebchatSender:
         shown: dict[str, object] = {
             "id": message.message_id, "direction": "outbound", "author": message.author,
             "text": message.text, "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            # Links the widget shows; signed, so the visitor needs no token to open them.
+            "attachments": [{"name": f.name, "content_type": f.content_type, "size": f.size, "url": f.url}
+                            for f in message.files],
         }
         if message.meta.get(QUESTION_META) == QUESTION:
             shown["csat"] = True  # a survey question: the widget shows 1-5 buttons

@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from channels.deps import CHANNEL_DEPS
-from channels.webchat import inbound, keys, protocol
+from channels.webchat import inbound, keys, protocol, upload
+from channels.webchat.appkeys import SETTINGS, TRUSTED_PROXIES
 from channels.webchat.identity import Visitor, fresh_visitor, only_anonymous, resolve_visitor
 from channels.webchat.inbound import ChatMessage, Delivered, FrameError, Hello, Ping
 from channels.webchat.limits import Network, NewConversationCap, TokenBucket, VisitorRate, client_address
@@ -30,9 +31,6 @@ from conversations.models import Customer, DeliveryStatus, Direction, Identity, 
 
 log = logging.getLogger("gateway.webchat")
 
-SETTINGS: web.AppKey[WebchatSettings] = web.AppKey("webchat_settings", WebchatSettings)
-# Proxies whose X-Forwarded-For names the client (GATEWAY_TRUSTED_PROXIES).
-TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("webchat_trusted_proxies")
 # The open sockets of this process: the gateway closes them (1001, going away) when it stops.
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("webchat_sockets", set)
 
@@ -191,7 +189,7 @@ class WebchatSocket:
             visitor.forwarded.add(message.id)
             if message.direction == Direction.OUTBOUND and message.delivery not in SHOWN_AS_DELIVERED:
                 visitor.awaiting_ack[message.id] = conversation_id
-            visible.append(protocol.visible_message(codec.message_json(message)))
+            visible.append(protocol.visible_message(codec.message_json(message), self.file_link))
         return visible
 
     # -- message ----------------------------------------------------------------------
@@ -288,7 +286,11 @@ class WebchatSocket:
             conversation_id = payload.get("conversation_id") or visitor.conversation_id
             if isinstance(conversation_id, str):
                 visitor.awaiting_ack[message_id] = conversation_id
-        self.send({"type": "message", "message": protocol.visible_message(message)})
+        self.send({"type": "message", "message": protocol.visible_message(message, self.file_link)})
+
+    def file_link(self, attachment_id: str) -> str:
+        """A stored file's signed URL: the visitor opens it without the visitor token."""
+        return self.deps.attachments.posted_url(attachment_id, now_ms() // 1000)
 
     async def _leave(self) -> None:
         if self.visitor and self.visitor.conversation_id:
@@ -318,6 +320,8 @@ def setup_routes(app: web.Application, settings: WebchatSettings, *, trusted_pro
     app[WEBSOCKETS] = set()
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
+    app.router.add_post(upload.PATH, upload.upload)
+    app.router.add_route("OPTIONS", upload.PATH, upload.preflight)
     app.on_shutdown.append(close_sockets)
 
 

@@ -51,6 +51,8 @@ class FakeSlack:
     retry_after: int = 0
     random: random.Random = field(default_factory=lambda: random.Random(1234))
     bot_token: str = "xoxb-test-token"  # the one token it accepts
+    files: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes, served at url_private
+    downloads: list[str] = field(default_factory=list)  # Authorization headers of file downloads
     _clock: int = 0
 
     # -- knobs and views for tests ---------------------------------------------------------
@@ -87,7 +89,28 @@ class FakeSlack:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self.handle)
+        app.router.add_get("/files-pri/{file}/{name}", self.download)
         return app
+
+    def add_file(self, name: str, mimetype: str, data: bytes) -> dict:
+        """A file someone shared in Slack; the ``files`` entry of the message event that carries it."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        self.files[file_id] = data
+        base = self.base_url.removesuffix("/api/")
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "size": len(data),
+                "url_private": f"{base}/files-pri/{TEAM}-{file_id}/{name}",
+                "url_private_download": f"{base}/files-pri/{TEAM}-{file_id}/{name}",
+                "permalink": f"https://acme.slack.test/files/{file_id}"}
+
+    async def download(self, request: web.Request) -> web.Response:
+        """Like files.slack.com: only with a token of the workspace (a browser without one gets a login page)."""
+        self.downloads.append(request.headers.get("Authorization", ""))
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return web.Response(text="<html>sign in to Slack</html>", content_type="text/html")
+        data = self.files.get(request.match_info["file"].removeprefix(f"{TEAM}-"))
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

@@ -14,17 +14,21 @@
  * Every agent message shown is answered with a "delivered" frame: only that
  * makes the gateway mark it delivered. A message with "csat": true is a
  * satisfaction survey: shown with 1-5 buttons, a press sends the number.
+ * Files (an image or a PDF) go over HTTP to /webchat/upload with the visitor
+ * token, never through the socket.
  */
 (function () {
   "use strict";
   var script = document.currentScript;
   var base = new URL(script.src, window.location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/webchat/ws";
+  var uploadUrl = base.protocol + "//" + base.host + "/webchat/upload";
+  var ACCEPT = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
   var storeKey = "gateway-webchat:" + base.host;
   var data = script.dataset || {};
   var pending = {};   // client_id -> text, until acked
   var shown = {};     // message id -> true
-  var socket = null, retry = 0, ready = false, resendTimer = null, resendDelay = 500;
+  var socket = null, retry = 0, ready = false, resendTimer = null, resendDelay = 500, conversationId = null;
 
   var css = "#gw-chat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;" +
     "background:#3b5bdb;color:#fff;border:0;cursor:pointer;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
@@ -41,8 +45,10 @@
     "#gw-chat-status{font-size:12px;color:#868e96;padding:2px 10px}" +
     ".gw-csat{display:flex;gap:6px;margin-top:8px}.gw-csat button{width:32px;height:32px;border-radius:50%;" +
     "border:1px solid #3b5bdb;background:#fff;color:#3b5bdb;font:inherit;font-weight:600;cursor:pointer}" +
-    ".gw-csat button:disabled{opacity:.45;cursor:default}.gw-csat button.gw-chosen{background:#3b5bdb;color:#fff;opacity:1}";
-    // A constructed style sheet where the browser has them: a page with a strict Content-Security-Policy
+    ".gw-csat button:disabled{opacity:.45;cursor:default}.gw-csat button.gw-chosen{background:#3b5bdb;color:#fff;opacity:1}" +
+    "#gw-chat-attach{border:0;background:none;color:#495057;padding:0 6px 0 12px;cursor:pointer}" +
+    ".gw-file{display:block;margin-top:4px;color:inherit;text-decoration:underline}";
+  // A constructed style sheet where the browser has them: a page with a strict Content-Security-Policy
   // (style-src without 'unsafe-inline', like the gateway's own pages) refuses a <style> element.
   if (window.CSSStyleSheet && "adoptedStyleSheets" in document && "replaceSync" in CSSStyleSheet.prototype) {
     var sheet = new CSSStyleSheet();
@@ -64,6 +70,13 @@
   var status = el("div", {id: "gw-chat-status"}, "connecting\u2026");
   var input = el("input", {id: "gw-chat-input", placeholder: "Write a message\u2026", maxlength: "4000", autocomplete: "off"});
   var form = el("form", {id: "gw-chat-form"});
+  var attach = el("button", {id: "gw-chat-attach", type: "button", "aria-label": "Attach an image or PDF"});
+  attach.innerHTML = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
+    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
+    '<path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66L9.41 17.41a2 2 0 0 1-2.83-2.83l8.49-8.48"/></svg>';
+  var picker = el("input", {id: "gw-chat-file", type: "file", accept: ACCEPT, hidden: ""});
+  form.appendChild(attach);
+  form.appendChild(picker);
   form.appendChild(input);
   form.appendChild(el("button", {id: "gw-chat-send", type: "submit"}, "Send"));
   panel.appendChild(el("div", {id: "gw-chat-head"}, data.title || "How can we help?"));
@@ -86,10 +99,53 @@
   });
 
   function sendText(text) {
-    var clientId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
+    var clientId = newClientId();
     pending[clientId] = text;
     render({id: "pending:" + clientId, direction: "inbound", text: text}, true);
     send({type: "message", client_id: clientId, text: text});
+  }
+
+  attach.addEventListener("click", function () { picker.click(); });
+  picker.addEventListener("change", function () {
+    var file = picker.files && picker.files[0];
+    picker.value = "";
+    if (file) upload(file);
+  });
+
+  function newClientId() {
+    return (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
+  }
+
+  function upload(file) {
+    var token = localStorage.getItem(storeKey);
+    if (!token) { status.textContent = "the chat is not connected yet; try again in a moment"; return; }
+    var clientId = newClientId();
+    var caption = input.value.trim();
+    input.value = "";
+    render({id: "pending:" + clientId, direction: "inbound", text: caption, attachments: [{name: file.name}]}, true);
+    var body = new FormData();
+    body.append("visitor_token", token);
+    body.append("client_id", clientId);
+    if (caption) body.append("text", caption);
+    if (data.identifier) { body.append("identifier", data.identifier); body.append("identifier_hash", data.identifierHash || ""); }
+    if (data.name) body.append("name", data.name);
+    body.append("file", file, file.name);
+    fetch(uploadUrl, {method: "POST", body: body, credentials: "omit"}).then(function (response) {
+      return response.json().then(function (answer) { return {ok: response.ok, answer: answer}; });
+    }).then(function (result) {
+      var node = log.querySelector('[data-id="pending:' + clientId + '"]');
+      if (node) node.parentNode.removeChild(node);
+      delete shown["pending:" + clientId];
+      if (!result.ok) { status.textContent = result.answer.error || "the file was not accepted"; return; }
+      status.textContent = "";
+      render({id: result.answer.message_id, direction: "inbound", text: caption, attachments: [result.answer.attachment]});
+      // The upload opened a conversation this socket has not joined: reconnect to follow its replies.
+      if (result.answer.conversation_id !== conversationId && socket) socket.close();
+    }).catch(function () {
+      var node = log.querySelector('[data-id="pending:' + clientId + '"]');
+      if (node) node.classList.add("gw-failed");
+      status.textContent = "the file could not be sent; check the connection and try again";
+    });
   }
 
   function el(tag, attrs, text) {
@@ -105,7 +161,15 @@
     var node = el("div", {"class": "gw-msg " + (message.direction === "inbound" ? "gw-in" : "gw-out") +
       (isPending ? " gw-pending" : ""), "data-id": message.id});
     if (message.direction !== "inbound" && message.author) node.appendChild(el("div", {"class": "gw-author"}, message.author));
-    node.appendChild(document.createTextNode(message.text));
+    if (message.text) node.appendChild(document.createTextNode(message.text));
+    (message.attachments || []).forEach(function (file) {
+      // Only http(s) links: a file's URL is the gateway's signed one; anything else is shown as a name.
+      var link = file.url && /^https?:\/\//.test(file.url) ?
+        el("a", {"class": "gw-file", href: file.url, target: "_blank", rel: "noopener noreferrer"}) :
+        el("span", {"class": "gw-file"});
+      link.textContent = "\ud83d\udcce " + (file.name || "file");
+      node.appendChild(link);
+    });
     // The visitor wrote after it: an earlier survey is answered (or passed over).
     if (message.direction === "inbound") closeSurveys(message.text);
     if (message.csat === true && message.direction === "outbound") node.appendChild(survey());
@@ -179,6 +243,7 @@
         ready = true;
         status.textContent = "";
         localStorage.setItem(storeKey, frame.visitor_token);
+        conversationId = frame.conversation_id;
         redraw(frame.messages);
         var agents = frame.messages.filter(function (m) { return m.direction === "outbound"; });
         // The server wants at most 500 ids a frame; a welcome longer than that acknowledges its newest.
@@ -195,6 +260,7 @@
           node.classList.remove("gw-pending");
           node.setAttribute("data-id", frame.message_id);
         }
+        conversationId = frame.conversation_id;
         shown[frame.message_id] = true;
       } else if (frame.type === "message") {
         render(frame.message);
