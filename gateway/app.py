@@ -15,7 +15,7 @@ from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
 from channels.webchat.web import WEBSOCKETS
-from gateway import api, channels, failures_api, health
+from gateway import api, api_backlog, channels, failures_api, health
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -75,6 +75,7 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(health.routes)
     failures_api.setup(app)  # before api.routes, whose catch-all would answer /api/failures
+    api_backlog.setup(app)  # the same: /api/conversations, /api/customers
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     app.router.add_get("/", index)

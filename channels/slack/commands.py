@@ -73,20 +73,16 @@ def sla_due(conversation: Conversation) -> float:
     return min(dues) if dues else math.inf
 
 
-def queue_listing(conversations: Sequence[Conversation], names: dict[str, str], queue: str, *,
-                  limit: int = 20) -> str:
-    """Open conversations of ``queue`` ("" = both), oldest SLA deadline first."""
-    open_ones = [c for c in conversations if c.status != Status.RESOLVED and c.queue
-                 and (not queue or c.queue == queue)]
-    open_ones.sort(key=lambda c: (sla_due(c), c.created_at))
-    if not open_ones:
+def queue_listing(conversations: Sequence[Conversation], names: dict[str, str], queue: str, *, total: int) -> str:
+    """Live conversations of ``queue`` ("" = every queue), already in urgency order, of ``total`` in all."""
+    if not conversations:
         return f"No open conversations in {queue or 'any queue'}."
     lines = []
-    for c in open_ones[:limit]:
+    for c in conversations:
         due = sla_due(c)
         clock = f"due <!date^{int(due) // 1000}^{{date_short_pretty}} {{time}}|soon>" if due != math.inf else "no SLA"
         who = f"claimed by {c.assignee}" if c.assignee else "unclaimed"
         lines.append(f"• `{c.id}` {names.get(c.customer_id, 'customer')} · {c.queue} tier {c.tier} · "
                      f"{c.priority.value} · {clock} · {who}")
-    more = f"\n…and {len(open_ones) - limit} more" if len(open_ones) > limit else ""
-    return f"*Open conversations in {queue or 'all queues'}* ({len(open_ones)}):\n" + "\n".join(lines) + more
+    more = f"\n…and {total - len(conversations)} more" if total > len(conversations) else ""
+    return f"*Open conversations in {queue or 'all queues'}* ({total}):\n" + "\n".join(lines) + more
