@@ -101,3 +101,15 @@ class CustomerSearch:
                 found, _, customer_id = member.rpartition(SEPARATOR)
                 (exact if found == term else prefixed).append(customer_id)
         return list(dict.fromkeys(exact + prefixed))
+
+    async def rebuild(self) -> int:
+        """Add the terms of every stored customer (``gateway index rebuild``); returns how many."""
+        count = 0
+        async for key in self.redis.scan_iter(match=f"{keys.PREFIX}:{{c:*}}:customer", count=1000, _type="hash"):
+            fields = redisio.text_hash(await self.redis.hgetall(key))
+            if not fields.get("id"):
+                continue
+            identities = redisio.texts(await self.redis.smembers(keys.CustomerKeys(fields["id"]).identities))
+            await self.add(fields["id"], name=fields.get("name", ""), identities=identities)
+            count += 1
+        return count

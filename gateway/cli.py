@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from rq import Queue
 
-from gateway import redaction
+from gateway import index_cli, redaction
 from gateway.app import create_app
 from gateway.appkeys import DEMO, SERVICES
 from gateway.embedded import start_embedded
@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.set_defaults(func=worker)
     sub.add_parser("sweeper", help="run the SLA timer and outbound recovery sweeper").set_defaults(func=sweeper)
     rules_cli.register(sub)
+    index_cli.register(sub)
     return parser
 
 
