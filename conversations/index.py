@@ -28,6 +28,7 @@ How the index stays exact (``docs/BACKLOG.md``):
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -44,6 +45,7 @@ SYNC_SCRIPT = resources.files("conversations").joinpath("scripts/index_sync.lua"
 PAGE_SCRIPT = resources.files("conversations").joinpath("scripts/index_page.lua").read_text()
 REPAIR_AFTER_MS = 10_000  # an intent this old belongs to a change whose process died before syncing
 MAX_PAGE = 1000
+REBUILD_BATCH = 1000
 SYNC_KEYS = [keys.INDEX_STATE, keys.INDEX_BUCKETS, keys.INDEX_INTENTS]
 # A removal's version: above any real one, so it is never refused as stale.
 GONE_VERSION = 2**52
@@ -170,32 +172,67 @@ class BacklogIndex:
         keeps its newer entry.
         """
         indexed = 0
+        batch: list[str] = []
         async for key in self.redis.scan_iter(match=f"{keys.PREFIX}:{{c:*}}:conv:*", count=1000, _type="hash"):
-            fields = redisio.text_hash(await self.redis.hgetall(key))
-            if not fields.get("id") or not fields.get("customer_id"):
-                continue
-            locator = redisio.optional_text(await self.redis.get(keys.conversation_locator(fields["id"])))
-            if locator != fields["customer_id"]:
-                continue  # a copy a merge left behind mid-move; the conversation lives elsewhere
-            await self.apply(entry_of(fields))
-            indexed += 1
+            batch.append(key)
+            if len(batch) >= REBUILD_BATCH:
+                indexed += await self._index_batch(batch)
+                batch = []
+        indexed += await self._index_batch(batch)
         removed = await self._drop_orphans()
         await self.redis.delete(keys.LEGACY_CONVERSATIONS_INDEX)  # the activity-only index this one replaced
         return {"indexed": indexed, "removed": removed}
 
+    async def _index_batch(self, names: list[str]) -> int:
+        """Index a batch of conversation hashes: reads pipelined, syncs a few dozen at a time."""
+        if not names:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(name)
+            hashes = [redisio.text_hash(fields) for fields in await pipe.execute()]
+        hashes = [fields for fields in hashes if fields.get("id") and fields.get("customer_id")]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for fields in hashes:
+                pipe.get(keys.conversation_locator(fields["id"]))
+            owners = await pipe.execute()
+        # A copy a merge left behind mid-move is not the conversation: its locator names another customer.
+        entries = [entry_of(fields) for fields, owner in zip(hashes, owners, strict=True)
+                   if redisio.optional_text(owner) == fields["customer_id"]]
+        if self.cluster:  # the node clients' pipelines take no scripts: a few dozen at once
+            for start in range(0, len(entries), 50):
+                await asyncio.gather(*(self.apply(entry) for entry in entries[start:start + 50]))
+        else:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    await self._sync(keys=SYNC_KEYS, args=_args(entry, entry.conversation_id, ""), client=pipe)
+                await pipe.execute()
+        return len(entries)
+
     async def _drop_orphans(self) -> int:
         removed = 0
         state = redisio.text_hash(await self.redis.hgetall(keys.INDEX_STATE))
-        for conversation_id in list(state):
-            if await self._read(conversation_id) is None:
-                await self.sync(conversation_id)  # removes it
-                state.pop(conversation_id)
-                removed += 1
+        ids = list(state)
+        for start in range(0, len(ids), REBUILD_BATCH):
+            chunk = ids[start:start + REBUILD_BATCH]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for conversation_id in chunk:
+                    pipe.get(keys.conversation_locator(conversation_id))
+                owners = [redisio.optional_text(owner) for owner in await pipe.execute()]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for conversation_id, owner in zip(chunk, owners, strict=True):
+                    pipe.exists(keys.CustomerKeys(owner or "-").conversation(conversation_id))
+                present = await pipe.execute()
+            for conversation_id, owner, exists in zip(chunk, owners, present, strict=True):
+                if not owner or not exists:
+                    await self.apply(None, conversation_id)  # removes it
+                    state.pop(conversation_id)
+                    removed += 1
         held = {conversation_id: value.partition("|")[2] for conversation_id, value in state.items()}
         for order in Order:
             async for name in self.redis.scan_iter(match=keys.index_set(order.value, "*"), count=1000):
                 bucket_id = name.rpartition(":")[2]
-                strays = [member async for member, _ in self.redis.zscan_iter(name)
+                strays = [member async for member, _ in self.redis.zscan_iter(name, count=1000)
                           if held.get(member) != bucket_id]
                 if strays:
                     await self.redis.zrem(name, *strays)
