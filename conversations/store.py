@@ -432,8 +432,12 @@ class ConversationStore:
 
     async def set_conversation_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
         """Channel facts kept on the conversation (Slack thread ts, email reply token); no event."""
-        ck = keys.CustomerKeys(await self.locate(conversation_id))
-        await self.redis.hset(ck.conversation(conversation_id), mapping=redisio.fields(fields))
+        key = keys.CustomerKeys(await self.locate(conversation_id)).conversation(conversation_id)
+        async with atomic.multi(self.redis, key) as pipe:
+            pipe.hset(key, mapping=redisio.fields(fields))
+            pipe.hincrby(key, VERSION_FIELD, 1)  # any write of the hash is a new version for the index
+            await pipe.execute()
+        await self.index.sync(conversation_id)
 
     async def remember_provider_id(self, channel: str, provider_id: str, conversation_id: str, message_id: str) -> None:
         await self.redis.set(keys.provider_message(channel, provider_id), f"{conversation_id} {message_id}")

@@ -74,9 +74,11 @@ async def test_customers_are_found_by_email_phone_name_and_slack_user(gateway):
     ada = await ingest(gateway, Identity(Channel.EMAIL, "ada.lovelace@example.com"), "m-1", name="Ada Lovelace")
     grace = await ingest(gateway, Identity(Channel.SMS, "+15551230042"), "SM-1", name="Grace Hopper")
     linus = await ingest(gateway, Identity(Channel.SLACK, "T0123:U0456"), "ev-1", name="Linus")
+    signed_in = await ingest(gateway, Identity(Channel.WEBCHAT, "user:acct-9917"), "c-1")
     for q, expected in [("ada.lovelace@example.com", ada), ("ADA.LOVELACE@", ada), ("lovel", ada),
                         ("ada lovelace", ada), ("+1 (555) 123-0042", grace), ("15551230042", grace),
-                        ("hopper", grace), ("u0456", linus), ("T0123:U0456", linus)]:
+                        ("hopper", grace), ("u0456", linus), ("T0123:U0456", linus),
+                        ("acct-9917", signed_in)]:
         status, body = await get(gateway, f"/api/customers?q={q.replace('+', '%2B')}")
         assert status == 200 and [c["id"] for c in body["customers"]] == [expected.customer_id], (q, body)
     status, body = await get(gateway, "/api/customers?q=nobody")
