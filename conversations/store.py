@@ -381,7 +381,7 @@ class ConversationStore:
         intent = await self.index.intend("conv", conversation_id) if self.index.cluster else ""
         try:
             before, change = await atomic.watched(self.redis, [conversation_key], attempt)
-        except BaseException:
+        except Exception:  # refused (Conflict, NotFound...) or failed: nothing to sync; a crash leaves it to repair
             if intent:
                 await self.index.forget(intent)
             raise
