@@ -23,7 +23,7 @@ from conversations.backlog import VERSION_FIELD, Entry, Filter, Order, after_cha
 from conversations.index import BacklogIndex
 from conversations.search import CustomerSearch, term_members
 from conversations.delivery import is_step_back
-from conversations.errors import NotFound, NotReplicated
+from conversations.errors import DomainError, NotFound, NotReplicated
 from conversations.models import (
     Conversation,
     ConversationId,
@@ -381,7 +381,9 @@ class ConversationStore:
         intent = await self.index.intend("conv", conversation_id) if self.index.cluster else ""
         try:
             before, change = await atomic.watched(self.redis, [conversation_key], attempt)
-        except Exception:  # refused (Conflict, NotFound...) or failed: nothing to sync; a crash leaves it to repair
+        except DomainError:
+            # Refused (Conflict, NotFound...): nothing was written. Any other failure (the EXEC's
+            # answer lost, say) keeps the intent: the sweeper's repair re-syncs, harmless if moot.
             if intent:
                 await self.index.forget(intent)
             raise
