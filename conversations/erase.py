@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from conversations.index import BacklogIndex
 from conversations import claims, keys, redisio
 
 
@@ -25,6 +26,6 @@ async def erase_customer(redis: Redis, customer_id: str) -> int:
     for conversation_id in conversation_ids:
         if redisio.optional_text(await redis.get(keys.conversation_locator(conversation_id))) == customer_id:
             removed += await redis.delete(keys.conversation_locator(conversation_id))
-        await redis.zrem(keys.CONVERSATIONS_INDEX, conversation_id)
+        await BacklogIndex(redis).apply(None, conversation_id)
     removed += await redis.delete(*slot_keys)
     return removed

@@ -77,8 +77,25 @@ def provider_message(channel: str, provider_id: str) -> str:
 # string: written before a WAIT that has no write of its own to wait for (``store.confirm_replicated``).
 REPLICATION_PROBE = f"{PREFIX}:replication:probe"
 
-# zset: conversation id -> last activity (ms); every conversation, for listing.
-CONVERSATIONS_INDEX = f"{PREFIX}:index:conversations"
+# zset: the activity-only index of earlier versions; `gateway index rebuild` deletes it.
+LEGACY_CONVERSATIONS_INDEX = f"{PREFIX}:index:conversations"
+
+# The backlog indexes (``index.py``): one hash tag, so one script moves a conversation
+# between buckets atomically on a Redis Cluster too.
+INDEX_TAG = f"{PREFIX}:{{ix}}"
+INDEX_STATE = f"{INDEX_TAG}:state"  # hash: conversation -> "<version>|<bucket id>"
+INDEX_BUCKETS = f"{INDEX_TAG}:buckets"  # hash: bucket id -> bucket JSON
+INDEX_INTENTS = f"{INDEX_TAG}:intents"  # zset: "conv:<id>|<token>" or "cust:<id>|<token>" -> ms
+
+
+def index_set(order: str, bucket_id: str) -> str:
+    """zset of one bucket in one order (``activity``: -updated_at; ``urgency``: earliest SLA deadline)."""
+    return f"{INDEX_TAG}:{order}:{bucket_id}"
+
+
+# zset (all scores 0): "<term>\x00<customer id>", for customer search by prefix (``search.py``).
+SEARCH_TERMS = f"{PREFIX}:search:terms"
+
 
 # pub/sub channel carrying every new or changed message of a conversation.
 def conversation_events(conversation_id: str) -> str:

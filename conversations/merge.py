@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from conversations import atomic, codec, ids, keys, redisio
+from conversations.backlog import VERSION_FIELD
 from conversations.models import LIVE_STATUSES, Status
 from conversations.store import ConversationStore
 
@@ -42,7 +43,8 @@ async def merge_customers(store: ConversationStore, survivor_id: str, merged_id:
     survivor, merged = keys.CustomerKeys(survivor_id), keys.CustomerKeys(merged_id)
     await redis.hset(merged.customer, "merged_into", survivor_id)
 
-    for identity_key in redisio.texts(await redis.smembers(merged.identities)):
+    moved_identities = redisio.texts(await redis.smembers(merged.identities))
+    for identity_key in moved_identities:
         await redis.set(keys.identity(identity_key), survivor_id)
         await redis.sadd(survivor.identities, identity_key)
 
@@ -55,10 +57,19 @@ async def merge_customers(store: ConversationStore, survivor_id: str, merged_id:
     merged_customer = redisio.text_hash(await redis.hgetall(merged.customer))
     if merged_customer.get("name") and not await redis.hget(survivor.customer, "name"):
         await redis.hset(survivor.customer, "name", merged_customer["name"])
+    await store.search.add(survivor_id, name=merged_customer.get("name", ""), identities=moved_identities)
 
     moved: list[str] = []
     for conversation_id in redisio.texts(await redis.lrange(merged.conversations, 0, -1)):
-        await _move_conversation(redis, merged, survivor, conversation_id, now=now, author=author)
+        # Both customers' slots change: the intents let the sweeper finish the index's syncs
+        # if this process dies part-way (the merge itself is re-run idempotently).
+        intents = [await store.index.intend("cust", survivor_id), await store.index.intend("conv", conversation_id)]
+        folded_into = await _move_conversation(redis, merged, survivor, conversation_id, now=now, author=author)
+        if folded_into:
+            await store.index.sync(folded_into)
+        await store.index.sync(conversation_id)
+        for intent in intents:
+            await store.index.forget(intent)
         moved.append(conversation_id)
     await redis.delete(merged.conversations, merged.seen, merged.seen_at)
     live = redisio.optional_text(await redis.hget(survivor.customer, "live"))
@@ -66,10 +77,12 @@ async def merge_customers(store: ConversationStore, survivor_id: str, merged_id:
 
 
 async def _move_conversation(redis: Redis, source: keys.CustomerKeys, target: keys.CustomerKeys, conversation_id: str,
-                             *, now: datetime, author: str) -> None:
+                             *, now: datetime, author: str) -> str | None:
+    """Move one conversation into the survivor's slot; returns the live conversation it was folded into, if any."""
     fields = redisio.text_hash(await redis.hgetall(source.conversation(conversation_id)))
     if not fields:
-        return  # moved by an earlier, interrupted run
+        return None  # moved by an earlier, interrupted run
+    fields[VERSION_FIELD] = str(int(fields.get(VERSION_FIELD) or 0) + 1)
     entries = redisio.stream_entries(await redis.xrange(source.messages(conversation_id)))
     delivery = redisio.text_hash(await redis.hgetall(source.delivery(conversation_id)))
     fields["customer_id"] = target.customer_id
@@ -81,7 +94,9 @@ async def _move_conversation(redis: Redis, source: keys.CustomerKeys, target: ke
     survivor_is_live = survivor_live_fields.get("status") in LIVE_STATUSES
 
     # survivor_is_live implies survivor_live is set; the test says so to the type checker.
+    folded_into = None
     if moving_is_live and survivor_is_live and survivor_live and survivor_live != conversation_id:
+        folded_into = survivor_live
         await _fold_into(redis, target, survivor_live, entries, delivery, fields, now=now, author=author)
         fields.update({"status": Status.RESOLVED.value, "resolved_at": str(codec.to_ms(now)),
                        MERGED_INTO_CONVERSATION: survivor_live})
@@ -103,6 +118,7 @@ async def _move_conversation(redis: Redis, source: keys.CustomerKeys, target: ke
     await redis.set(keys.conversation_locator(conversation_id), target.customer_id)
     await redis.delete(source.conversation(conversation_id), source.messages(conversation_id),
                        source.delivery(conversation_id))
+    return folded_into
 
 
 async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entries: list[tuple[str, dict[str, str]]],
@@ -130,6 +146,7 @@ async def _fold_into(redis: Redis, target: keys.CustomerKeys, live_id: str, entr
             pipe.hset(target.delivery(live_id), mapping=redisio.fields(delivery))
         inbound = sum(1 for entry in incoming if entry.get("direction") == "inbound")
         pipe.hincrby(conversation_key, "message_count", inbound)
+        pipe.hincrby(conversation_key, VERSION_FIELD, 1)
         pipe.hset(conversation_key, "updated_at", str(codec.to_ms(now)))
         for name in ("address:email", "address:sms", "address:slack", "address:webchat"):
             if moving_fields.get(name):

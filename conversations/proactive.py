@@ -111,10 +111,8 @@ async def send_first(service: ConversationService, *, to: Identity, customer: Cu
             with contextlib.suppress(Exception):
                 await claims.unclaim(store.redis, to, customer_id)
         raise
-    async with store.redis.pipeline(transaction=False) as pipe:
-        pipe.set(keys.conversation_locator(conversation_id), customer_id)
-        pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)})
-        await pipe.execute()
+    await store.redis.set(keys.conversation_locator(conversation_id), customer_id)
+    await store.index.sync(conversation_id)
     if conversation_id != (predicted or new_id):
         # The customer's live conversation changed in between: compose again for the one it is.
         draft = await compose(await store.customer(customer_id), conversation_id, to.channel)

@@ -20,8 +20,11 @@ from redis.asyncio.client import Pipeline
 
 from conversations.messages import InboundMessage
 from conversations import atomic, claims, codec, ids, keys, ratings, redisio
+from conversations.backlog import VERSION_FIELD, Entry, Filter, Order, after_change, entry_of
+from conversations.index import BacklogIndex
+from conversations.search import CustomerSearch, term_members
 from conversations.delivery import is_step_back
-from conversations.errors import NotFound, NotReplicated
+from conversations.errors import DomainError, NotFound, NotReplicated
 from conversations.models import (
     Conversation,
     ConversationId,
@@ -32,6 +35,7 @@ from conversations.models import (
     Identity,
     Message,
     MessageId,
+    Status,
 )
 
 log = logging.getLogger("gateway.store")
@@ -109,6 +113,8 @@ class ConversationStore:
         self.dedupe_retention = dedupe_retention
         self.replica_ack = replica_ack
         self._ingest = redis.register_script(INGEST_SCRIPT)
+        self.index = BacklogIndex(redis)
+        self.search = CustomerSearch(redis)
 
     # -- identities and customers -------------------------------------------------
 
@@ -134,6 +140,7 @@ class ConversationStore:
 
     async def add_identity(self, customer_id: str, identity: Identity) -> None:
         await self.redis.sadd(keys.CustomerKeys(customer_id).identities, identity.key)
+        await self.search.add(customer_id, identities=[identity.key])
 
     async def customer(self, customer_id: str) -> Customer:
         ck = keys.CustomerKeys(customer_id)
@@ -161,6 +168,8 @@ class ConversationStore:
         mapping: dict[str, str] = {}
         if name is not None:
             mapping["name"] = name
+            old = redisio.optional_text(await self.redis.hget(ck.customer, "name")) or ""
+            await self.search.rename(customer_id, old, name)
         if attributes is not None:
             mapping["attributes"] = json.dumps(attributes, sort_keys=True)
         if mapping:
@@ -208,6 +217,9 @@ class ConversationStore:
         # Whether the latest customer message was automatic: no survey goes to an auto-responder.
         conversation_facts = {**message.facts, LAST_INBOUND_AUTOMATIC: "1" if message.automatic else ""}
         facts = [part for pair in conversation_facts.items() for part in pair]
+        # The script runs in the customer's slot, the index lives in another: the intent lets the
+        # sweeper finish the index's sync if this process dies in between (index.py).
+        intent = await self.index.intend("cust", customer_id)
         for _ in range(MAX_MOVED_HOPS):
             ck = keys.CustomerKeys(customer_id)
             outcome, conversation_id, stored_id, queue = await self._ingest(
@@ -229,14 +241,19 @@ class ConversationStore:
         else:
             raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
         result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id), queue)
+        fields = redisio.text_hash(await self.redis.hgetall(keys.CustomerKeys(customer_id).conversation(conversation_id)))
+        if fields:
+            await self.index.apply(entry_of(fields), intent=intent)
         # Outside the script: these keys are not in the customer's slot. The
         # writes are idempotent and repeated on every ingest, a duplicate
         # included: a first try that died after the script (Redis went away, the
         # sender got a 503) is completed by the sender's retry before it is
-        # acknowledged. WAIT (when replicas must confirm) covers them and the script.
+        # acknowledged. WAIT (when replicas must confirm) covers them, the index and the script.
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(keys.conversation_locator(conversation_id), customer_id)
-            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: codec.to_ms(now)}, nx=result.duplicate)
+            terms = term_members(customer_id, name=message.name or "", identities=[message.identity.key])
+            if terms:  # a web chat visitor without a name has none
+                pipe.zadd(keys.SEARCH_TERMS, terms)
             self._wait_for_replicas(pipe)
             await self._confirmed(pipe)
         if not result.duplicate:
@@ -288,21 +305,15 @@ class ConversationStore:
         return codec.conversation_from_hash(fields)
 
     async def conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
-        """Many conversations in two round trips (locators, then hashes); those gone are skipped.
-
-        One conversation after another took two round trips each: the inbox's list of
-        5,000 live conversations took 2.8 s on a local Redis.
-        """
-        ids = list(conversation_ids)
-        if not ids:
+        """The conversations that exist, in the order asked; two pipelined round trips for any number."""
+        wanted = list(conversation_ids)
+        if not wanted:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
-            for conversation_id in ids:
+            for conversation_id in wanted:
                 pipe.get(keys.conversation_locator(conversation_id))
             owners = [redisio.optional_text(owner) for owner in await pipe.execute()]
-        located = [(conversation_id, owner) for conversation_id, owner in zip(ids, owners, strict=True) if owner]
-        if not located:
-            return []
+        located = [(c, owner) for c, owner in zip(wanted, owners, strict=True) if owner]
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id, owner in located:
                 pipe.hgetall(keys.CustomerKeys(owner).conversation(conversation_id))
@@ -333,8 +344,22 @@ class ConversationStore:
                 raise NotFound(f"no message {message_id} in {conversation_id}")
             upper = "(" + entries[-1][0]
 
-    async def recent_conversation_ids(self, *, limit: int, offset: int = 0) -> list[str]:
-        return redisio.members(await self.redis.zrevrange(keys.CONVERSATIONS_INDEX, offset, offset + limit - 1))
+    async def all_conversation_ids(self) -> list[str]:
+        """Every conversation the index holds (folded ones included), newest activity first."""
+        found: list[str] = []
+        cursor = None
+        everything = Filter(statuses=frozenset(status.value for status in Status))
+        while True:
+            page = await self.index.page(everything, Order.ACTIVITY, limit=1000, cursor=cursor)
+            found += [conversation_id for conversation_id, _ in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    async def recent_conversation_ids(self, *, limit: int) -> list[str]:
+        """The most recently active conversations (folded ones left out), newest first."""
+        page = await self.index.page(Filter(), Order.ACTIVITY, limit=limit)
+        return [conversation_id for conversation_id, _ in page.items]
 
     # -- writes ---------------------------------------------------------------------
 
@@ -346,8 +371,10 @@ class ConversationStore:
         customer_id = await self.locate(conversation_id)
         ck = keys.CustomerKeys(customer_id)
         conversation_key = ck.conversation(conversation_id)
+        written: list[Entry] = []
 
         async def attempt(pipe: Pipeline) -> tuple[Conversation, Change]:
+            written.clear()
             fields = redisio.text_hash(await pipe.hgetall(conversation_key))
             if not fields:
                 raise NotFound(f"no conversation {conversation_id}")
@@ -356,18 +383,33 @@ class ConversationStore:
             if not isinstance(change, Change):
                 change = await change
             if change:
+                version = {VERSION_FIELD: int(fields.get(VERSION_FIELD) or 0) + 1}
+                entry = entry_of(after_change(fields, {**change.fields, **version}, change.delete_fields))
                 redisio.multi(pipe)
-                _write(pipe, ck, conversation_id, change)
+                _write(pipe, ck, conversation_id, change, version)
+                if not self.index.cluster:
+                    await self.index.queue_sync(pipe, entry)  # one Redis: the index changes in the same EXEC
                 await pipe.execute()
+                written.append(entry)
             return before, change
 
-        before, change = await atomic.watched(self.redis, [conversation_key], attempt)
+        # On a cluster the index lives in another slot: the intent covers a crash before its sync.
+        intent = await self.index.intend("conv", conversation_id) if self.index.cluster else ""
+        try:
+            before, change = await atomic.watched(self.redis, [conversation_key], attempt)
+        except DomainError:
+            # Refused (Conflict, NotFound...): nothing was written. Any other failure (the EXEC's
+            # answer lost, say) keeps the intent: the sweeper's repair re-syncs, harmless if moot.
+            if intent:
+                await self.index.forget(intent)
+            raise
+        if written and self.index.cluster:
+            await self.index.apply(written[0], intent=intent)
+        elif intent:
+            await self.index.forget(intent)
         if not change:
             return before, change
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(keys.CONVERSATIONS_INDEX, {conversation_id: _now_ms(change, before)})
-            self._wait_for_replicas(pipe)
-            await self._confirmed(pipe)
+        await self.confirm_replicated()
         await self.publish(conversation_id, change.messages)
         return before, change
 
@@ -408,8 +450,12 @@ class ConversationStore:
 
     async def set_conversation_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
         """Channel facts kept on the conversation (Slack thread ts, email reply token); no event."""
-        ck = keys.CustomerKeys(await self.locate(conversation_id))
-        await self.redis.hset(ck.conversation(conversation_id), mapping=redisio.fields(fields))
+        key = keys.CustomerKeys(await self.locate(conversation_id)).conversation(conversation_id)
+        async with atomic.multi(self.redis, key) as pipe:
+            pipe.hset(key, mapping=redisio.fields(fields))
+            pipe.hincrby(key, VERSION_FIELD, 1)  # any write of the hash is a new version for the index
+            await pipe.execute()
+        await self.index.sync(conversation_id)
 
     async def remember_provider_id(self, channel: str, provider_id: str, conversation_id: str, message_id: str) -> None:
         await self.redis.set(keys.provider_message(channel, provider_id), f"{conversation_id} {message_id}")
@@ -431,20 +477,15 @@ class ConversationStore:
         return bool(await self.redis.ping())
 
 
-def _write(pipe: Pipeline, ck: keys.CustomerKeys, conversation_id: str, change: Change) -> None:
-    if change.fields:
-        pipe.hset(ck.conversation(conversation_id), mapping={k: str(v) for k, v in change.fields.items()})
+def _write(pipe: Pipeline, ck: keys.CustomerKeys, conversation_id: str, change: Change,
+           version: dict[str, int]) -> None:
+    pipe.hset(ck.conversation(conversation_id), mapping={k: str(v) for k, v in {**change.fields, **version}.items()})
     if change.delete_fields:
         pipe.hdel(ck.conversation(conversation_id), *change.delete_fields)
     for message in change.messages:
         pipe.xadd(ck.messages(conversation_id), redisio.fields(codec.message_fields(message)))
     if change.delivery:
         pipe.hset(ck.delivery(conversation_id), mapping=redisio.fields(change.delivery))
-
-
-def _now_ms(change: Change, before: Conversation) -> int:
-    updated = change.fields.get("updated_at")
-    return int(updated) if updated else codec.to_ms(before.updated_at)
 
 
 def _event_json(message: Message) -> str:

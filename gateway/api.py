@@ -13,8 +13,8 @@ from channels.email.original import original_view
 from conversations import codec
 from conversations.addresses import normalize
 from conversations.clock import now_ms
-from conversations.errors import InvalidRequest, NotFound
-from conversations.models import Channel, Customer, Status
+from conversations.errors import NotFound
+from conversations.models import Channel, Customer
 from gateway.actors import VIA, actor, authenticate
 from gateway.api_templates import TemplateName, Variables, render_for
 from gateway.appkeys import SERVICES, SETTINGS
@@ -23,9 +23,6 @@ from gateway.bodies import read_body
 from workers.context import Services
 
 routes = web.RouteTableDef()
-MAX_PAGE = 200
-# A filter that matches little must not walk every conversation ever stored.
-MAX_SCAN = 5000
 
 
 # Every string has a bound: they are stored, shown in Slack and copied into events.
@@ -138,43 +135,6 @@ async def conversation_view(services: Services, conversation_id: str) -> dict[st
                     "sla_policy": conversation.sla_policy, "rule": conversation.rule},
         "history": [codec.conversation_json(c) for c in history],
     }
-
-
-@routes.get("/api/conversations")
-async def list_conversations(request: web.Request) -> web.Response:
-    query = request.query
-    queue, status, channel = query.get("queue"), query.get("status"), query.get("channel")
-    if status and status not in {s.value for s in Status}:
-        raise InvalidRequest(f"status must be one of {', '.join(s.value for s in Status)}")
-    if channel and channel not in {c.value for c in Channel}:
-        raise InvalidRequest(f"channel must be one of {', '.join(c.value for c in Channel)}")
-    try:
-        limit = min(int(query.get("limit", 50)), MAX_PAGE)
-        offset = int(query.get("offset", 0))
-    except ValueError:
-        raise InvalidRequest("limit and offset must be integers") from None
-    if limit < 1 or offset < 0:
-        raise InvalidRequest(f"limit must be 1 or more (at most {MAX_PAGE} are returned) and offset 0 or more")
-    store = _services(request).store
-    found: list[dict[str, object]] = []
-    cursor = 0
-    # Newest activity first; filters apply to the MAX_SCAN most recently active conversations.
-    while len(found) < offset + limit and cursor < MAX_SCAN:
-        batch = await store.recent_conversation_ids(limit=MAX_PAGE, offset=cursor)
-        if not batch:
-            break
-        cursor += len(batch)
-        for conversation in await store.conversations(batch):
-            if queue and conversation.queue != queue:
-                continue
-            if status and conversation.status.value != status:
-                continue
-            if channel and (conversation.last_inbound_channel is None or conversation.last_inbound_channel.value != channel):
-                continue
-            if conversation.extra.get("merged_into_conversation") and not status:
-                continue
-            found.append(codec.conversation_json(conversation))
-    return web.json_response({"conversations": found[offset:offset + limit]})
 
 
 @routes.get("/api/conversations/{id}")

@@ -18,7 +18,8 @@ from conversations import codec
 from conversations.clock import utcnow
 from conversations.errors import InvalidRequest
 from conversations.models import LIVE_STATUSES, Channel, Conversation, Priority, Status
-from gateway.api import MAX_SCAN, conversation_view
+from conversations.backlog import Filter, Order
+from gateway.api import conversation_view
 from gateway.appkeys import SERVICES
 from gateway.inbox_live import TICKET_SECONDS, issue_ticket
 
@@ -28,6 +29,8 @@ routes = web.RouteTableDef()
 AGENT_REQUEST_KEY = "gateway.agent"
 MAX_LISTED = 200
 BATCH = 200
+# The live backlog is read from its index, most urgent first; a page shows at most this many of it.
+MAX_SCAN = 5000
 # The clocks the workers arm (workers/sla.py), in the order the page shows them.
 CLOCKS = ("first_response", "next_response", "resolution")
 
@@ -107,7 +110,7 @@ class Filters:
 async def inbox(request: web.Request) -> web.Response:
     """Live conversations matching the filters, most urgent first, with per-queue counts and facets.
 
-    Looks at the MAX_SCAN most recently active conversations, like GET /api/conversations.
+    Reads the live backlog from its index (most urgent first), at most MAX_SCAN conversations.
     The queue counts ignore the queue filter (the page shows them as tabs).
     """
     filters = Filters.parse(dict(request.query))
@@ -119,12 +122,13 @@ async def inbox(request: web.Request) -> web.Response:
     channels: set[str] = set()
     tiers: set[int] = set()
     listed: list[Conversation] = []
-    cursor = 0
-    while cursor < MAX_SCAN:
-        batch = await store.recent_conversation_ids(limit=BATCH, offset=cursor)
-        if not batch:
-            break
-        cursor += len(batch)
+    live = Filter(statuses=frozenset(status.value for status in LIVE_STATUSES))
+    cursor = None
+    scanned = 0
+    while scanned < MAX_SCAN:
+        page = await store.index.page(live, Order.URGENCY, limit=BATCH, cursor=cursor)
+        batch = [conversation_id for conversation_id, _ in page.items]
+        scanned += len(batch)
         for conversation in await store.conversations(batch):
             if not filters.matches(conversation, ignore_queue=True):
                 continue
@@ -136,6 +140,9 @@ async def inbox(request: web.Request) -> web.Response:
             tiers.add(conversation.tier)
             if conversation.last_inbound_channel:
                 channels.add(conversation.last_inbound_channel.value)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
     listed.sort(key=urgency_key)
     shown = listed[:MAX_LISTED]
     customers = {c.id: c for c in [await store.customer(cid) for cid in {c.customer_id for c in shown}]}

@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway import agents_cli, envvalues, eventloop, logs, redaction, report_cli
+from gateway import agents_cli, envvalues, eventloop, index_cli, logs, redaction, report_cli
 from gateway.app import create_app
 from gateway.appkeys import SERVICES
 from gateway.embedded import start_embedded
@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents_cli.register(sub)
     report_cli.register(sub)
     templates_cli.register(sub)
+    index_cli.register(sub)
     return parser
 
 

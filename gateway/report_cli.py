@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from conversations import codec, keys, redisio
+from conversations import codec
 from conversations.clock import utcnow
 from conversations.errors import InvalidRequest
 from conversations.store import ConversationStore
@@ -134,7 +134,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             if args.rebuild:
                 rules = load_live_rules(settings).current
                 store = ConversationStore(redis, reopen_window=settings.reopen_window)
-                everything = redisio.members(await redis.zrange(keys.CONVERSATIONS_INDEX, 0, -1))
+                everything = await store.all_conversation_ids()
                 count = await report_store.rebuild(store, rules, everything)
                 print(f"recomputed {count} of {len(everything)} conversations", file=sys.stderr)
             return await report_store.summary(redis, parsed.filters, parsed.group_by)

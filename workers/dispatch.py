@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from conversations.events import ConversationEvent, EventKind, Listener
-from workers import defaults, escalation, keys, metrics, outbound, slack, timers
+from workers import defaults, escalation, metrics, outbound, slack, timers
 from workers.queues import JobQueues
 
 # Events after which a conversation's SLA deadlines may have moved.

@@ -25,7 +25,6 @@ conversations.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace

@@ -184,8 +184,7 @@ class Sweeper:
         mark = int(await self.redis.get(keys.OUTBOUND_SCAN_MARK) or upper - 3600_000)
         if upper <= mark:
             return
-        batch = redisio.scored(await self.redis.zrangebyscore(core_keys.CONVERSATIONS_INDEX, mark, upper, start=0,
-                                                              num=limit, withscores=True))
+        batch = await self.services.store.index.active_between(mark, upper, limit=limit)
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id, _ in batch:
                 pipe.get(core_keys.conversation_locator(conversation_id))
@@ -240,6 +239,7 @@ class Sweeper:
                 await asyncio.to_thread(self.services.rules.reload_if_changed)
                 if await self.lead(ttl_ms):
                     await self.arm_marked()
+                    await self.services.store.index.repair()  # index syncs a dead process left undone
                     await self.sweep_timers()
                     if time.monotonic() - last_recovery >= recover_every:
                         await self.recover_outbound()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from channels.slack.blocks import inline
-from conversations.models import Conversation, Status
+from conversations.models import Conversation
 
 QUEUES = ("service", "support")
 CONVERSATION_ID = re.compile(r"^cnv_[0-9a-z]{10,40}$")
@@ -110,21 +110,17 @@ def sla_due(conversation: Conversation) -> float:
     return min(dues) if dues else math.inf
 
 
-def queue_listing(conversations: Sequence[Conversation], names: dict[str, str], queue: str, *,
-                  limit: int = 20) -> str:
-    """Open conversations of ``queue`` ("" = both), oldest SLA deadline first."""
-    open_ones = [c for c in conversations if c.status != Status.RESOLVED and c.queue
-                 and (not queue or c.queue == queue)]
-    open_ones.sort(key=lambda c: (sla_due(c), c.created_at))
-    if not open_ones:
+def queue_listing(conversations: Sequence[Conversation], names: dict[str, str], queue: str, *, total: int) -> str:
+    """Live conversations of ``queue`` ("" = every queue), already in urgency order, of ``total`` in all."""
+    if not conversations:
         return f"No open conversations in {queue or 'any queue'}."
     lines = []
-    for c in open_ones[:limit]:
+    for c in conversations:
         due = sla_due(c)
         clock = f"due <!date^{int(due) // 1000}^{{date_short_pretty}} {{time}}|soon>" if due != math.inf else "no SLA"
         who = f"claimed by {inline(c.assignee)}" if c.assignee else "unclaimed"
         # Customer names are the customers' own words: escaped, one line, never a mention.
         lines.append(f"• `{c.id}` {inline(names.get(c.customer_id) or 'customer')} · {c.queue} tier {c.tier} · "
                      f"{c.priority.value} · {clock} · {who}")
-    more = f"\n…and {len(open_ones) - limit} more" if len(open_ones) > limit else ""
-    return f"*Open conversations in {queue or 'all queues'}* ({len(open_ones)}):\n" + "\n".join(lines) + more
+    more = f"\n…and {total - len(conversations)} more" if total > len(conversations) else ""
+    return f"*Open conversations in {queue or 'all queues'}* ({total}):\n" + "\n".join(lines) + more

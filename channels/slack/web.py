@@ -44,6 +44,7 @@ from channels.slack.api import SlackApi, SlackError, configured, make_client
 from channels.slack.files import described, store_files
 from channels.slack.settings import SlackSettings
 from channels.slack.state import SlackState
+from conversations.backlog import LIVE, Filter, Order
 from conversations.errors import NotFound
 from conversations.messages import InvalidPayload
 
@@ -51,6 +52,8 @@ log = logging.getLogger("gateway.slack")
 
 BOLT = web.AppKey("slack_bolt", AsyncApp)
 SETTINGS: web.AppKey[SlackSettings] = web.AppKey("slack_settings", SlackSettings)
+QUEUE_LISTING = 20  # conversations shown by `/gateway queue`, most urgent first; the count covers all
+
 NOTE_MODAL = "gw_note_modal"
 BUTTON_ACTIONS = {"gw_claim": ("claim", ""), "gw_escalate": ("escalate", ""), "gw_resolve": ("resolve", ""),
                   "gw_transfer_service": ("transfer", "service"), "gw_transfer_support": ("transfer", "support")}
@@ -293,9 +296,12 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         await ack(response_type="ephemeral", text=f"{parsed.verb.capitalize()}: on it ({parsed.conversation}).")
 
     async def _queue_listing(queue: str) -> str:
-        # A bounded read (the 500 most recently active conversations): fast enough to answer inline.
-        ids = await deps.store.recent_conversation_ids(limit=500)
-        conversations = await deps.store.conversations(ids)
+        # The backlog index: the most urgent live conversations of the whole queue, exact at any size,
+        # a few round trips whatever the backlog holds; fast enough to answer inline.
+        wanted = Filter(queues=frozenset({queue} if queue else ()), statuses=LIVE, routed_only=True)
+        page = await deps.store.index.page(wanted, Order.URGENCY, limit=QUEUE_LISTING)
+        total = await deps.store.index.count(wanted, Order.URGENCY)
+        conversations = await deps.store.conversations(conversation_id for conversation_id, _ in page.items)
         names: dict[str, str] = {}
         for conversation in conversations:
             if conversation.customer_id not in names:
@@ -303,7 +309,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
                     names[conversation.customer_id] = (await deps.store.customer(conversation.customer_id)).name
                 except NotFound:
                     names[conversation.customer_id] = "customer"
-        return commands.queue_listing(conversations, names, queue)
+        return commands.queue_listing(conversations, names, queue, total=total)
 
     return bolt
 

@@ -132,6 +132,8 @@ if f > 0 then
   redis.call('HSET', conversation_key, unpack(facts))
 end
 redis.call('HINCRBY', conversation_key, 'message_count', 1)
+-- A new version for the backlog index: the caller syncs it from the hash as this leaves it.
+redis.call('HINCRBY', conversation_key, 'index_version', 1)
 redis.call('HINCRBY', KEYS[1], 'message_count', 1)
 
 -- The first answer to a proactive message (scripts/open_outbound.lua): routed like a first message.

@@ -24,11 +24,15 @@ from tests.support import wait_until
 async def stored_messages(session: aiohttp.ClientSession, base: str) -> list[dict[str, Any]]:
     """Every message of every conversation the gateway lists (merged-away ones included)."""
     ids: set[str] = set()
-    for status in ("open", "pending", "resolved"):
-        async with session.get(f"{base}/api/conversations", params={"limit": "500", "status": status},
-                               headers=admin_headers()) as response:
+    cursor = None
+    while True:  # every page of the backlog index
+        params = {"limit": "200", "status": "open,pending,resolved", **({"cursor": cursor} if cursor else {})}
+        async with session.get(f"{base}/api/conversations", params=params, headers=admin_headers()) as response:
             assert response.status == 200, await response.text()
-            ids.update(c["id"] for c in (await response.json())["conversations"])
+            page = await response.json()
+        ids.update(c["id"] for c in page["conversations"])
+        if not (cursor := page["next_cursor"]):
+            break
     messages: list[dict[str, Any]] = []
     for conversation_id in sorted(ids):
         async with session.get(f"{base}/api/conversations/{conversation_id}", headers=admin_headers()) as response:

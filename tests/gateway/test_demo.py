@@ -32,7 +32,8 @@ def test_demo_runs_on_the_embedded_default():
         wait_until_sync(lambda: fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200, timeout=30,
                         what="the demo to answer /healthz")
         assert fetch(f"http://127.0.0.1:{port}/readyz")[0] == 200
-        assert fetch(f"http://127.0.0.1:{port}/api/conversations", "demo-token") == (200, {"conversations": []})
+        assert fetch(f"http://127.0.0.1:{port}/api/conversations", "demo-token") == (200, {"conversations": [],
+                                                                                           "next_cursor": None})
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)

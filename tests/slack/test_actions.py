@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from conversations import codec
 from conversations.audit import AuditLog, AuditQuery
+from conversations.messages import InboundMessage
+from conversations.models import Channel, Identity
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_console import agent_reply_event, blocks_text, open_support_conversation
 from tests.workers.support import Clock
@@ -98,6 +100,18 @@ async def test_queue_command_lists_open_conversations_oldest_deadline_first(slac
     text = (await response.json())["text"]
     assert "Open conversations in support" in text and first in text and "Ada" in text
     assert "No open conversations" in (await (await gw.command("queue service")).json())["text"]
+
+
+async def test_queue_command_finds_a_quiet_conversation_behind_hundreds_of_busier_ones(slack_gateway):
+    gw = slack_gateway
+    _, quiet = await open_support_conversation(gw)
+    await gw.runtime.store.set_conversation_fields(quiet, {"sla_first_response_due": "1795000000000"})
+    for n in range(520):  # more than the 500 most recent the command used to read
+        await gw.runtime.service.ingest(InboundMessage(Channel.SMS, Identity(Channel.SMS, f"+1555{n:07d}"), f"SM-{n}",
+                                                       "I get an error when I log in", datetime.now(UTC)))
+    text = (await (await gw.command("queue support")).json())["text"]
+    assert "*Open conversations in support* (521):" in text and "…and 501 more" in text
+    assert text.splitlines()[1].startswith(f"• `{quiet}` Ada")  # the earliest deadline, listed first
 
 
 async def test_commands_without_a_conversation_explain_why_it_is_needed(slack_gateway):
