@@ -16,7 +16,12 @@ is waiting for it).
 
 Every agent action (command, button, note, "Show full email", thread reply) is checked by
 ``agents.Agents`` first; a refusal is shown to that person only and changes
-nothing.
+nothing (a refused thread message also gets an :x: reaction, so the thread
+shows it went nowhere).
+
+An agent's message in a conversation's thread goes to the customer or stays an
+internal note as ``threadreplies.decide`` says (the mode, ``!note ``/``!reply ``,
+mentions); the job that stores it puts the reaction that shows which.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
-from channels.slack import blocks, commands, jobnames, payloads
+from channels.slack import blocks, commands, jobnames, payloads, threadreplies
 from channels.slack import inbound as events
 from channels.slack.agents import Agents
 from channels.slack.api import SlackApi, SlackError, configured, make_client
@@ -43,6 +48,7 @@ from channels.slack.settings import SlackSettings
 from channels.slack.state import SlackState
 from conversations.errors import NotFound
 from conversations.messages import InvalidPayload
+from conversations.models import Channel
 
 log = logging.getLogger("gateway.slack")
 
@@ -52,6 +58,7 @@ NOTE_MODAL = "gw_note_modal"
 BUTTON_ACTIONS = {"gw_claim": ("claim", ""), "gw_escalate": ("escalate", ""), "gw_resolve": ("resolve", ""),
                   "gw_transfer_service": ("transfer", "service"), "gw_transfer_support": ("transfer", "support")}
 NOT_SENT = "Not sent to the customer: {reason}"
+EMPTY_AFTER_PREFIX = "Nothing to send or keep: write the message after `!note ` or `!reply `."
 
 
 def setup_routes(app: web.Application, settings: SlackSettings) -> None:
@@ -105,6 +112,19 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         except SlackError as error:
             log.warning("could not tell %s in %s: %s", user, channel, error)
 
+    async def mark(channel: str, ts: str, route: str) -> None:
+        """A reaction on a message that was not taken: nobody has to guess whether the customer got it."""
+        try:
+            await api.react(channel, ts, blocks.REACTIONS[route])
+        except SlackError as error:
+            log.warning("could not mark %s in %s: %s", ts, channel, error)
+
+    async def customer_users(conversation_id: str) -> frozenset[str]:
+        """The Slack user ids the conversation's customer writes from (identities ``slack:TEAM:USER``)."""
+        conversation = await deps.store.conversation(conversation_id)
+        customer = await deps.store.current_customer(conversation.customer_id)
+        return frozenset(i.address.partition(":")[2] for i in customer.identities if i.channel == Channel.SLACK)
+
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         if isinstance(error, (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError)):
@@ -125,13 +145,14 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         if event_id and not await slack.first_delivery(event_id):
             return  # Slack's retry (X-Slack-Retry-Num) or a redelivery: handled the first time
         try:
-            await _handle(seen, body, event)
+            await _handle(seen, body, event, context.bot_user_id)
         except Exception:
             if event_id:
                 await slack.forget_delivery(event_id)  # let Slack's retry try again
             raise
 
-    async def _handle(seen: events.Classified, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _handle(seen: events.Classified, body: dict[str, Any], event: dict[str, Any],
+                      bot_user: str | None) -> None:
         if seen.kind == events.Kind.CUSTOMER:
             await agents.mark_customer(seen.user)  # first: whoever writes as a customer is never an agent
             try:
@@ -145,21 +166,31 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         if conversation_id is None:
             return  # a thread that is not a conversation's: agents talking among themselves
         try:
-            await _agent_message(seen, body, event, conversation_id)
+            await _agent_message(seen, body, event, conversation_id, bot_user)
         except NotFound:
             log.info("a Slack thread points at %s, which no longer exists", conversation_id)
 
     async def _agent_message(seen: events.Classified, body: dict[str, Any], event: dict[str, Any],
-                             conversation_id: str) -> None:
+                             conversation_id: str, bot_user: str | None) -> None:
         if seen.kind == events.Kind.AGENT_REPLY:
             team = payloads.text(event.get("user_team") or event.get("team") or body.get("team_id"))
             refusal = await agents.refusal(seen.user, team)
             if refusal:
                 log.info("a thread reply by %s was not sent to the customer: %s", seen.user, refusal)
                 await tell(seen.channel, seen.user, NOT_SENT.format(reason=refusal), seen.thread_ts)
+                await mark(seen.channel, seen.ts, "refused")
                 return
-            await enqueue(conversation_id, jobnames.AGENT_REPLY, seen.channel, seen.thread_ts, seen.ts, seen.user,
-                          events.plain_text(seen.text))
+            customers: frozenset[str] = frozenset()
+            if threadreplies.mentioned_users(seen.text, bot_user=bot_user):
+                customers = await customer_users(conversation_id)  # a mention of the customer is for them
+            decision = threadreplies.decide(seen.text, default=settings.thread_replies, bot_user=bot_user,
+                                            customer_users=customers)
+            text = events.plain_text(decision.text)
+            if decision.why == "prefix" and not text.strip():
+                await tell(seen.channel, seen.user, EMPTY_AFTER_PREFIX, seen.thread_ts)
+                return
+            job = jobnames.AGENT_REPLY if decision.route == threadreplies.Route.CUSTOMER else jobnames.AGENT_NOTE
+            await enqueue(conversation_id, job, seen.channel, seen.thread_ts, seen.ts, seen.user, text)
         else:
             await enqueue(conversation_id, jobnames.AGENT_EDITED, seen.channel, seen.thread_ts, seen.ts, seen.kind.value)
 
