@@ -295,7 +295,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
             await ack(response_type="ephemeral", text=str(error))
             return
         if parsed.verb == "help":
-            await ack(response_type="ephemeral", text=commands.USAGE)
+            await ack(response_type="ephemeral", text=commands.help_text(settings.thread_replies))
             return
         user = payloads.text(command.get("user_id"))
         refusal = await agents.refusal(user, payloads.text(command.get("team_id")))

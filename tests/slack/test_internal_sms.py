@@ -15,7 +15,7 @@ from tests.slack.conftest import RULES
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.signing import SIGNING_SECRET, event_body, signed_headers
 from tests.sms.conftest import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, fake_twilio  # noqa: F401
-from tests.sms.optout_support import CUSTOMER, texts
+from tests.sms.optout_support import CUSTOMER, conversation, texts
 from tests.support import write_rules
 from workers import context
 
@@ -67,6 +67,9 @@ async def test_internal_talk_sends_no_sms_and_a_reply_sends_one(sms_and_slack, f
     assert [m.direction.value for m in messages if m.direction.value != "event"] == \
         ["inbound"] + ["note"] * len(internal)
     assert [name for _, _, name in fake_slack.reactions] == ["lock"] * len(internal)
+    notes = [m for m in (await conversation(client, conversation_id))["messages"] if m["direction"] == "note"]
+    assert [(m["author"], m["text"]) for m in notes][:2] == [("Grace", "carrier says Tuesday"),
+                                                               ("Grace", "@UAGENT2 do we refund shipping?")]
 
     answer = "It ships Tuesday" if mode == "customer" else "!reply It ships Tuesday"
     await agent_writes(client, backend, parent.ts, answer, "1700005000.000009")
@@ -74,3 +77,20 @@ async def test_internal_talk_sends_no_sms_and_a_reply_sends_one(sms_and_slack, f
     [sent] = fake_twilio.sent
     assert (sent["To"], sent["Body"]) == (CUSTOMER, "It ships Tuesday")
     assert fake_slack.reactions[-1][1:] == ("1700005000.000009", "outbox_tray")
+
+
+async def test_a_reply_to_an_opted_out_customer_is_marked_sent_and_shown_not_delivered(sms_and_slack, fake_twilio,  # noqa: F811
+                                                                                      fake_slack):
+    client, backend = await sms_and_slack("internal")
+    await texts(client, "Where is my order?")
+    await backend.drain_async()
+    [parent] = fake_slack.parents("#service")
+    await texts(client, "STOP")
+    await backend.drain_async()
+
+    await agent_writes(client, backend, parent.ts, "!reply It ships Tuesday", "1700005100.000001")
+
+    assert fake_twilio.requests == []
+    assert fake_slack.reactions_on("#service", "1700005100.000001") == ["outbox_tray"]
+    thread = "\n".join(m.text for m in fake_slack.thread("#service", parent.ts))
+    assert ":x: Not delivered (sms): “It ships Tuesday”: not sent: " in thread and "opted out" in thread

@@ -273,3 +273,11 @@ async def test_on_a_real_redis_the_mode_and_marks_hold(aiohttp_client, fake_slac
 def test_decide(text, default, route, left):
     decision = decide(text, default=default, bot_user="UBOT", customer_users={"UCUST"})
     assert (decision.route, decision.text) == (route, left)
+
+
+async def test_gateway_help_tells_agents_what_a_thread_message_does_in_this_mode(slack_gateway, internal_gateway):
+    customer = (await (await slack_gateway.command("help")).json())["text"]
+    internal = (await (await internal_gateway.command("help")).json())["text"]
+    assert "a plain message is *sent to the customer*; start it with `!note `" in customer
+    assert "a plain message *stays internal* (a note); start it with `!reply `" in internal
+    assert ":lock: internal" in customer and "/gateway claim CONVERSATION" in internal
