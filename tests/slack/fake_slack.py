@@ -49,6 +49,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     messages: list[Posted] = field(default_factory=list)
     fail_channels: dict[str, str] = field(default_factory=dict)  # channel id -> Slack error to answer
+    fail_methods: dict[str, str] = field(default_factory=dict)  # Web API method -> Slack error to answer
     limited_fraction: float = 0.0
     retry_after: int = 0
     random: random.Random = field(default_factory=lambda: random.Random(1234))
@@ -107,6 +108,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
         self.calls.append(Call(method, args, 200))
+        if method in self.fail_methods:
+            return web.json_response({"ok": False, "error": self.fail_methods[method]})
         handler = getattr(self, "api_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})

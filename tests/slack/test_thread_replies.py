@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from channels.slack import actions
 from channels.slack.threadreplies import Route, decide
 from conversations.models import Direction
 from tests.slack.conftest import make_gateway
@@ -281,3 +282,29 @@ async def test_gateway_help_tells_agents_what_a_thread_message_does_in_this_mode
     assert "a plain message is *sent to the customer*; start it with `!note `" in customer
     assert "a plain message *stays internal* (a note); start it with `!reply `" in internal
     assert ":lock: internal" in customer and "/gateway claim CONVERSATION" in internal
+
+
+async def test_a_failed_mark_is_put_by_the_retry_and_the_note_is_stored_once(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    gw.fake.fail_methods["reactions.add"] = "internal_error"  # Slack's transient error: the job fails, RQ retries
+    parent_ts = await write_in_thread(gw, "!note refund approved by finance", "1700004600.000001")
+    assert await timeline(gw, conversation_id, Direction.NOTE) == [("Grace", "refund approved by finance")]
+    assert gw.fake.reactions == []
+
+    del gw.fake.fail_methods["reactions.add"]
+    # What RQ's retry runs: the same job with the same arguments.
+    outcome = await actions.agent_note(gw.runtime, conversation_id, SUPPORT, parent_ts, "1700004600.000001",
+                                       "UAGENT", "refund approved by finance")
+    assert outcome == "already handled"
+    assert gw.fake.reactions_on("#support", "1700004600.000001") == ["lock"]
+    assert await timeline(gw, conversation_id, Direction.NOTE) == [("Grace", "refund approved by finance")]
+
+
+async def test_without_the_reactions_scope_the_message_is_still_sent(slack_gateway):
+    gw = slack_gateway
+    _, conversation_id = await open_support_conversation(gw)
+    gw.fake.fail_methods["reactions.add"] = "missing_scope"  # permanent: logged, the job succeeds
+    await write_in_thread(gw, "Please reset your password", "1700004700.000001")
+    assert await timeline(gw, conversation_id, Direction.OUTBOUND) == [("Grace", "Please reset your password")]
+    assert gw.fake.reactions == []
