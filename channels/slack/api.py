@@ -136,9 +136,6 @@ class SlackApi:
             if error.error != "already_reacted":
                 raise
 
-    async def user_name(self, user: str) -> str:
-        return (await self.user_profile(user)).name
-
     async def user_profile(self, user: str) -> UserProfile:
         """The user's display name (falling back to the real name, then the id) and profile e-mail (needs
         ``users:read.email``; "" without it), cached in Redis for ``USER_NAME_TTL``."""

@@ -39,6 +39,8 @@ THREAD_RULES = ("A message that only mentions colleagues (`@name`) stays interna
 def help_text(thread_replies: str) -> str:
     """``/gateway help``: the commands, and what a message in a thread does in this gateway's mode."""
     return f"{USAGE}\n{THREAD_HELP[thread_replies]} {THREAD_RULES}"
+
+
 ACTIONS = ("claim", "escalate", "transfer", "resolve", "note")
 
 

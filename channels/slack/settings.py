@@ -32,7 +32,8 @@ class SlackSettings(BaseModel):
     thread_replies: Literal["customer", "internal"] = "customer"
     # Slack user → agent name, the author of what they do from Slack: keys are user ids (U…, W…) or
     # e-mail addresses (matched against users.info's profile e-mail). JSON object or
-    # "U0123=Grace Hopper,ada@example.com=Ada Lovelace". Unmapped users keep their Slack display name.
+    # "U0123=Grace Hopper,ada@example.com=Ada Lovelace" (a name with a comma needs the JSON form).
+    # Unmapped users keep their Slack display name.
     agent_names: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     @field_validator("agent_ids", mode="before")
