@@ -79,8 +79,8 @@ async def test_internal_talk_sends_no_sms_and_a_reply_sends_one(sms_and_slack, f
     assert fake_slack.reactions[-1][1:] == ("1700005000.000009", "outbox_tray")
 
 
-async def test_a_reply_to_an_opted_out_customer_is_marked_sent_and_shown_not_delivered(sms_and_slack, fake_twilio,  # noqa: F811
-                                                                                      fake_slack):
+async def test_a_reply_to_an_opted_out_customer_is_marked_sent_and_shown_not_delivered(
+        sms_and_slack, fake_twilio, fake_slack):  # noqa: F811
     client, backend = await sms_and_slack("internal")
     await texts(client, "Where is my order?")
     await backend.drain_async()
