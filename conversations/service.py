@@ -252,12 +252,17 @@ class ConversationService:
         opt_out = await self.consent.opt_out(to)
         return opt_out.reason if opt_out else None
 
-    async def note(self, conversation_id: str, text: str, author: str) -> Message:
-        """An internal note: stored, shown to agents, never sent to the customer."""
+    async def note(self, conversation_id: str, text: str, author: str, *,
+                   meta: dict[str, str] | None = None) -> Message:
+        """An internal note: stored, shown to agents, never sent to the customer.
+
+        ``meta``: where it was written (a Slack thread), so that place does not show it twice.
+        """
         text = changes.required_text(text)
         now = self.clock()
         note = Message(id=MessageId(ids.message_id()), conversation_id=ConversationId(conversation_id),
-                       direction=Direction.NOTE, channel=None, author=author, text=text, created_at=now)
+                       direction=Direction.NOTE, channel=None, author=author, text=text, created_at=now,
+                       meta=meta or {})
         before, _ = await self.store.mutate(
             conversation_id, lambda current: Change(fields={"updated_at": codec.to_ms(now)}, messages=[note])
         )

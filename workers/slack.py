@@ -47,6 +47,11 @@ def agent_reply(conversation_id: str, channel: str, thread_ts: str, ts: str, use
                                                             user, text, files), conversation_id=conversation_id)
 
 
+def agent_note(conversation_id: str, channel: str, thread_ts: str, ts: str, user: str, text: str) -> str:
+    return context.run(lambda services: actions.agent_note(services, conversation_id, channel, thread_ts, ts,
+                                                           user, text))
+
+
 def agent_edited(conversation_id: str, channel: str, thread_ts: str, ts: str, kind: str) -> str:
     return context.run(lambda services: actions.agent_edited(services, conversation_id, channel, thread_ts, ts,
                                                              kind), conversation_id=conversation_id)

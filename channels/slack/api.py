@@ -7,6 +7,7 @@ never blocked waiting.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from channels.slack.blocks import Block
-from channels.slack.keys import user_name_key
+from channels.slack.keys import user_profile_key
 from channels.slack.settings import SlackSettings
 from conversations import redisio
 
@@ -48,6 +49,12 @@ class RateLimited(SlackError):
     def __init__(self, method: str, retry_after: float) -> None:
         super().__init__(method, "ratelimited", permanent=False)
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    name: str
+    email: str  # lower-cased; "" when Slack did not say (no users:read.email scope, or a bot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +129,32 @@ class SlackApi:
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("views.open", self.client.views_open(trigger_id=trigger_id, view=view))
 
-    async def user_name(self, user: str) -> str:
-        """The user's display name (cached in Redis), falling back to the real name, then the id."""
-        key = user_name_key(user)
+    async def react(self, channel: str, ts: str, name: str) -> None:
+        """Put reaction ``name`` on a message (``reactions:write``); already there counts as done."""
+        try:
+            await self._call("reactions.add", self.client.reactions_add(channel=channel, timestamp=ts, name=name))
+        except SlackError as error:
+            if error.error != "already_reacted":
+                raise
+
+    async def user_profile(self, user: str) -> UserProfile:
+        """The user's display name (falling back to the real name, then the id) and profile e-mail (needs
+        ``users:read.email``; "" without it), cached in Redis for ``USER_NAME_TTL``."""
+        key = user_profile_key(user)
         if self.redis is not None:
             cached = redisio.optional_text(await self.redis.get(key))
             if cached:
-                return cached
+                fields = json.loads(cached)
+                return UserProfile(str(fields.get("name") or user), str(fields.get("email") or ""))
         response = await self._call("users.info", self.client.users_info(user=user))
         profile = response["user"].get("profile", {})
         name: str = (profile.get("display_name") or profile.get("real_name") or response["user"].get("real_name")
                      or response["user"].get("name") or user)
+        email = profile.get("email")
+        found = UserProfile(name, email.strip().lower() if isinstance(email, str) else "")
         if self.redis is not None:
-            await self.redis.set(key, name, ex=USER_NAME_TTL)
-        return name
+            await self.redis.set(key, json.dumps({"name": found.name, "email": found.email}), ex=USER_NAME_TTL)
+        return found
 
 
 def _sorted(method: str, error: SlackApiError) -> SlackError:

@@ -52,6 +52,10 @@ Block = dict[str, Any]
 AGENT_CHANNEL = "agent_slack_channel"
 AGENT_THREAD = "agent_slack_thread"
 
+# The reaction the gateway puts on an agent's message in a conversation's thread, so everybody sees at once
+# where it went (channels/slack/threadreplies.py decides).
+REACTIONS = {"customer": "outbox_tray", "internal": "lock", "refused": "x"}
+
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -187,6 +191,8 @@ def message_line(message: Message, *, thread: tuple[str, str], link: Callable[[s
         channel = message.channel.value if message.channel else "?"
         return f":outbox_tray: {who} ({channel}): {escape(message.text)}{_files(message, link)}"
     if message.direction == Direction.NOTE:
+        if (message.meta.get(AGENT_CHANNEL), message.meta.get(AGENT_THREAD)) == thread:
+            return None  # typed in this very thread (kept internal): it is there already, with its :lock:
         return f":memo: *Note by {inline(message.author)}:* {escape(message.text)}"
     return f"{EVENT_ICONS.get(message.kind or '', ':information_source:')} {escape(message.text)}"
 
@@ -234,7 +240,10 @@ def moved_line(channel: str, link: str | None) -> str:
     return f":arrow_right: This conversation moved to {where} with its whole history. Continue there."
 
 
-def edit_notice(kind: str) -> str:
+def edit_notice(kind: str, route: str = "customer") -> str:
+    if route == "internal":
+        return (":warning: The note keeps what you first wrote: edits and deletes here do not change it. "
+                "Add a new note (`!note …`) if needed.")
     if kind == "agent_delete":
         return (":warning: Deleting a reply here does not unsend it: the customer already has it. "
                 "Send a correction as a new reply if needed.")

@@ -27,8 +27,23 @@ USAGE = """\
 `/gateway resolve CONVERSATION`
 `/gateway note CONVERSATION TEXT`: an internal note, never sent to the customer
 `/gateway template CONVERSATION NAME [variable=value …]`: send a response template to the customer
-CONVERSATION is the id on the parent message (`cnv_…`). A plain reply in a conversation's thread is sent \
-to the customer; a thread reply `/gateway template NAME [variable=value …]` sends that template."""
+CONVERSATION is the id on the parent message (`cnv_…`). A thread reply `/gateway template NAME \
+[variable=value …]` sends that template to the customer."""
+THREAD_HELP = {
+    "customer": "In a conversation's thread, a plain message is *sent to the customer*; start it with `!note ` "
+                "to keep it internal.",
+    "internal": "In a conversation's thread, a plain message *stays internal* (a note); start it with `!reply ` "
+                "to send it to the customer.",
+}
+THREAD_RULES = ("A message that only mentions colleagues (`@name`) stays internal. A reaction shows where each "
+                "message went: :outbox_tray: to the customer, :lock: internal, :x: nowhere.")
+
+
+def help_text(thread_replies: str) -> str:
+    """``/gateway help``: the commands, and what a message in a thread does in this gateway's mode."""
+    return f"{USAGE}\n{THREAD_HELP[thread_replies]} {THREAD_RULES}"
+
+
 ACTIONS = ("claim", "escalate", "transfer", "resolve", "note", "template")
 TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 VARIABLE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")

@@ -11,7 +11,8 @@ from conversations.models import SERVICE, SUPPORT
 
 MODULE = "workers.slack"
 SYNC = f"{MODULE}.sync"
-AGENT_REPLY = f"{MODULE}.agent_reply"
+AGENT_REPLY = f"{MODULE}.agent_reply"  # a thread message for the customer
+AGENT_NOTE = f"{MODULE}.agent_note"  # a thread message kept internal
 AGENT_EDITED = f"{MODULE}.agent_edited"
 AGENT_ACTION = f"{MODULE}.agent_action"
 

@@ -19,8 +19,10 @@ customer is known):
   or moved) belongs to.
 - ``gw:slack:event:{event_id}``: SET NX with a TTL, one Events API delivery.
 - ``gw:slack:once:{key}``: SET NX, an agent action (thread reply, button,
-  command) handled at most once.
-- ``gw:slack:user:{user}``: string, a cached display name (``api.user_name``).
+  command) handled at most once; for a thread message the value says where it went
+  (``customer``, ``internal``, ``refused``).
+- ``gw:slack:profile:{user}``: string with a TTL, a user's display name and profile e-mail as JSON
+  (``api.user_profile``), for the author of what an agent does from Slack.
 - ``gw:slack:customer_user:{user}``: string, this Slack user wrote to us as a
   customer (DM or customer channel): never an agent (``agents.py``).
 - ``gw:slack:usergroup:{group}``: string with a TTL, a user group's members as
@@ -72,8 +74,8 @@ def once_key(key: str) -> str:
     return f"{PREFIX}:once:{key}"
 
 
-def user_name_key(user: str) -> str:
-    return f"{PREFIX}:user:{user}"
+def user_profile_key(user: str) -> str:
+    return f"{PREFIX}:profile:{user}"
 
 
 def customer_user_key(user: str) -> str:

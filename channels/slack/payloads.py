@@ -160,6 +160,7 @@ class Payload(_Loose):
     actions: list[Action] | None = None
     trigger_id: Str = None
     callback_id: Str = None
+    action_id: Str = None  # block_suggestion (options) payloads; Bolt concatenates it into a log line
     response_url: Str = None
     action_ts: Str = None
     # Slash commands (form fields: always strings, unless a field was sent twice).

@@ -93,8 +93,16 @@ class SlackState:
     async def forget_delivery(self, event_id: str) -> None:
         await self.redis.delete(event_key(event_id))
 
-    async def once(self, key: str) -> bool:
-        return bool(await self.redis.set(once_key(key), "1", nx=True, ex=ONCE_TTL))
+    async def once(self, key: str, value: str = "1") -> bool:
+        """True the first time ``key`` is claimed; ``value`` records how it was handled."""
+        return bool(await self.redis.set(once_key(key), value, nx=True, ex=ONCE_TTL))
+
+    async def handled_as(self, key: str) -> str | None:
+        return redisio.optional_text(await self.redis.get(once_key(key)))
+
+    async def handled(self, key: str, value: str) -> None:
+        """Record how an action claimed with ``once`` ended (e.g. refused)."""
+        await self.redis.set(once_key(key), value, ex=ONCE_TTL)
 
     async def was_handled(self, key: str) -> bool:
         return bool(await self.redis.exists(once_key(key)))

@@ -16,7 +16,12 @@ is waiting for it).
 
 Every agent action (command, button, note, "Show full email", thread reply) is checked by
 ``agents.Agents`` first; a refusal is shown to that person only and changes
-nothing.
+nothing (a refused thread message also gets an :x: reaction, so the thread
+shows it went nowhere).
+
+An agent's message in a conversation's thread goes to the customer or stays an
+internal note as ``threadreplies.decide`` says (the mode, ``!note ``/``!reply ``,
+mentions); the job that stores it puts the reaction that shows which.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from channels.deps import CHANNEL_DEPS, ChannelDeps
-from channels.slack import blocks, commands, jobnames, payloads
+from channels.slack import blocks, commands, jobnames, payloads, threadreplies
 from channels.slack import inbound as events
 from channels.slack.agents import Agents
 from channels.slack.api import SlackApi, SlackError, configured, make_client
@@ -47,6 +52,7 @@ from channels.slack.state import SlackState
 from conversations.backlog import LIVE, Filter, Order
 from conversations.errors import NotFound
 from conversations.messages import InvalidPayload
+from conversations.models import Channel
 
 log = logging.getLogger("gateway.slack")
 
@@ -58,6 +64,9 @@ NOTE_MODAL = "gw_note_modal"
 BUTTON_ACTIONS = {"gw_claim": ("claim", ""), "gw_escalate": ("escalate", ""), "gw_resolve": ("resolve", ""),
                   "gw_transfer_service": ("transfer", "service"), "gw_transfer_support": ("transfer", "support")}
 NOT_SENT = "Not sent to the customer: {reason}"
+FILES_NOT_IN_NOTES = ("This message stayed internal, so its files were not kept: an internal note carries "
+                      "text only. Send them to the customer with `!reply `, or share them in the thread as they are.")
+EMPTY_AFTER_PREFIX = "Nothing to send or keep: write the message after `!note ` or `!reply `."
 
 
 def setup_routes(app: web.Application, settings: SlackSettings) -> None:
@@ -111,6 +120,19 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         except SlackError as error:
             log.warning("could not tell %s in %s: %s", user, channel, error)
 
+    async def mark(channel: str, ts: str, route: str) -> None:
+        """A reaction on a message that was not taken: nobody has to guess whether the customer got it."""
+        try:
+            await api.react(channel, ts, blocks.REACTIONS[route])
+        except SlackError as error:
+            log.warning("could not mark %s in %s: %s", ts, channel, error)
+
+    async def customer_users(conversation_id: str) -> frozenset[str]:
+        """The Slack user ids the conversation's customer writes from (identities ``slack:TEAM:USER``)."""
+        conversation = await deps.store.conversation(conversation_id)
+        customer = await deps.store.current_customer(conversation.customer_id)
+        return frozenset(i.address.partition(":")[2] for i in customer.identities if i.channel == Channel.SLACK)
+
     @bolt.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
         if isinstance(error, (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError)):
@@ -131,13 +153,14 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         if event_id and not await slack.first_delivery(event_id):
             return  # Slack's retry (X-Slack-Retry-Num) or a redelivery: handled the first time
         try:
-            await _handle(seen, body, event)
+            await _handle(seen, body, event, context.bot_user_id)
         except Exception:
             if event_id:
                 await slack.forget_delivery(event_id)  # let Slack's retry try again
             raise
 
-    async def _handle(seen: events.Classified, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _handle(seen: events.Classified, body: dict[str, Any], event: dict[str, Any],
+                      bot_user: str | None) -> None:
         if seen.kind == events.Kind.CUSTOMER:
             await agents.mark_customer(seen.user)  # first: whoever writes as a customer is never an agent
             try:
@@ -154,23 +177,38 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         if conversation_id is None:
             return  # a thread that is not a conversation's: agents talking among themselves
         try:
-            await _agent_message(seen, body, event, conversation_id)
+            await _agent_message(seen, body, event, conversation_id, bot_user)
         except NotFound:
             log.info("a Slack thread points at %s, which no longer exists", conversation_id)
 
     async def _agent_message(seen: events.Classified, body: dict[str, Any], event: dict[str, Any],
-                             conversation_id: str) -> None:
+                             conversation_id: str, bot_user: str | None) -> None:
         if seen.kind == events.Kind.AGENT_REPLY:
             team = payloads.text(event.get("user_team") or event.get("team") or body.get("team_id"))
             refusal = await agents.refusal(seen.user, team)
             if refusal:
                 log.info("a thread reply by %s was not sent to the customer: %s", seen.user, refusal)
                 await tell(seen.channel, seen.user, NOT_SENT.format(reason=refusal), seen.thread_ts)
+                await mark(seen.channel, seen.ts, "refused")
                 return
+            customers: frozenset[str] = frozenset()
+            if threadreplies.mentioned_users(seen.text, bot_user=bot_user):
+                customers = await customer_users(conversation_id)  # a mention of the customer is for them
+            decision = threadreplies.decide(seen.text, default=settings.thread_replies, bot_user=bot_user,
+                                            customer_users=customers)
+            text = events.plain_text(decision.text)
             # Files are fetched by the job (with the bot token), not here: the event is answered at once.
             files = json.dumps([a.fields() for a in described(event.get("files") or ())]) if event.get("files") else ""
-            await enqueue(conversation_id, jobnames.AGENT_REPLY, seen.channel, seen.thread_ts, seen.ts, seen.user,
-                          events.plain_text(seen.text), files)
+            if decision.why == "prefix" and not text.strip() and not files:
+                await tell(seen.channel, seen.user, EMPTY_AFTER_PREFIX, seen.thread_ts)
+                return
+            if decision.route == threadreplies.Route.CUSTOMER:
+                await enqueue(conversation_id, jobnames.AGENT_REPLY, seen.channel, seen.thread_ts, seen.ts, seen.user,
+                              text, files)
+                return
+            if files:
+                await tell(seen.channel, seen.user, FILES_NOT_IN_NOTES, seen.thread_ts)
+            await enqueue(conversation_id, jobnames.AGENT_NOTE, seen.channel, seen.thread_ts, seen.ts, seen.user, text)
         else:
             await enqueue(conversation_id, jobnames.AGENT_EDITED, seen.channel, seen.thread_ts, seen.ts, seen.kind.value)
 
@@ -275,7 +313,7 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
             await ack(response_type="ephemeral", text=str(error))
             return
         if parsed.verb == "help":
-            await ack(response_type="ephemeral", text=commands.USAGE)
+            await ack(response_type="ephemeral", text=commands.help_text(settings.thread_replies))
             return
         user = payloads.text(command.get("user_id"))
         refusal = await agents.refusal(user, payloads.text(command.get("team_id")))

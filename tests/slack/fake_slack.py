@@ -44,9 +44,12 @@ class Posted:
 class FakeSlack:
     users: dict[str, str] = field(default_factory=lambda: {"UAGENT": "Grace", "UAGENT2": "Linus"})
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # user-group id -> member ids
+    emails: dict[str, str] = field(default_factory=dict)  # user id -> profile e-mail (users:read.email)
+    reactions: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, ts, name) added
     calls: list[Call] = field(default_factory=list)
     messages: list[Posted] = field(default_factory=list)
     fail_channels: dict[str, str] = field(default_factory=dict)  # channel id -> Slack error to answer
+    fail_methods: dict[str, str] = field(default_factory=dict)  # Web API method -> Slack error to answer
     limited_fraction: float = 0.0
     retry_after: int = 0
     random: random.Random = field(default_factory=lambda: random.Random(1234))
@@ -128,6 +131,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
         self.calls.append(Call(method, args, 200))
+        if method in self.fail_methods:
+            return web.json_response({"ok": False, "error": self.fail_methods[method]})
         handler = getattr(self, "api_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -187,8 +192,23 @@ class FakeSlack:
         if user not in self.users:
             return {"ok": False, "error": "user_not_found"}
         name = self.users[user]
+        profile = {"display_name": name, "real_name": f"{name} Hopper"}
+        if user in self.emails:
+            profile["email"] = self.emails[user]
         return {"ok": True, "user": {"id": user, "name": name.lower(), "real_name": f"{name} Hopper",
-                                     "profile": {"display_name": name, "real_name": f"{name} Hopper"}}}
+                                     "profile": profile}}
+
+    def api_reactions_add(self, args: dict) -> dict:
+        reaction = (str(args["channel"]), str(args["timestamp"]), str(args["name"]))
+        if reaction in self.reactions:
+            return {"ok": False, "error": "already_reacted"}
+        self.reactions.append(reaction)
+        return {"ok": True}
+
+    def reactions_on(self, channel: str, ts: str) -> list[str]:
+        """The reactions added to one message, in order."""
+        cid = self.channel_id(channel)
+        return [name for c, t, name in self.reactions if c == cid and t == ts]
 
     def api_conversations_info(self, args: dict) -> dict:
         channel = str(args["channel"])
