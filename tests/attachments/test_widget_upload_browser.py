@@ -11,7 +11,7 @@ from gateway.appkeys import SERVICES
 from tests.attachments import files
 from tests.conftest import Backend, admin_headers, make_settings
 from tests.support import free_port, wait_until
-from tests.webchat.test_widget_browser import browser  # noqa: F401
+from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 from workers import context
 
 

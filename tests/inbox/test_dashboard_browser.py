@@ -18,7 +18,7 @@ from gateway.pages import CONTENT_SECURITY_POLICY
 from tests.conftest import admin_headers
 from tests.inbox.test_inbox_browser import Console, no_sideways_scroll
 from tests.support import ADMIN_TOKEN
-from tests.webchat.test_widget_browser import browser  # noqa: F401  (the chromium fixture)
+from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 
 
 async def reports_exist(gateway) -> bool:

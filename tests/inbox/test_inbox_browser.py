@@ -12,7 +12,7 @@ from gateway.appkeys import SERVICES
 from gateway.pages import CONTENT_SECURITY_POLICY
 from tests.inbox.conftest import customer_writes
 from tests.support import ADMIN_TOKEN
-from tests.webchat.test_widget_browser import browser  # noqa: F401  (the chromium fixture)
+from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 
 
 class Console:

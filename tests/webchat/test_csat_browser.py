@@ -14,7 +14,6 @@ from gateway.appkeys import SERVICES
 from tests.conftest import Backend, make_settings, start_client
 from tests.csat_support import all_conversations, assert_rated, resolve
 from tests.support import wait_until, write_rules
-from tests.webchat.test_widget_browser import browser  # noqa: F401  (the chromium fixture)
 from workers import context
 
 QUESTION = 'Rate us <img src=x onerror="window.__xss = 1"> & tell us why'
