@@ -6,7 +6,7 @@ what ``POST /api/conversations/{id}/messages`` with a ``template`` uses.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,8 @@ class PreviewBody(BaseModel):
     conversation_id: str = Field(min_length=1, max_length=100)
     variables: Variables = Field(default_factory=dict)
     channel: Channel | None = None
+    # A note is rendered with the `default` text, as POST .../messages does: the inbox previews both kinds.
+    kind: Literal["reply", "note"] = "reply"
     author: str = Field("admin", min_length=1, max_length=200)
 
 
@@ -59,7 +61,7 @@ async def preview(request: web.Request) -> web.Response:
     """What the template would say in a conversation; sends and stores nothing."""
     body = await read_body(request, PreviewBody)
     rendered = await render_for(request.app[SERVICES], body.conversation_id, request.match_info["name"],
-                                body.variables, body.author, body.channel)
+                                body.variables, body.author, body.channel, note=body.kind == "note")
     return web.json_response({"text": rendered.text, "variant": rendered.variant, "subject": rendered.subject})
 
 

@@ -37,7 +37,8 @@ PAGES = {"/": "index.html", "/inbox": "inbox.html", "/dashboard": "dashboard.htm
 # Only these files are served: nothing else in the package directory is reachable by name.
 STATIC_FILES = {
     "demo.css": "text/css", "demo.js": "text/javascript",
-    "inbox.css": "text/css", "inbox.js": "text/javascript", "common.js": "text/javascript",
+    "inbox.css": "text/css", "inbox.js": "text/javascript",
+    "inbox_templates.js": "text/javascript", "common.js": "text/javascript",
     "dashboard.js": "text/javascript", "chart.umd.min.js": "text/javascript",
 }
 

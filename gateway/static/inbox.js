@@ -200,6 +200,8 @@ function select(id) {
   state.selected = id;
   state.view = null;
   $("assign-agent").value = "";
+  TemplatePicker.reset();  // a preview is for one conversation
+  TemplatePicker.load();
   document.body.classList.add("viewing");
   $("empty").classList.add("hidden");
   $("conversation").classList.remove("hidden");
@@ -226,6 +228,7 @@ async function act(path, body, done) {
 }
 
 function setUpActions() {
+  TemplatePicker.setUp();
   $("composer-kind").addEventListener("change", () => {
     const note = $("composer-kind").value === "note";
     $("composer-channel").disabled = note;
@@ -327,6 +330,7 @@ function start() {
   $("whoami").textContent = Auth.agent();
   connect();
   loadList();
+  TemplatePicker.load();
   const fromHash = location.hash.slice(1);
   if (fromHash) select(fromHash);
 }

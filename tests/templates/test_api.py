@@ -102,3 +102,25 @@ async def test_templates_are_listed_and_hot_reloaded_keeping_the_last_good_set(g
     preview = await gateway.post("/api/templates/greeting/preview", headers=admin_headers(),
                                  json={"conversation_id": conversation_id})
     assert (await preview.json())["text"] == "Hello Ada Lovelace"
+
+
+async def test_the_preview_renders_a_reply_for_its_channel_and_a_note_with_the_default_text(gateway, fake_twilio):
+    # What the inbox's template picker shows before the agent inserts or sends.
+    conversation_id = await texting_customer(gateway)
+    before = redis_snapshot(gateway.backend.sync_client())
+    body = {"conversation_id": conversation_id, "variables": {"order": "A-17", "eta": "Friday"}, "author": "Grace"}
+    reply = await gateway.post("/api/templates/order-delayed/preview", headers=admin_headers(), json=body)
+    assert (await reply.json())["variant"] == "sms"
+    note = await gateway.post("/api/templates/order-delayed/preview", headers=admin_headers(),
+                              json={**body, "kind": "note"})
+    assert await note.json() == {"text": "Your order A-17 is delayed; new delivery date: Friday.", "variant": "default",
+                                 "subject": "Your order A-17 is delayed"}
+    missing = await gateway.post("/api/templates/order-delayed/preview", headers=admin_headers(),
+                                 json={"conversation_id": conversation_id, "variables": {"order": "A-17"}})
+    assert missing.status == 400 and "needs {eta}" in await missing.text()
+    bad_kind = await gateway.post("/api/templates/order-delayed/preview", headers=admin_headers(),
+                                  json={**body, "kind": "shout"})
+    assert bad_kind.status == 400
+    assert redis_snapshot(gateway.backend.sync_client()) == before  # previews store nothing
+    await gateway.backend.drain_async()
+    assert fake_twilio.sent == []
