@@ -6,8 +6,10 @@ import fakeredis
 import pytest
 
 from gateway.appkeys import SERVICES
-from tests.conftest import Backend, make_settings, start_client
+from tests.conftest import Backend, admin_headers, make_settings, start_client
+from tests.inbox.conftest import INBOX_RULES, customer_writes
 from tests.inbox.test_inbox_browser import Console, no_sideways_scroll, open_inbox
+from tests.support import wait_until, write_rules
 from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 from workers import context
 
@@ -22,6 +24,7 @@ templates:
     description: A parcel is late
     variables: [order, eta]
     sms: "Order {order} late, new date {eta}."
+    email: "Dear {customer.name}, your order {order} is delayed. It arrives {eta}."
     webchat: "Hi {customer.first_name|there}, order {order} is delayed; it arrives {eta}."
     default: "Order {order} is delayed (new date {eta})."
   closing:
@@ -112,3 +115,58 @@ async def test_an_agent_fills_in_a_template_and_the_visitor_gets_the_rendered_te
     finally:
         await visitor_context.close()
         await inbox_context.close()
+
+
+@pytest.fixture
+async def texting(aiohttp_client, tmp_path):
+    """A gateway whose template file is empty for now (no templates), reloaded every 50 ms."""
+    path = tmp_path / "templates.yaml"
+    path.write_text("")
+    settings = make_settings(rules_path=write_rules(INBOX_RULES), templates_path=path, rules_reload_seconds=0.05)
+    backend = Backend(settings, fakeredis.FakeServer())
+    backend.configure_jobs()
+    client = await start_client(aiohttp_client, backend)
+    client.backend, client.templates_file = backend, path
+    yield client
+    context.install(None)
+
+
+async def test_the_picker_follows_the_template_file_and_the_reply_channel(texting, browser):  # noqa: F811
+    conversation_id = await customer_writes(texting, "where is my order?", number="+15550000007", name="Ada Lovelace")
+    customer_id = (await texting.app[SERVICES].store.conversation(conversation_id)).customer_id
+    response = await texting.post(f"/api/customers/{customer_id}/identities", headers=admin_headers(),
+                                  json={"channel": "email", "address": "ada@example.com"})
+    assert response.status == 200, await response.text()
+    console = Console()
+    context_, page = await open_inbox(browser, texting, console)
+    try:
+        await page.click("#list li")
+        await page.wait_for_selector("#timeline li.msg.inbound", timeout=5000)
+        assert await page.is_hidden("#template-picker")  # no templates: no picker
+
+        texting.templates_file.write_text(TEMPLATES)
+
+        async def loaded():
+            status = await (await texting.get("/api/templates", headers=admin_headers())).json()
+            return len(status["templates"]) == 2
+
+        await wait_until(loaded, what="the template file to load")
+        await page.click("#list li")  # opening a conversation reads the list again; no page reload
+        await page.wait_for_selector("#template-picker:not(.hidden)", timeout=5000)
+
+        await page.fill("#composer-text", "Hello Ada.")
+        await page.select_option("#template-name", "order-delayed")
+        await page.fill("#template-vars input[data-var=order]", "A-17")
+        await page.fill("#template-vars input[data-var=eta]", "Friday")
+        assert await page.input_value("#composer-channel") == "sms"  # the channel she wrote on
+        await page.locator("#template-preview:not(.error)", has_text="Order A-17 late, new date Friday.").wait_for(
+            timeout=5000)
+        email = "Dear Ada Lovelace, your order A-17 is delayed. It arrives Friday."
+        await page.select_option("#composer-channel", "email")
+        await page.locator("#template-preview:not(.error)", has_text=email).wait_for(timeout=5000)
+        await page.locator("#template-insert:not([disabled])").wait_for(timeout=5000)
+        await page.click("#template-insert")  # after what the agent had written
+        await expect(page.locator("#composer-text")).to_have_value(f"Hello Ada.\n\n{email}", timeout=5000)
+        assert all("status of 400" in error for error in console.errors)  # only the refused previews
+    finally:
+        await context_.close()
