@@ -43,8 +43,17 @@ def inbox_backend() -> Backend:
 
 @pytest.fixture
 async def inbox(aiohttp_client, inbox_backend):
-    client = await start_client(aiohttp_client, inbox_backend)
+    # demo=True: the pages' tests cover the demo page at / too (production serves no page there).
+    client = await start_client(aiohttp_client, inbox_backend, demo=True)
     client.backend = inbox_backend
+    return client
+
+
+@pytest.fixture
+async def gateway(aiohttp_client, fake_backend):
+    """The suite's gateway, with the demo page: the browser tests' visitor writes through its widget."""
+    client = await start_client(aiohttp_client, fake_backend, demo=True)
+    client.backend = fake_backend
     return client
 
 
