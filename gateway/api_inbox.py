@@ -122,11 +122,14 @@ async def inbox(request: web.Request) -> web.Response:
     channels: set[str] = set()
     tiers: set[int] = set()
     listed: list[Conversation] = []
-    live = Filter(statuses=frozenset(status.value for status in LIVE_STATUSES))
+    # The index is read for the statuses asked for (live ones unless `status` names another);
+    # its urgency order holds live conversations only, the others are read by activity (sorted below).
+    live = Filter(statuses=frozenset(status.value for status in filters.statuses))
+    order = Order.URGENCY if filters.statuses <= LIVE_STATUSES else Order.ACTIVITY
     cursor = None
     scanned = 0
     while scanned < MAX_SCAN:
-        page = await store.index.page(live, Order.URGENCY, limit=BATCH, cursor=cursor)
+        page = await store.index.page(live, order, limit=BATCH, cursor=cursor)
         batch = [conversation_id for conversation_id, _ in page.items]
         scanned += len(batch)
         for conversation in await store.conversations(batch):
