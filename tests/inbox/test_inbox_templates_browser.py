@@ -165,6 +165,8 @@ async def test_the_picker_follows_the_template_file_and_the_reply_channel(textin
         await page.select_option("#composer-channel", "email")
         await page.locator("#template-preview:not(.error)", has_text=email).wait_for(timeout=5000)
         await page.locator("#template-insert:not([disabled])").wait_for(timeout=5000)
+        await page.set_viewport_size({"width": 390, "height": 800})  # the picker fits a phone too
+        assert await no_sideways_scroll(page) and await page.is_visible("#template-insert")
         await page.click("#template-insert")  # after what the agent had written
         await expect(page.locator("#composer-text")).to_have_value(f"Hello Ada.\n\n{email}", timeout=5000)
         assert all("status of 400" in error for error in console.errors)  # only the refused previews
