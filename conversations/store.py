@@ -220,26 +220,32 @@ class ConversationStore:
         # The script runs in the customer's slot, the index lives in another: the intent lets the
         # sweeper finish the index's sync if this process dies in between (index.py).
         intent = await self.index.intend("cust", customer_id)
-        for _ in range(MAX_MOVED_HOPS):
-            ck = keys.CustomerKeys(customer_id)
-            outcome, conversation_id, stored_id, queue = await self._ingest(
-                keys=[ck.customer, ck.identities, ck.conversations, ck.seen, ck.seen_at],
-                args=[
-                    ck.tag, customer_id, message.dedupe_key, ids.conversation_id(), message_id,
-                    codec.to_ms(now), int(self.reopen_window.total_seconds() * 1000),
-                    int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
-                    message.channel.value, message.subject or "", message.meta.get(THREAD_HINT, ""),
-                    *ratings.script_args(message, now),
-                    len(identities), *identities,
-                    len(facts), *facts,
-                    *stream_fields,
-                ],
-            )
-            if outcome != "moved":
-                break
-            customer_id = CustomerId(conversation_id)  # the script returns the survivor's id
-        else:
-            raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
+        try:
+            for _ in range(MAX_MOVED_HOPS):
+                ck = keys.CustomerKeys(customer_id)
+                outcome, conversation_id, stored_id, queue = await self._ingest(
+                    keys=[ck.customer, ck.identities, ck.conversations, ck.seen, ck.seen_at],
+                    args=[
+                        ck.tag, customer_id, message.dedupe_key, ids.conversation_id(), message_id,
+                        codec.to_ms(now), int(self.reopen_window.total_seconds() * 1000),
+                        int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
+                        message.channel.value, message.subject or "", message.meta.get(THREAD_HINT, ""),
+                        *ratings.script_args(message, now),
+                        len(identities), *identities,
+                        len(facts), *facts,
+                        *stream_fields,
+                    ],
+                )
+                if outcome != "moved":
+                    break
+                customer_id = CustomerId(conversation_id)  # the script returns the survivor's id
+            else:
+                raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
+        except BaseException:
+            # Refused before anything was stored (or the sender retries, and the retry syncs the index).
+            with contextlib.suppress(Exception):
+                await self.index.forget(intent)
+            raise
         result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id), queue)
         fields = redisio.text_hash(await self.redis.hgetall(keys.CustomerKeys(customer_id).conversation(conversation_id)))
         if fields:

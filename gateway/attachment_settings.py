@@ -9,6 +9,7 @@ boto3's usual environment and instance roles). Limits per channel:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from pydantic_settings import NoDecode
 from conversations.attachments import Limits
 
 MB = 1024 * 1024
+MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/(\*|[A-Za-z0-9][\w.+-]*)$")
 DOCUMENTS = ("image/*", "application/pdf", "text/plain", "audio/*", "video/*", "application/zip",
              "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
              "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -35,6 +37,14 @@ class ChannelLimits(BaseModel):
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("types")
+    @classmethod
+    def _media_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        wrong = [t for t in types if not MEDIA_TYPE.match(t)]
+        if wrong:
+            raise ValueError(f"not a media type such as image/png or image/*: {', '.join(wrong)}")
+        return tuple(t.lower() for t in types)
 
     def limits(self) -> Limits:
         return Limits(max_bytes=self.max_bytes, types=self.types)

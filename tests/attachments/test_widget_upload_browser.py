@@ -22,7 +22,8 @@ async def gateway(aiohttp_client):
     backend = Backend(make_settings(public_url=f"http://127.0.0.1:{port}"), fakeredis.FakeServer())
     backend.configure_jobs()
     client = await aiohttp_client(create_app(backend.settings, redis=backend.async_client(),
-                                             sync_redis=backend.sync_client()), server_kwargs={"port": port})
+                                             sync_redis=backend.sync_client(), demo=True),  # the widget page at /
+                                  server_kwargs={"port": port})
     client.backend = backend
     yield client
     context.install(None)

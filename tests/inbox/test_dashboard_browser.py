@@ -21,11 +21,6 @@ from tests.support import ADMIN_TOKEN
 from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 
 
-async def reports_exist(gateway) -> bool:
-    response = await gateway.get("/api/reports/summary", headers=admin_headers())
-    return response.status != 404
-
-
 async def some_traffic(gateway) -> None:
     service = gateway.app[SERVICES].service
     for n in range(3):
@@ -39,8 +34,6 @@ async def some_traffic(gateway) -> None:
 
 @pytest.mark.parametrize("width", [1440, 390])
 async def test_the_dashboard_draws_the_apis_figures(gateway, browser, width):  # noqa: F811
-    if not await reports_exist(gateway):
-        pytest.skip("no /api/reports on this gateway yet (the reports branch adds it)")
     await some_traffic(gateway)
     console = Console()
     context = await browser.new_context(viewport={"width": width, "height": 900})
@@ -72,17 +65,5 @@ async def test_the_dashboard_draws_the_apis_figures(gateway, browser, width):  #
         assert drawn == points and sum(points) == 3
         assert await no_sideways_scroll(page)
         assert console.errors == []
-    finally:
-        await context.close()
-
-
-async def test_without_reports_the_dashboard_says_so(gateway, browser):  # noqa: F811
-    if await reports_exist(gateway):
-        pytest.skip("this gateway has /api/reports")
-    context = await browser.new_context()
-    page = await context.new_page()
-    try:
-        await page.goto(str(gateway.make_url(f"/dashboard?token={ADMIN_TOKEN}")))
-        await page.locator("#dash-error", has_text="not available").wait_for(timeout=5000)
     finally:
         await context.close()

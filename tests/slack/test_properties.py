@@ -254,7 +254,7 @@ def test_any_command_is_parsed_or_explained(form, names):
         assert str(error)
         return
     event(parsed.verb)
-    listing = commands.queue_listing([], names, parsed.argument if parsed.verb == "queue" else "")
+    listing = commands.queue_listing([], names, parsed.argument if parsed.verb == "queue" else "", total=0)
     assert not MENTIONS.search(listing)
 
 

@@ -30,7 +30,7 @@ default:
 async def client(aiohttp_client):
     backend = Backend(make_settings(rules_path=write_rules(RULES)), fakeredis.FakeServer())
     backend.configure_jobs()
-    client = await start_client(aiohttp_client, backend)
+    client = await start_client(aiohttp_client, backend, demo=True)  # the demo page at / carries the widget
     client.backend = backend
     yield client
     context.install(None)
