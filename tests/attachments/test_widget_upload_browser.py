@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import fakeredis
 import pytest
+from playwright.async_api import expect
 
 from gateway.app import create_app
 from gateway.appkeys import SERVICES
@@ -39,7 +40,8 @@ async def test_visitor_attaches_an_image_and_gets_an_agents_pdf(gateway, browser
     try:
         await page.goto(str(gateway.make_url("/")))
         await page.click("#gw-chat-bubble")
-        await page.wait_for_function("document.getElementById('gw-chat-status').textContent === ''", timeout=5000)
+        # Locators, not wait_for_function: the demo page's CSP forbids the eval that one needs.
+        await expect(page.locator("#gw-chat-status")).to_have_text("", timeout=5000)
         await page.fill("#gw-chat-input", "the screen after the update")
         await page.set_input_files("#gw-chat-file", str(picture))
         shown = await page.wait_for_selector(".gw-msg.gw-in:not(.gw-pending) a.gw-file", timeout=5000)
@@ -58,8 +60,7 @@ async def test_visitor_attaches_an_image_and_gets_an_agents_pdf(gateway, browser
 
         # A file the web chat does not take: the reason is shown, nothing is stored.
         await page.set_input_files("#gw-chat-file", str(renamed))
-        await page.wait_for_function(
-            "document.getElementById('gw-chat-status').textContent.includes('not accepted on webchat')", timeout=5000)
+        await expect(page.locator("#gw-chat-status")).to_contain_text("not accepted on webchat", timeout=5000)
         assert len([m for m in await store.messages(conversation_id) if m.direction == "inbound"]) == 1
 
         # The agent answers with a PDF and no text: the widget shows it as a link.
