@@ -13,6 +13,8 @@ who erased the customer and how much.
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,17 +27,30 @@ from channels.webchat import keys as webchat_keys
 from conversations import codec, keys, redisio
 from conversations.archive import Archive, Record, read_live
 from conversations.attachments import AttachmentStore
-from conversations.audit import AuditEntry, AuditLog, AuditQuery, MAX_PAGE
+from conversations.audit import AUDIT_KEY, MAX_PAGE, AuditEntry, AuditLog, AuditQuery
 from conversations.clock import now_ms
 from conversations.consent import ConsentStore
 from conversations.erase import erase_customer
 from conversations.models import Customer
 from conversations.store import ConversationStore
 from workers import keys as worker_keys
+from workers import report_store
 from workers.retention import drop_slack_state
 
 EXPORT_FORMAT = 1
-CSAT_FIELDS = ("csat_sent_at", "csat_until", "csat_rating", "csat_comment", "csat_rated_at")
+CSAT_FIELDS = ("csat_sent_at", "csat_until", "csat_rating", "csat_comment", "csat_rated_at", "csat_message")
+ROW_ID = 2  # where a report row (workers/report_facts.py) keeps its conversation id
+
+# KEYS: the hour's rows, versions, stale hours. ARGV: conversation id, anonymous id, hour, row read, new row.
+# The row moves to an anonymous id in one step if it is still the one read; the hour is re-aggregated.
+_ANONYMIZE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[4] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[5])
+redis.call('HINCRBY', KEYS[2], ARGV[3], 1)
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +154,39 @@ async def _timers(redis: Redis, conversation_ids: list[str]) -> None:
         await redis.zrem(worker_keys.TIMERS_DIRTY, conversation_id)
 
 
+async def anonymize_report_rows(redis: Redis, records: list[Record]) -> int:
+    """Each conversation's report row, kept under a random id: the figures stay, the link to the person goes."""
+    moved = 0
+    for record in records:
+        hour = report_store.hour_of(int(record.fields.get("created_at") or 0))
+        row = redisio.optional_text(await redis.hget(report_store.bucket_key(hour), record.conversation_id))
+        if not row:
+            continue
+        anonymous = f"erased_{secrets.token_hex(8)}"
+        fields = json.loads(row)
+        fields[ROW_ID] = anonymous
+        moved += int(await redis.eval(_ANONYMIZE, 3, report_store.bucket_key(hour), report_store.VERSIONS,
+                                      report_store.STALE, record.conversation_id, anonymous, str(hour), row,
+                                      json.dumps(fields, separators=(",", ":"))))
+    return moved
+
+
+async def redact_audit(redis: Redis, log: AuditLog, customer: Customer) -> int:
+    """Delete the audit entries about the customer that carry their name or an address of theirs.
+
+    Stream entries cannot be edited; entries naming only ids (who replied, assigned, resolved) stay.
+    """
+    personal = {i.address.casefold() for i in customer.identities} | ({customer.name.casefold()} if customer.name else set())
+    doomed: list[str] = []
+    for entry in await audit_entries(log, customer.id, limit=100_000):
+        detail = json.dumps(entry.get("detail", {})).casefold()
+        if any(value and value in detail for value in personal):
+            doomed.append(str(entry["id"]))
+    if doomed:
+        await redis.xdel(AUDIT_KEY, *doomed)
+    return len(doomed)
+
+
 async def erase(store: ConversationStore, files: AttachmentStore | None, audit: AuditLog, customer_id: str,
                 author: str) -> dict[str, int]:
     """Erase the customer and everything of theirs; returns the counts recorded in the audit log.
@@ -165,11 +213,13 @@ async def erase(store: ConversationStore, files: AttachmentStore | None, audit: 
         if identity.channel.value == "slack":
             lookups += await redis.delete(slack_keys.customer_user_key(identity.address.rpartition(":")[2]))
     await _timers(redis, all_ids)
+    reports = await anonymize_report_rows(redis, [record for record, _ in data.records])
+    redacted = await redact_audit(redis, audit, data.customer)
     archived = await Archive(redis, files).forget(set(all_ids)) if files is not None else 0
     removed = await erase_customer(redis, customer_id)
     await redis.zrem(webchat_keys.ANONYMOUS_ACTIVITY, customer_id)
     counts = {"conversations": len(all_ids), "archived_conversations": archived, "files": len(file_ids),
-              "keys": removed + lookups}
+              "keys": removed + lookups, "report_rows_kept": reports, "audit_entries_redacted": redacted}
     await audit.record(AuditEntry(agent=author, action="customer_erased", customer=customer_id,
                                   detail={name: str(value) for name, value in counts.items()}))
     return counts
