@@ -12,6 +12,7 @@ reports do not change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from conversations.models import Status
 
 log = logging.getLogger("gateway.retention")
 DAY_MS = 24 * 3600 * 1000
+MOVES_AT_ONCE = 16  # conversations moved concurrently: each is a few round trips waiting on Redis
 
 
 class RetentionSettings(BaseModel):
@@ -53,9 +55,12 @@ async def candidates(index: BacklogIndex, cutoff_ms: int, limit: int) -> list[st
 
 async def slack_thread_keys(redis: Redis, conversation_ids: list[str]) -> list[str]:
     """Every Slack key of these conversations: thread state, notices, markers, and the thread → conversation keys."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for conversation_id in conversation_ids:
+            pipe.hgetall(slack_keys.conversation_key(conversation_id))
+        threads = [redisio.text_hash(fields) for fields in await pipe.execute()]
     found: list[str] = []
-    for conversation_id in conversation_ids:
-        thread = redisio.text_hash(await redis.hgetall(slack_keys.conversation_key(conversation_id)))
+    for conversation_id, thread in zip(conversation_ids, threads, strict=True):
         found += [slack_keys.conversation_key(conversation_id), slack_keys.notices_key(conversation_id),
                   slack_keys.dirty_key(conversation_id), slack_keys.queued_key(conversation_id),
                   slack_keys.pause_key(conversation_id), slack_keys.lock_key(conversation_id)]
@@ -67,11 +72,14 @@ async def slack_thread_keys(redis: Redis, conversation_ids: list[str]) -> list[s
 
 
 async def drop_slack_state(redis: Redis, conversation_ids: list[str]) -> int:
+    """Delete those keys; one DEL each in one round trip (on a cluster they live in different slots)."""
+    if not conversation_ids:
+        return 0
     names = await slack_thread_keys(redis, conversation_ids)
-    removed = 0
-    for name in names:  # one by one: on a cluster they live in different slots
-        removed += await redis.delete(name)
-    return removed
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.delete(name)
+        return sum(int(n) for n in await pipe.execute())
 
 
 async def archive_resolved(redis: Redis, index: BacklogIndex, files: AttachmentStore, *, days: int, now: datetime,
@@ -85,11 +93,18 @@ async def archive_resolved(redis: Redis, index: BacklogIndex, files: AttachmentS
         for conversation_id in ids:
             pipe.get(keys.conversation_locator(conversation_id))
         owners = [redisio.optional_text(owner) for owner in await pipe.execute()]
+    gate = asyncio.Semaphore(MOVES_AT_ONCE)
+
+    async def read(conversation_id: str, owner: str | None) -> Record | None:
+        async with gate:
+            record = await read_live(redis, owner, conversation_id) if owner else None
+            if record is None:
+                await index.apply(None, conversation_id)  # gone (erased): nothing to archive, nothing to list
+            return record
+
     records: list[Record] = []
-    for conversation_id, owner in zip(ids, owners, strict=True):
-        record = await read_live(redis, owner, conversation_id) if owner else None
+    for record in await asyncio.gather(*(read(c, owner) for c, owner in zip(ids, owners, strict=True))):
         if record is None:
-            await index.apply(None, conversation_id)  # gone (erased): nothing to archive, nothing to list
             continue
         resolved_at = int(record.fields.get("resolved_at") or 0)
         if record.fields.get("status") == Status.RESOLVED.value and 0 < resolved_at <= cutoff:
@@ -98,15 +113,18 @@ async def archive_resolved(redis: Redis, index: BacklogIndex, files: AttachmentS
         return 0
     archive = Archive(redis, files)
     object_name = await archive.write(records, now)
-    moved: list[str] = []
-    for record in records:
-        if await archive.move_out(record, object_name):
-            moved.append(record.conversation_id)
+
+    async def move(record: Record) -> str | None:
+        async with gate:
+            if not await archive.move_out(record, object_name):
+                return None
             await index.apply(None, record.conversation_id)
+            return record.conversation_id
+
+    moved = [c for c in await asyncio.gather(*(move(record) for record in records)) if c is not None]
     if not moved:  # every one changed meanwhile (reopened): the object names nothing
         await files.delete(object_name)
         return 0
     await drop_slack_state(redis, moved)
-    if moved:
-        log.info("archived %d resolved conversations older than %d days into %s", len(moved), days, object_name)
+    log.info("archived %d resolved conversations older than %d days into %s", len(moved), days, object_name)
     return len(moved)
