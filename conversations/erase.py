@@ -32,7 +32,6 @@ async def erase_customer(redis: Redis, customer_id: str) -> int:
         if redisio.optional_text(await redis.get(keys.conversation_locator(conversation_id))) == customer_id:
             removed += await redis.delete(keys.conversation_locator(conversation_id))
         await BacklogIndex(redis).apply(None, conversation_id)
-    removed += await redis.delete(*slot_keys)
     for identity_key in identities:
         removed += await redis.delete(keys.opt_out(identity_key))
     # The terms of their current name and identities, and any an older name left behind.
@@ -41,4 +40,6 @@ async def erase_customer(redis: Redis, customer_id: str) -> int:
         terms.add(redisio.text(member))
     if terms:
         await redis.zrem(keys.SEARCH_TERMS, *terms)
+    # The customer's own keys last: until then the customer exists and an erasure can run again.
+    removed += await redis.delete(*slot_keys)
     return removed
