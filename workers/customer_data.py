@@ -99,7 +99,11 @@ async def audit_entries(log: AuditLog, customer_id: str, limit: int = 1000) -> l
 
 async def export(store: ConversationStore, consent: ConsentStore, files: AttachmentStore | None, audit: AuditLog,
                  customer_id: str, link: Callable[[str], str] | None) -> dict[str, object]:
-    """Everything held about the customer as one JSON document; stored files as signed links."""
+    """Everything held about the customer as one JSON document; stored files as signed links.
+
+    A merged customer's id exports the customer it was merged into (the same person).
+    """
+    customer_id = (await store.current_customer(customer_id)).id
     data = await gather(store, files, customer_id)
     conversations: list[dict[str, object]] = []
     csat: list[dict[str, str]] = []
@@ -187,16 +191,40 @@ async def redact_audit(redis: Redis, log: AuditLog, customer: Customer) -> int:
     return len(doomed)
 
 
+async def merge_chain(store: ConversationStore, customer_id: str) -> list[str]:
+    """The customer and those it was merged into, up to the survivor (a merged record keeps a name).
+
+    Raises:
+        NotFound: no such customer.
+    """
+    chain = [customer_id]
+    customer = await store.customer(customer_id)
+    while customer.merged_into and customer.merged_into not in chain and len(chain) < 10:
+        chain.append(customer.merged_into)
+        customer = await store.customer(customer.merged_into)
+    return chain
+
+
 async def erase(store: ConversationStore, files: AttachmentStore | None, audit: AuditLog, customer_id: str,
                 author: str) -> dict[str, int]:
-    """Erase the customer and everything of theirs; returns the counts recorded in the audit log.
+    """Erase the customer (and, when it was merged, the customer it lives on in) and everything of theirs.
 
-    Files and channel keys go first and the customer's own keys last, so a failure part-way
-    leaves a customer that can be erased again (every step is idempotent).
+    Returns the counts, summed; each erased customer id gets its ``customer_erased`` audit entry.
 
     Raises:
         NotFound: no such customer (nothing changes).
     """
+    totals: dict[str, int] = {}
+    for one in await merge_chain(store, customer_id):
+        for name, value in (await _erase_one(store, files, audit, one, author)).items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
+
+
+async def _erase_one(store: ConversationStore, files: AttachmentStore | None, audit: AuditLog, customer_id: str,
+                     author: str) -> dict[str, int]:
+    """Files and channel keys go first and the customer's own keys last, so a failure part-way
+    leaves a customer that can be erased again (every step is idempotent)."""
     redis = store.redis
     data = await gather(store, files, customer_id)
     conversation_ids = [record.conversation_id for record, _ in data.records]

@@ -154,3 +154,28 @@ async def test_delete_erases_every_key_and_file_and_keeps_the_report_figures(lif
     assert new_conversation != conversation_id
     shown = await (await gw.get(f"/api/conversations/{new_conversation}", headers=admin_headers())).json()
     assert shown["customer"]["id"] != customer_id and shown["history"] == []
+
+
+async def test_erasing_a_merged_customer_erases_the_person_it_was_merged_into(life_gateway):
+    gw = life_gateway
+    await smtp_send(gw, customer_mail("First, from my work address", sender="Ada <ada@work.example>"))
+    await smtp_send(gw, customer_mail("Second, from home", sender="Ada Lovelace <ada@customer.example>"))
+    store = gw.app[SERVICES].store
+    owners = {(await store.conversation(c)).customer_id for c in await conversations(gw)}
+    assert len(owners) == 2
+    work = await store.customer_for_key("email:ada@work.example")
+    home = await store.customer_for_key("email:ada@customer.example")
+    response = await gw.post(f"/api/customers/{home}/identities", headers=admin_headers(),
+                             json={"channel": "email", "address": "ada@work.example"})
+    assert response.status == 200, await response.text()
+    merged = home if (await store.customer(home)).merged_into else work
+    survivor = work if merged == home else home
+    export = await (await gw.get(f"/api/customers/{merged}/export", headers=admin_headers())).json()
+    assert export["customer"]["id"] == survivor and len(export["conversations"]) == 2
+
+    response = await gw.delete(f"/api/customers/{merged}", headers=admin_headers())
+    assert response.status == 200, await response.text()
+    assert (await response.json())["conversations"] == 2
+    left = " ".join(repr(k) + repr(v) for k, (_, v) in keyspace(gw).items() if k != b"gw:audit").casefold()
+    for personal in (merged, survivor, "ada@work.example", "ada@customer.example", "lovelace", "from home"):
+        assert personal.casefold() not in left, personal
