@@ -13,16 +13,20 @@ from tests.support import write_rules
 from workers import context
 
 
-@pytest.fixture
-async def life_gateway(aiohttp_client, sink, fake_twilio, redis_url):  # noqa: F811
+async def life_client(aiohttp_client, sink, fake_twilio, redis_url, **overrides):  # noqa: F811
     twilio = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_number": OUR_NUMBER,
               "api_base_url": fake_twilio.url}
     settings = email_settings(sink.port, redis_url=redis_url, public_url=PUBLIC_URL, twilio=twilio,
-                              rules_path=write_rules(RULES), retention={"resolved_days": 30})
+                              rules_path=write_rules(RULES), retention={"resolved_days": 30}, **overrides)
     backend = Backend(settings)
     backend.configure_jobs()
     client = await start_client(aiohttp_client, backend)
     client.backend = backend
     client.smtp_port = client.app[PORT_KEY]
-    yield client
+    return client
+
+
+@pytest.fixture
+async def life_gateway(aiohttp_client, sink, fake_twilio, redis_url):  # noqa: F811
+    yield await life_client(aiohttp_client, sink, fake_twilio, redis_url)
     context.install(None)

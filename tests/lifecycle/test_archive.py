@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gateway.appkeys import SERVICES
+import boto3
+
 from conversations.clock import utcnow
+from gateway.appkeys import SERVICES
+from tests.attachments.conftest import s3_bucket, s3_server  # noqa: F401
 from tests.conftest import admin_headers
+from tests.csat_support import agent_replies, resolve
+from tests.lifecycle.conftest import life_client
 from tests.email.conftest import conversations, customer_mail, smtp_send
 from tests.lifecycle.test_customer_data import build_a_history, keyspace, opens, report, stored_files
+from workers import context
 from workers.sweeper import Sweeper
 
 
@@ -65,3 +71,25 @@ async def test_an_old_resolved_conversation_moves_to_the_archive_and_stays_reada
     assert not [f for f in stored_files(gw) if f.startswith("att_archive_")]
     assert (await gw.get(f"/api/conversations/{conversation_id}", headers=admin_headers())).status == 404
     assert not [key for key in keyspace(gw) if conversation_id.encode() in key or customer_id.encode() in key]
+
+
+async def test_the_archive_lives_in_s3_compatible_storage_when_configured(aiohttp_client, sink, fake_twilio,
+                                                                          redis_url, s3_bucket):
+    gw = await life_client(aiohttp_client, sink, fake_twilio, redis_url, attachments=s3_bucket)
+    try:
+        await smtp_send(gw, customer_mail("Where is my parcel?"))
+        [conversation_id] = await conversations(gw)
+        await agent_replies(gw, conversation_id)
+        await resolve(gw, conversation_id)
+        before = await (await gw.get(f"/api/conversations/{conversation_id}", headers=admin_headers())).json()
+        later = utcnow() + timedelta(days=31)
+        assert await Sweeper(gw.app[SERVICES], clock=lambda: later).archive_resolved() == 1
+        client = boto3.client("s3", endpoint_url=s3_bucket["s3_endpoint_url"], region_name="us-east-1",
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        listed = client.list_objects_v2(Bucket=s3_bucket["s3_bucket"]).get("Contents", [])
+        client.close()
+        assert [o["Key"] for o in listed if "att_archive_" in o["Key"]]
+        after = await (await gw.get(f"/api/conversations/{conversation_id}", headers=admin_headers())).json()
+        assert after["archived"] is True and after["messages"] == before["messages"]
+    finally:
+        context.install(None)
