@@ -74,8 +74,9 @@ def _clone(sync: SyncRedis, template_customer: str, template_conversation: str, 
     tck = keys.CustomerKeys(template_customer)
     names = {"customer": tck.customer, "conv": tck.conversation(template_conversation),
              "msgs": tck.messages(template_conversation), "delivery": tck.delivery(template_conversation),
-             "seen": tck.seen, "seen_at": tck.seen_at}
+             "seen_at": tck.seen_at}
     dumps = {role: sync.dump(name) for role, name in names.items()}
+    seen = {field: value.decode().partition(" ")[2] for field, value in sync.hgetall(tck.seen).items()}
     state = sync.hget(keys.INDEX_STATE, template_conversation)
     version, _, bucket = (state or b"").decode().partition("|")
     activity = keys.index_set("activity", bucket)
@@ -92,7 +93,8 @@ def _clone(sync: SyncRedis, template_customer: str, template_conversation: str, 
         pipe.restore(ck.messages(conversation_id), 0, dumps["msgs"])
         pipe.restore(ck.delivery(conversation_id), 0, dumps["delivery"])
         pipe.restore(ck.seen_at, 0, dumps["seen_at"])
-        pipe.restore(ck.seen, 0, dumps["seen"])
+        # Dedupe markers name their conversation: the copy's, so archiving drops them as it would a real one's.
+        pipe.hset(ck.seen, mapping={field: f"{conversation_id} {message}" for field, message in seen.items()})
         pipe.sadd(ck.identities, f"sms:{number}")
         pipe.rpush(ck.conversations, conversation_id)
         pipe.set(keys.identity(f"sms:{number}"), customer_id)
