@@ -15,7 +15,7 @@ from conversations import codec
 from conversations.archive import Archive
 from conversations.clock import now_ms
 from conversations.errors import NotFound
-from gateway.actors import actor
+from gateway.actors import actor, agent_of
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.runtime import audit_log
 from workers import customer_data
@@ -73,6 +73,9 @@ async def export_customer(request: web.Request) -> web.Response:
 
 @routes.delete("/api/customers/{id}")
 async def erase_customer(request: web.Request) -> web.Response:
+    if agent_of(request) is not None:
+        # It cannot be undone: the operator's token decides, not any one agent's.
+        raise web.HTTPForbidden(text="erasing a customer needs the admin token")
     services = request.app[SERVICES]
     files = services.attachments.store if services.attachments is not None else None
     counts = await customer_data.erase(services.store, files, audit_log(request.app[SETTINGS], services.redis),
