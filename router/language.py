@@ -29,19 +29,15 @@ def normalize(value: object) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _model() -> LanguageIdentifier:
-    # Loaded once per process (about 0.2 s), on the first rule file with texts in several languages.
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
 def known_languages() -> frozenset[str]:
-    """The ISO 639-1 codes the detection model knows."""
-    return frozenset(_model().nb_classes)
+    """The ISO 639-1 codes the detection model knows (read once; the model itself is not kept)."""
+    return frozenset(str(code) for code in LanguageIdentifier.from_model_file(MODEL_FILE).nb_classes)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=4)
 def _identifier(languages: tuple[str, ...]) -> LanguageIdentifier:
-    # set_languages narrows the model in place, so each language set gets its own copy.
+    # Loaded on the first detection (about 0.5 s). set_languages narrows the model in
+    # place, so each language set gets its own copy; a process normally has one rule file's set.
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(languages))
     return identifier

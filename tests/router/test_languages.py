@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from router import cli
 from router.errors import RulesError
 from router.language import customer_language, detect, normalize
 from router.loader import load_rules_text
@@ -119,3 +122,20 @@ def test_a_long_survey_question_is_refused() -> None:
     text = "queues:\n  support:\n    csat:\n      question: {en: Hi, de: '" + "x" * 501 + "'}\ndefault: {queue: support}\n"
     with pytest.raises(RulesError, match=r"routing.yaml:4:\d+: .*the de text is longer than 500"):
         load_rules_text(text, path="routing.yaml")
+
+
+def test_rules_explain_shows_the_language_and_its_text(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "routing.yaml"
+    path.write_text(RULES, encoding="utf-8")
+    assert cli.main(["rules", "explain", "--rules", str(path), "--channel", "webchat", "Hola, mi factura está mal"]) == 0
+    out = capsys.readouterr().out
+    assert "es" in out.split("language", 1)[1].splitlines()[0]
+    assert "Gracias, facturación responderá en un día." in out
+
+
+def test_plain_texts_never_run_detection() -> None:
+    rules = load_rules_text("queues: {support: {}}\ndefault: {queue: support, auto_reply: Thanks}\n")
+    assert rules.languages == ()
+    decision = rules.decide(conversation(), message("Hallo, mein Paket ist nicht angekommen"), customer(),
+                            WEDNESDAY_MORNING)
+    assert (decision.language, decision.auto_reply) == (None, "Thanks")

@@ -4,6 +4,8 @@ and later the German survey; a customer whose ``language`` attribute says Spanis
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import fakeredis
 import pytest
 
@@ -71,3 +73,35 @@ async def test_the_language_attribute_picks_the_survey_language(client):
     [stored] = questions(await view(client, conversation_id))
     assert stored["text"] == "¿Qué tal lo hicimos?"
     await ws.close()
+
+
+async def test_the_language_attribute_picks_the_next_auto_reply(aiohttp_client):
+    # No reopening: the visitor's next message after a resolve opens a new conversation (and auto-reply).
+    settings = make_settings(rules_path=write_rules(RULES), reopen_window=timedelta(0))
+    backend = Backend(settings, fakeredis.FakeServer())
+    backend.configure_jobs()
+    client = await start_client(aiohttp_client, backend)
+    client.backend = backend
+    try:
+        ws, _ = await hello(client, name="Luis")
+        first = (await say(ws, "c1", "Hi, the parcel did not arrive"))["conversation_id"]
+        await backend.drain_async()
+        assert (await receive(ws, "message"))["message"]["text"] == "Thanks! An agent will answer shortly."
+        customer_id = (await view(client, first))["conversation"]["customer_id"]
+        response = await client.patch(f"/api/customers/{customer_id}", json={"attributes": {"language": "es"}},
+                                      headers=admin_headers())
+        assert response.status == 200, await response.text()
+        await resolve(client, first)
+        await backend.drain_async()
+        assert (await receive(ws, "message"))["message"]["text"] == "¿Qué tal lo hicimos?"
+
+        # Written in English, answered in Spanish: the stated language wins over detection.
+        second = (await say(ws, "c2", "Hello again, now my invoice is wrong as well"))["conversation_id"]
+        assert second != first
+        await backend.drain_async()
+        auto = (await receive(ws, "message"))["message"]
+        assert auto["text"] == "¡Gracias! Enseguida le responde alguien."
+        assert (await view(client, second))["conversation"]["extra"]["language"] == "es"
+        await ws.close()
+    finally:
+        context.install(None)
