@@ -18,7 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks import end_to_end, fanout, harness, ingest_email, ingest_sms, ingest_webchat, memory, routing, timers
+from benchmarks import (archive, end_to_end, fanout, harness, ingest_email, ingest_sms, ingest_webchat, memory, routing,
+                        timers)
 from benchmarks.harness import Result
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
@@ -38,6 +39,9 @@ SIZES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Callable[[], Any]]]
     "memory": (lambda: asyncio.run(memory.run(3)),
                lambda: asyncio.run(memory.run(100)),
                lambda: asyncio.run(memory.run(1000))),
+    "archive": (lambda: asyncio.run(archive.run(20, 5)),
+                lambda: asyncio.run(archive.run(5000, 200)),
+                lambda: asyncio.run(archive.run(100_000, 1000))),
     "routing": (lambda: routing.run(50, 300),
                 lambda: routing.run(500, 5000),
                 lambda: routing.run(500, 20000)),

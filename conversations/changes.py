@@ -29,6 +29,7 @@ from conversations.ratings import UNTIL as CSAT_UNTIL
 from conversations.rules import EscalationStep, RoutingDecision, Rules
 from conversations.store import Change
 
+LANGUAGE = "language"  # the customer's language the router found (docs/ROUTING.md, Languages)
 MANUAL_ROUTING = "routing_manual"  # set by an agent's transfer: routing no longer overrides it
 # Set by the SLA sweeper when a timer decides an escalation; ``escalate(once=...)`` consumes it,
 # so a crash between the two finishes the escalation once on the timer's re-fire.
@@ -62,12 +63,16 @@ def routed(current: Conversation, decision: RoutingDecision, now: datetime, *, f
     tags = tuple(dict.fromkeys((*current.tags, *decision.tags)))
     text = f"Routed to {decision.queue} tier {decision.tier}, {decision.priority.value} priority"
     text += f" by rule {decision.rule!r}" if decision.rule else ""
+    fields: dict[str, str | int] = {
+        "queue": decision.queue, "tier": decision.tier, "priority": decision.priority.value,
+        "tags": json.dumps(tags), "sla_policy": decision.sla_policy or "",
+        "rule": decision.rule or "", "routed_at": codec.to_ms(now), "updated_at": codec.to_ms(now),
+    }
+    if decision.language:
+        # Kept for what is said later (the survey); a reroute that cannot tell keeps the known one.
+        fields[LANGUAGE] = decision.language
     return Change(
-        fields={
-            "queue": decision.queue, "tier": decision.tier, "priority": decision.priority.value,
-            "tags": json.dumps(tags), "sla_policy": decision.sla_policy or "",
-            "rule": decision.rule or "", "routed_at": codec.to_ms(now), "updated_at": codec.to_ms(now),
-        },
+        fields=fields,
         messages=[event_message(current, "routed", text, now, {"rule": decision.rule or ""})],
         delete_fields=[MANUAL_ROUTING] if force else [],
     )

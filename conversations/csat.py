@@ -48,13 +48,14 @@ def skip_reason(current: Conversation, survey: CsatSurvey | None, *, customer_op
 
 
 def asked(current: Conversation, survey: CsatSurvey, *, channel: Channel, now: datetime,
-          message_id: MessageId) -> Change:
+          message_id: MessageId, language: str | None = None) -> Change:
     """The survey question on ``channel`` (delivery queued, sent as automatic) and its timeline entry.
 
     Automatic, like an auto-reply: it does not count as an agent's answer for the SLA clocks,
-    and email marks it ``Auto-Submitted`` so no auto-responder answers it.
+    and email marks it ``Auto-Submitted`` so no auto-responder answers it. ``language``: the
+    customer's, which picks the question's text (else the survey's default).
     """
-    change = changes.replied(current, message_id, question_text(survey.question, channel), "survey", now,
+    change = changes.replied(current, message_id, question_text(survey.question_in(language), channel), "survey", now,
                              channel=channel, automatic=True, meta={QUESTION_META: QUESTION})
     until = now + survey.window
     entry = changes.event_message(current, SENT_KIND, f"Satisfaction survey sent on {channel.value}", now,

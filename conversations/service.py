@@ -340,7 +340,10 @@ class ConversationService:
             channel, address = changes.reply_target(current, None)
             if await self.refusal(Identity.parse(address)) is not None:
                 return change  # an opted-out number gets no survey, not even a refused one
-            question = csat.asked(current, survey, channel=channel, now=now, message_id=question_id)
+            # Their stated language now, else the one the router found in their messages.
+            language = rules.language_of(customer.attributes, None) or current.extra.get(changes.LANGUAGE)
+            question = csat.asked(current, survey, channel=channel, now=now, message_id=question_id,
+                                  language=language)
             change.fields.update(question.fields)
             change.messages.extend(question.messages)
             change.delivery.update(question.delivery)

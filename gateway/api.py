@@ -16,6 +16,7 @@ from conversations.clock import now_ms
 from conversations.errors import NotFound
 from conversations.models import Channel, Customer
 from gateway.actors import VIA, actor, authenticate
+from gateway.api_customer_data import archived_view
 from gateway.api_templates import TemplateName, Variables, render_for
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway import uploads
@@ -122,7 +123,10 @@ def file_link(services: Services) -> Callable[[str], str] | None:
 
 async def conversation_view(services: Services, conversation_id: str) -> dict[str, object]:
     store = services.store
-    conversation = await store.conversation(conversation_id)
+    try:
+        conversation = await store.conversation(conversation_id)
+    except NotFound:  # moved out of Redis by retention: read from the archive (docs/DATA.md)
+        return await archived_view(services, conversation_id)
     customer = await store.customer(conversation.customer_id)
     history = [c for c in await store.conversations(await store.customer_conversation_ids(customer.id))
                if c.id != conversation.id]

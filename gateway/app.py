@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations.errors import storage_unavailable
 from channels.webchat.hub import Hub
-from gateway import (api, api_agents, api_audit, api_backlog, api_inbox, api_outbound, api_reports, api_templates,
-                     attachments_web, channels, failures_api, health, inbox_live, pages)
+from gateway import (api, api_agents, api_audit, api_backlog, api_customer_data, api_inbox, api_outbound, api_reports,
+                     api_templates, attachments_web, channels, failures_api, health, inbox_live, pages)
 from gateway.appkeys import DEMO, SERVICES, SETTINGS
 from gateway.errors import errors_middleware
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -95,6 +95,7 @@ def create_app(
     api_outbound.setup(app)  # likewise: /api/outbound
     app.router.add_routes(api_inbox.routes)  # before api.routes, whose catch-all would answer /api/inbox
     api_backlog.setup(app)  # the same: /api/conversations, /api/customers
+    app.router.add_routes(api_customer_data.routes)  # before api.routes, whose catch-all would answer
     app.router.add_routes(api.routes)
     channels.setup_web(app, settings)
     inbox_live.setup(app)  # after the lifecycle above: its feed subscribes on the web chat hub's client

@@ -99,7 +99,8 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
                     sync_redis=sync_redis, store=store, service=service, rules=rules, jobs=jobs, senders=senders,
                     events=events, webchat=settings.webchat,
                     templates=templates if templates is not None else load_live_templates(settings),
-                    proactive=settings.proactive, attachments=build_attachments(settings))
+                    proactive=settings.proactive, attachments=build_attachments(settings),
+                    retention=settings.retention)
 
 
 def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:

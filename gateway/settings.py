@@ -31,6 +31,7 @@ from channels.sms.settings import TwilioSettings
 from channels.webchat.settings import WebchatSettings
 from gateway import envvalues
 from workers.proactive_settings import ProactiveSettings
+from workers.retention import RetentionSettings
 from gateway.attachment_settings import AttachmentSettings
 from workers.settings import WorkerSettings
 
@@ -113,6 +114,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     proactive: ProactiveSettings = Field(default_factory=ProactiveSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)  # GATEWAY_RETENTION__* (docs/DATA.md)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
 
     @field_validator("agent_tokens", mode="before")

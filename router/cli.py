@@ -173,6 +173,8 @@ def _print_decision(rules: RuleSet, decision: Decision, deadlines: dict[str, str
         ("sla policy", _describe_policy(policy) if policy else "none"),
     ]
     rows += [(f"  {clock.replace('_', ' ')} by", when) for clock, when in deadlines.items()]
+    if decision.language:
+        rows.append(("language", decision.language))
     if decision.auto_reply:
         rows.append(("auto-reply", decision.auto_reply))
     rows.append(("slack", rules.slack_channel(decision.queue, decision.tier) or "-"))

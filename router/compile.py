@@ -139,7 +139,7 @@ def _policy(name: str, model: SlaPolicyModel) -> SlaPolicy:
 def _csat(model: CsatModel | None) -> CsatSurvey | None:
     if model is None:
         return None
-    return CsatSurvey(question=model.question, window=model.window, ask_on_resolve=model.ask_on_resolve)
+    return CsatSurvey(questions=model.question, window=model.window, ask_on_resolve=model.ask_on_resolve)
 
 
 def _escalation(queue: str, model: EscalationModel | None, config: QueueConfig) -> EscalationPath:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from conversations.models import Priority
+from router.localized import LocalizedText
 
 CLOCKS = ("first_response", "next_response", "resolution")
 AGENT = "agent"
@@ -20,9 +21,18 @@ AGENT = "agent"
 class CsatSurvey:
     """A queue's (or SLA policy's) satisfaction survey: asked on resolve, answered within ``window``."""
 
-    question: str
+    questions: LocalizedText
     window: timedelta
     ask_on_resolve: bool = True
+
+    @property
+    def question(self) -> str:
+        """The default question (the first language listed)."""
+        return self.questions.default
+
+    def question_in(self, language: str | None) -> str:
+        """The question in ``language``, else the default."""
+        return self.questions.pick(language)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,9 @@ class Decision:
         sla_policy: the policy in force: the rule's, else the queue's default.
         matched: every rule that matched, in order (the first decides; later
             ones, reached through ``continue``, add tags and fill unset fields).
+        auto_reply: the rule's auto-reply in the customer's language (else its default text).
+        language: the customer's language: their ``language`` attribute, else detected in the
+            message among the rule file's languages; None when neither says.
         trace: filled by ``RuleSet.explain`` only.
     """
 
@@ -37,6 +40,7 @@ class Decision:
     sla_policy: str | None = None
     rule: str | None = DEFAULT_RULE
     auto_reply: str | None = None
+    language: str | None = None
     trace: tuple[TraceStep, ...] = ()
     matched: tuple[str, ...] = ()
 
@@ -62,6 +66,7 @@ class Decision:
             "sla_policy": self.sla_policy,
             "rule": self.rule,
             "auto_reply": self.auto_reply,
+            "language": self.language,
             "matched": list(self.matched),
             "trace": [{"rule": s.rule, "matched": s.matched, "reason": s.reason} for s in self.trace],
         }

@@ -30,6 +30,8 @@ from router.conditions import Condition, Facts
 from router.config import CsatSurvey, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.decision import DEFAULT_RULE, Decision, TraceStep
 from router.index import CandidateIndex
+from router.language import customer_language
+from router.localized import LocalizedText
 from router.text import RegexBank
 from router.trends import Trend
 
@@ -43,7 +45,7 @@ class CompiledRule:
     priority: Priority | None = None
     tags: tuple[str, ...] = ()
     sla_policy: str | None = None
-    auto_reply: str | None = None
+    auto_reply: LocalizedText | None = None
     continue_: bool = False
 
 
@@ -78,6 +80,7 @@ class RuleSet:
         self.rules = rules
         self.default = default
         self.trends = trends
+        self.languages = _languages(queues, sla_policies, (*rules, default))
         self._index = CandidateIndex([rule.condition for rule in rules], bank)
 
     def __repr__(self) -> str:
@@ -162,6 +165,13 @@ class RuleSet:
             if trace is not None:
                 trace.append(TraceStep(DEFAULT_RULE, True, "no rule chose a queue"))
         config = self.queues[queue]
+        # The customer's language: stated, else detected in this message among the file's languages.
+        facts_customer, facts_message = facts.customer, facts.message
+        language = customer_language(
+            facts_customer.attributes if facts_customer is not None else None,
+            facts_message.text if facts_message is not None else None,
+            self.languages,
+        )
         return Decision(
             queue=queue,
             tier=config.clamp_tier(tier if tier is not None else 1),
@@ -169,10 +179,15 @@ class RuleSet:
             tags=tuple(dict.fromkeys(tags)),
             sla_policy=sla_policy or config.sla_policy,
             rule=decided_by or DEFAULT_RULE,
-            auto_reply=auto_reply,
+            auto_reply=auto_reply.pick(language) if auto_reply is not None else None,
+            language=language,
             trace=tuple(trace or ()),
             matched=tuple(matched),
         )
+
+    def language_of(self, attributes: dict[str, str] | None, text: str | None) -> str | None:
+        """The customer's language as :meth:`decide` finds it (stated, else detected among the file's)."""
+        return customer_language(attributes, text, self.languages)
 
     def slack_channel(self, queue: str, tier: int) -> str | None:
         """The tier's own Slack channel, else the queue's; ``None`` for an unknown queue."""
@@ -216,3 +231,12 @@ class RuleSet:
             f"{len(self.rules)} rules, {len(self.queues)} queues, {len(self.sla_policies)} SLA policies, "
             f"{len(self.calendars)} calendars; version {self.version}"
         )
+
+
+def _languages(queues: dict[str, QueueConfig], policies: dict[str, SlaPolicy],
+               rules: tuple[CompiledRule, ...]) -> tuple[str, ...]:
+    """Every language the file has a text in: what detection chooses among."""
+    texts = [rule.auto_reply for rule in rules if rule.auto_reply is not None]
+    surveys = [q.csat for q in queues.values()] + [p.csat for p in policies.values()]
+    texts += [survey.questions for survey in surveys if survey is not None]
+    return tuple(sorted({language for text in texts for language in text.languages}))

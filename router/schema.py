@@ -29,11 +29,13 @@ from router.fields import (
     Tier,
     Trigger,
 )
+from router.localized import Localized, LocalizedText
 from router.text import check_regex, check_word
 
 # A rating arrives on the conversation's dedupe-protected ingest path; 30 days matches how
 # long a provider's message id is remembered, and nobody answers a survey later than that.
 MAX_CSAT_WINDOW = timedelta(days=30)
+MAX_QUESTION = 500  # it goes out as one SMS-sized message with the scale appended
 
 
 class Model(BaseModel):
@@ -57,11 +59,20 @@ class CsatModel(Model):
     """A satisfaction survey sent when a conversation is resolved (docs/ROUTING.md, CSAT)."""
 
     ask_on_resolve: bool = Field(default=True, description="send the question when an agent resolves")
-    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
-        description="what the customer is asked; SMS, email and Slack add how to answer (a number 1-5)"
+    question: Localized = Field(
+        description="what the customer is asked, one text or one per language; SMS, email and Slack add how "
+                    "to answer (a number 1-5)"
     )
     window: Duration = Field(default=timedelta(days=3),
                              description="how long a reply starting with 1-5 counts as the rating")
+
+    @field_validator("question")
+    @classmethod
+    def _short_question(cls, value: LocalizedText) -> LocalizedText:
+        for language, text in value.texts:
+            if len(text) > MAX_QUESTION:
+                raise ValueError(f"the {language or 'question'} text is longer than {MAX_QUESTION} characters")
+        return value
 
     @field_validator("window")
     @classmethod
@@ -239,7 +250,9 @@ class Then(Model):
     priority: Priority | None = None
     tags: OneOrMany[str] = Field(default_factory=list, description="tags to add")
     sla_policy: Name | None = None
-    auto_reply: str | None = Field(default=None, description="sent to the customer once, on a new conversation")
+    auto_reply: Localized | None = Field(
+        default=None, description="sent to the customer once, on a new conversation; one text or one per language"
+    )
     continue_: bool = Field(
         default=False, alias="continue", description="let later rules add tags and fill unset fields"
     )
@@ -265,7 +278,7 @@ class DefaultModel(Model):
     priority: Priority = Priority.NORMAL
     tags: OneOrMany[str] = Field(default_factory=list)
     sla_policy: Name | None = None
-    auto_reply: str | None = None
+    auto_reply: Localized | None = None
 
 
 class TrendMatch(Model):

@@ -32,6 +32,7 @@ from templates import LiveTemplates, TemplateSet
 from workers.queues import JobQueues
 from channels.webchat.settings import WebchatSettings
 from workers.proactive_settings import ProactiveSettings
+from workers.retention import RetentionSettings
 from workers.settings import WorkerSettings
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class Services:
         templates: the response templates in force, reloaded when the file changes.
         proactive: the batch proactive messages' group (pace per channel).
         attachments: the attachment store (files agents send, signed URLs in the Slack console).
+        retention: when resolved conversations move to the archive (the sweeper).
     """
 
     settings: WorkerSettings
@@ -69,6 +71,7 @@ class Services:
     templates: LiveTemplates = field(default_factory=lambda: LiveTemplates.of(TemplateSet()))
     proactive: ProactiveSettings = field(default_factory=ProactiveSettings)
     attachments: Attachments | None = None
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     async def close(self) -> None:
         for sender in self.senders.values():

@@ -33,6 +33,7 @@ from conversations.locks import RedisLock
 from conversations.logcontext import about
 from conversations.models import DeliveryStatus
 from workers import context, defaults, keys, outbound, report_store, timers
+from workers import retention as retention_archive
 from workers.context import Services
 from workers.timers import TimerRef
 
@@ -208,6 +209,20 @@ class Sweeper:
                                                 retention=self.services.webchat.anonymous_retention,
                                                 now_ms=to_ms(self.clock()))
 
+    async def archive_resolved(self) -> int:
+        """Move resolved conversations past ``GATEWAY_RETENTION__RESOLVED_DAYS`` to the archive, a batch at a time."""
+        settings, files = self.services.retention, self.services.attachments
+        if settings.resolved_days is None or files is None:
+            return 0
+        moved = 0
+        while True:
+            batch = await retention_archive.archive_resolved(
+                self.redis, self.services.store.index, files.store, days=settings.resolved_days, now=self.clock(),
+                batch=settings.batch)
+            moved += batch
+            if batch < settings.batch:
+                return moved
+
     # -- the loop ----------------------------------------------------------------------
 
     async def lead(self, ttl_ms: int) -> bool:
@@ -247,6 +262,7 @@ class Sweeper:
                     if time.monotonic() - last_retention >= RETENTION_EVERY_SECONDS:
                         last_retention = time.monotonic()
                         await self.expire_anonymous()
+                        await self.archive_resolved()
                     if time.monotonic() - last_reports >= REPORTS_EVERY_SECONDS:
                         last_reports = time.monotonic()
                         await report_store.warm(self.redis)

@@ -148,3 +148,15 @@ async def test_an_agent_token_cannot_act_under_another_name(aiohttp_client, fake
 def test_agent_tokens_are_redacted_from_logs():
     token = "gwa_" + "Ab3-_" * 9
     assert redaction.redact(f"pasted {token} here") == "pasted gwa_[redacted] here"
+
+
+async def test_only_the_admin_token_erases_a_customer(aiohttp_client, fake_backend):
+    fake_backend.settings = make_settings(agent_tokens=f"bob:{BOB_TOKEN}")
+    client = await start_client(aiohttp_client, fake_backend)
+    conversation_id, _ = await open_conversation(client)
+    customer_id = (await client.app[SERVICES].store.conversation(conversation_id)).customer_id
+    before = redis_snapshot(fake_backend.sync_client())
+    refused = await client.delete(f"/api/customers/{customer_id}", headers=bearer(BOB_TOKEN))
+    assert refused.status == 403 and "admin token" in (await refused.json())["error"]
+    assert redis_snapshot(fake_backend.sync_client()) == before
+    assert (await client.delete(f"/api/customers/{customer_id}", headers=admin_headers())).status == 200

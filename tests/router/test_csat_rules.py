@@ -48,7 +48,7 @@ def test_the_survey_in_force_is_the_policys_else_the_queues():
 @pytest.mark.parametrize(("csat", "column", "words"), [
     ('{qestion: "How did we do?"}', 12, "unknown key 'qestion'; did you mean 'question'?"),
     ("{window: 3d}", 11, "csat: missing required key 'question'"),
-    ('{question: "  "}', 22, "csat.question: String should have at least 1 character"),
+    ('{question: "  "}', 22, "csat.question: the text must not be empty"),
     ("{question: Hi, window: 90}", 34, "csat.window: expected a duration such as 30s"),
     ("{question: Hi, window: 31d}", 34, "csat.window: the window may be at most 30 days"),
     ("{question: Hi, ask_on_resolve: maybe}", 42, "csat.ask_on_resolve: Input should be a valid boolean"),

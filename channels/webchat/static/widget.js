@@ -15,7 +15,8 @@
  * makes the gateway mark it delivered. A message with "csat": true is a
  * satisfaction survey: shown with 1-5 buttons, a press sends the number.
  * Files (an image or a PDF) go over HTTP to /webchat/upload with the visitor
- * token, never through the socket.
+ * token, never through the socket. data-lang="de" (en, de, es, fr) picks the
+ * widget's own words; any other value, or none, is English.
  */
 (function () {
   "use strict";
@@ -26,6 +27,35 @@
   var ACCEPT = "image/png,image/jpeg,image/gif,image/webp,application/pdf";
   var storeKey = "gateway-webchat:" + base.host;
   var data = script.dataset || {};
+  // The widget's own words per language; "de-AT" counts as "de", anything unknown is English.
+  var STRINGS = {
+    en: {bubble: "Chat with us", panel: "Chat", title: "How can we help?", connecting: "connecting\u2026",
+      reconnecting: "reconnecting\u2026", placeholder: "Write a message\u2026", send: "Send",
+      attach: "Attach an image or PDF", notConnected: "the chat is not connected yet; try again in a moment",
+      fileRefused: "the file was not accepted", fileFailed: "the file could not be sent; check the connection and try again",
+      file: "file", rateGroup: "Rate this conversation from 1 to 5", rate: "Rate {n} of 5"},
+    de: {bubble: "Chatten Sie mit uns", panel: "Chat", title: "Wie k\u00f6nnen wir helfen?", connecting: "verbinde\u2026",
+      reconnecting: "verbinde erneut\u2026", placeholder: "Nachricht schreiben\u2026", send: "Senden",
+      attach: "Bild oder PDF anh\u00e4ngen", notConnected: "der Chat ist noch nicht verbunden; bitte gleich noch einmal versuchen",
+      fileRefused: "die Datei wurde nicht angenommen",
+      fileFailed: "die Datei konnte nicht gesendet werden; bitte die Verbindung pr\u00fcfen und erneut versuchen",
+      file: "Datei", rateGroup: "Bewerten Sie dieses Gespr\u00e4ch von 1 bis 5", rate: "{n} von 5"},
+    es: {bubble: "Chatea con nosotros", panel: "Chat", title: "\u00bfEn qu\u00e9 podemos ayudarte?", connecting: "conectando\u2026",
+      reconnecting: "reconectando\u2026", placeholder: "Escribe un mensaje\u2026", send: "Enviar",
+      attach: "Adjuntar una imagen o un PDF", notConnected: "el chat a\u00fan no est\u00e1 conectado; int\u00e9ntalo de nuevo en un momento",
+      fileRefused: "el archivo no fue aceptado",
+      fileFailed: "no se pudo enviar el archivo; comprueba la conexi\u00f3n e int\u00e9ntalo de nuevo",
+      file: "archivo", rateGroup: "Valora esta conversaci\u00f3n de 1 a 5", rate: "{n} de 5"},
+    fr: {bubble: "Discutez avec nous", panel: "Chat", title: "Comment pouvons-nous vous aider ?", connecting: "connexion\u2026",
+      reconnecting: "reconnexion\u2026", placeholder: "\u00c9crivez un message\u2026", send: "Envoyer",
+      attach: "Joindre une image ou un PDF", notConnected: "le chat n\u2019est pas encore connect\u00e9 ; r\u00e9essayez dans un instant",
+      fileRefused: "le fichier n\u2019a pas \u00e9t\u00e9 accept\u00e9",
+      fileFailed: "le fichier n\u2019a pas pu \u00eatre envoy\u00e9 ; v\u00e9rifiez la connexion et r\u00e9essayez",
+      file: "fichier", rateGroup: "Notez cette conversation de 1 \u00e0 5", rate: "{n} sur 5"}
+  };
+  var lang = String(data.lang || "").toLowerCase().split(/[-_]/)[0];
+  if (!Object.prototype.hasOwnProperty.call(STRINGS, lang)) lang = "en";
+  var words = STRINGS[lang];
   var pending = {};   // client_id -> text, until acked
   var shown = {};     // message id -> true
   var socket = null, retry = 0, ready = false, resendTimer = null, resendDelay = 500, conversationId = null;
@@ -60,17 +90,17 @@
     document.head.appendChild(style);
   }
 
-  var bubble = el("button", {id: "gw-chat-bubble", "aria-label": "Chat with us", type: "button"});
+  var bubble = el("button", {id: "gw-chat-bubble", "aria-label": words.bubble, type: "button"});
   // An inline SVG, not an emoji: it renders the same without any emoji font installed.
   bubble.innerHTML = '<svg width="26" height="26" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
     'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
     '<path d="M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"/></svg>';
-  var panel = el("div", {id: "gw-chat-panel", role: "dialog", "aria-label": "Chat"});
+  var panel = el("div", {id: "gw-chat-panel", role: "dialog", "aria-label": words.panel, lang: lang});
   var log = el("div", {id: "gw-chat-log", "aria-live": "polite"});
-  var status = el("div", {id: "gw-chat-status"}, "connecting\u2026");
-  var input = el("input", {id: "gw-chat-input", placeholder: "Write a message\u2026", maxlength: "4000", autocomplete: "off"});
+  var status = el("div", {id: "gw-chat-status"}, words.connecting);
+  var input = el("input", {id: "gw-chat-input", placeholder: words.placeholder, maxlength: "4000", autocomplete: "off"});
   var form = el("form", {id: "gw-chat-form"});
-  var attach = el("button", {id: "gw-chat-attach", type: "button", "aria-label": "Attach an image or PDF"});
+  var attach = el("button", {id: "gw-chat-attach", type: "button", "aria-label": words.attach});
   attach.innerHTML = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" ' +
     'stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
     '<path d="M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66L9.41 17.41a2 2 0 0 1-2.83-2.83l8.49-8.48"/></svg>';
@@ -78,8 +108,8 @@
   form.appendChild(attach);
   form.appendChild(picker);
   form.appendChild(input);
-  form.appendChild(el("button", {id: "gw-chat-send", type: "submit"}, "Send"));
-  panel.appendChild(el("div", {id: "gw-chat-head"}, data.title || "How can we help?"));
+  form.appendChild(el("button", {id: "gw-chat-send", type: "submit"}, words.send));
+  panel.appendChild(el("div", {id: "gw-chat-head"}, data.title || words.title));
   panel.appendChild(log);
   panel.appendChild(status);
   panel.appendChild(form);
@@ -118,7 +148,7 @@
 
   function upload(file) {
     var token = localStorage.getItem(storeKey);
-    if (!token) { status.textContent = "the chat is not connected yet; try again in a moment"; return; }
+    if (!token) { status.textContent = words.notConnected; return; }
     var clientId = newClientId();
     var caption = input.value.trim();
     input.value = "";
@@ -136,7 +166,7 @@
       var node = log.querySelector('[data-id="pending:' + clientId + '"]');
       if (node) node.parentNode.removeChild(node);
       delete shown["pending:" + clientId];
-      if (!result.ok) { status.textContent = result.answer.error || "the file was not accepted"; return; }
+      if (!result.ok) { status.textContent = result.answer.error || words.fileRefused; return; }
       status.textContent = "";
       render({id: result.answer.message_id, direction: "inbound", text: caption, attachments: [result.answer.attachment]});
       // The upload opened a conversation this socket has not joined: reconnect to follow its replies.
@@ -144,7 +174,7 @@
     }).catch(function () {
       var node = log.querySelector('[data-id="pending:' + clientId + '"]');
       if (node) node.classList.add("gw-failed");
-      status.textContent = "the file could not be sent; check the connection and try again";
+      status.textContent = words.fileFailed;
     });
   }
 
@@ -167,7 +197,7 @@
       var link = file.url && /^https?:\/\//.test(file.url) ?
         el("a", {"class": "gw-file", href: file.url, target: "_blank", rel: "noopener noreferrer"}) :
         el("span", {"class": "gw-file"});
-      link.textContent = "\ud83d\udcce " + (file.name || "file");
+      link.textContent = "\ud83d\udcce " + (file.name || words.file);
       node.appendChild(link);
     });
     // The visitor wrote after it: an earlier survey is answered (or passed over).
@@ -179,9 +209,9 @@
 
   // A satisfaction survey: 1-5 buttons; a press sends the number as the visitor's message.
   function survey() {
-    var row = el("div", {"class": "gw-csat", role: "group", "aria-label": "Rate this conversation from 1 to 5"});
+    var row = el("div", {"class": "gw-csat", role: "group", "aria-label": words.rateGroup});
     [1, 2, 3, 4, 5].forEach(function (n) {
-      var button = el("button", {type: "button", "aria-label": "Rate " + n + " of 5", "data-rating": String(n)},
+      var button = el("button", {type: "button", "aria-label": words.rate.replace("{n}", String(n)), "data-rating": String(n)},
         String(n));
       button.addEventListener("click", function () {
         if (button.disabled) return;
@@ -276,7 +306,7 @@
     };
     socket.onclose = function () {
       ready = false;
-      status.textContent = "reconnecting\u2026";
+      status.textContent = words.reconnecting;
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * Math.pow(2, retry));
     };
