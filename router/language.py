@@ -17,6 +17,9 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 LANGUAGE_ATTRIBUTE = "language"  # the customer attribute that wins over detection
 # Below this share of the probability the text is too short or too mixed to say.
 MIN_CONFIDENCE = 0.6
+# The opening of a message says its language; classifying all of a 25 MB mail's text
+# held the event loop for 170 ms, the first 1,000 characters take 0.3 ms.
+SAMPLE_CHARS = 1000
 _TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
@@ -43,12 +46,25 @@ def _identifier(languages: tuple[str, ...]) -> LanguageIdentifier:
     return identifier
 
 
+def _candidates(among: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(among) & known_languages()))
+
+
+def prepare(among: tuple[str, ...]) -> None:
+    """Load the model for these languages now (about 0.5 s), where a rule file is compiled,
+    not on the first message, inside the event loop."""
+    candidates = _candidates(among)
+    if len(candidates) >= 2:
+        _identifier(candidates)
+
+
 def detect(text: str, among: tuple[str, ...]) -> str | None:
     """The language of ``text`` among ``among``, or None when it is not clear enough to say."""
-    candidates = tuple(sorted(set(among) & known_languages()))
-    if len(candidates) < 2 or sum(ch.isalpha() for ch in text) < 3:
+    candidates = _candidates(among)
+    sample = text[:SAMPLE_CHARS]
+    if len(candidates) < 2 or sum(ch.isalpha() for ch in sample) < 3:
         return None
-    language, confidence = _identifier(candidates).classify(text)
+    language, confidence = _identifier(candidates).classify(sample)
     return str(language) if confidence >= MIN_CONFIDENCE else None
 
 

@@ -30,7 +30,7 @@ from router.conditions import Condition, Facts
 from router.config import CsatSurvey, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
 from router.decision import DEFAULT_RULE, Decision, TraceStep
 from router.index import CandidateIndex
-from router.language import customer_language
+from router.language import customer_language, prepare
 from router.localized import LocalizedText
 from router.text import RegexBank
 from router.trends import Trend
@@ -81,6 +81,7 @@ class RuleSet:
         self.default = default
         self.trends = trends
         self.languages = _languages(queues, sla_policies, (*rules, default))
+        prepare(self.languages)
         self._index = CandidateIndex([rule.condition for rule in rules], bank)
 
     def __repr__(self) -> str:
