@@ -146,25 +146,27 @@ def worker(args: argparse.Namespace) -> int:
         raise SettingsError(f"unknown job queue {', '.join(map(repr, unknown))}: the queues are "
                             f"{', '.join(defaults.JOB_QUEUES)}")
     require_secret_key(settings, "worker")
-    # The rule file is parsed once here and inherited by every forked job.
+    # The rule file is parsed once here; each job checks it for edits (a stat call).
     rules = open_rules(settings)
     require_redis(settings, "worker")
     clients = RedisClients(settings)
     log.info("data on %s", clients.describe())
-    context.install(services_factory(settings, rules))
+    context.install(services_factory(settings, rules), keep=True)  # one loop and one set of clients for all jobs
     sweeper = None if args.no_sweeper else _start_sweeper()
     try:
         rqworker.run(clients.queue(), names, address=clients.describe(),
                      maintenance_interval=settings.worker.maintenance_interval_seconds,
                      logging_level=settings.log_level, stop=STOP)
     finally:
+        context.install(None)  # closes the jobs' clients
         if sweeper is not None:
             _stop_child(sweeper)
     return 0
 
 
 def _start_sweeper() -> subprocess.Popen[bytes]:
-    """The SLA sweeper as a child process: RQ forks per job, and forking beside a thread is unsafe."""
+    """The SLA sweeper as a child process: its own event loop and clients, and RQ's scheduler forks
+    from the worker, which is unsafe beside a thread."""
     return subprocess.Popen([sys.executable, "-m", "gateway.cli", "sweeper", "--parent", str(os.getpid())])
 
 

@@ -1,18 +1,22 @@
 """What a job runs on: the process's services, made by a factory the composition root installs.
 
 Jobs are plain module-level functions that take ids. Each runs its async body
-with ``run()``, which opens a fresh ``Services`` (new async Redis clients for
-that event loop) from the installed factory and closes it afterwards. The
-gateway installs the factory before any worker starts (``gateway worker``, the
-demo's in-process workers, the tests), so this package never imports the
-gateway that builds the object graph.
+with ``run()``. By default that opens a fresh ``Services`` (new async Redis
+clients for a new event loop) from the installed factory and closes it
+afterwards. ``gateway worker`` installs the factory as *kept*: one event loop
+and one ``Services`` serve every job of the process (``JobLoop``), because
+building them per job (clients, connections, a loop) cost more than most jobs'
+own work. The gateway installs the factory before any worker starts
+(``gateway worker``, the demo's in-process workers, the tests), so this package
+never imports the gateway that builds the object graph.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -36,6 +40,7 @@ from workers.retention import RetentionSettings
 from workers.settings import WorkerSettings
 
 T = TypeVar("T")
+log = logging.getLogger("gateway.worker")
 
 
 @dataclass
@@ -83,17 +88,86 @@ class Services:
 ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
 
 
+class JobLoop:
+    """One event loop and one open ``Services`` for every job of a (non-forking) worker process.
+
+    Opened at the first job. Before each job the rule and template files are
+    checked for edits, as a fresh session would. A job that fails with an
+    exception leaves both as they are (its task ended; the loop is fine). A job
+    interrupted from outside its task (RQ's job timeout, raised by a signal
+    handler wherever the loop happened to be) leaves the loop in an unknown
+    state: both are discarded and the next job opens new ones.
+    """
+
+    def __init__(self, factory: ServicesFactory) -> None:
+        self._factory = factory
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stack: AsyncExitStack | None = None
+        self._services: Services | None = None
+
+    def run(self, body: Callable[[Services], Awaitable[T]], conversation_id: str | None) -> T:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        task = self._loop.create_task(self._job(body, conversation_id))
+        try:
+            return self._loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():
+                self.close()
+            raise
+
+    async def _job(self, body: Callable[[Services], Awaitable[T]], conversation_id: str | None) -> T:
+        services = await self._open()
+        services.rules.reload_if_changed()
+        services.templates.reload_if_changed()
+        with about(conversation_id=conversation_id):
+            return await body(services)
+
+    async def _open(self) -> Services:
+        if self._services is None:
+            stack = AsyncExitStack()
+            self._services = await stack.enter_async_context(self._factory())
+            self._stack = stack
+        return self._services
+
+    def close(self) -> None:
+        """Close the services and the loop (best effort: after an interruption either may be broken)."""
+        loop, stack = self._loop, self._stack
+        self._loop, self._stack, self._services = None, None, None
+        if loop is None:
+            return
+        try:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            if stack is not None:
+                with suppress(Exception):
+                    loop.run_until_complete(asyncio.wait_for(stack.aclose(), timeout=10))
+        except Exception:  # a loop interrupted mid-step may refuse to run again: dropping it is the point
+            log.debug("worker: the job loop did not close cleanly", exc_info=True)
+        finally:
+            with suppress(Exception):
+                loop.close()
+
+
 @dataclass
 class _State:
     factory: ServicesFactory | None = None
+    kept: JobLoop | None = None
 
 
 _state = _State()
 
 
-def install(factory: ServicesFactory | None) -> None:
-    """Set (or clear, with None) how jobs get their services; called once per worker process."""
+def install(factory: ServicesFactory | None, *, keep: bool = False) -> None:
+    """Set (or clear, with None) how jobs get their services; called once per worker process.
+
+    ``keep``: every job runs on one event loop with one ``Services`` (see ``JobLoop``),
+    for a worker that runs its jobs in its own process and thread.
+    """
+    if _state.kept is not None:
+        _state.kept.close()
     _state.factory = factory
+    _state.kept = JobLoop(factory) if keep and factory is not None else None
 
 
 def session() -> AbstractAsyncContextManager[Services]:
@@ -107,6 +181,9 @@ def run(body: Callable[[Services], Awaitable[T]], *, conversation_id: str | None
 
     ``conversation_id``: what the job is about; every line it logs carries it.
     """
+
+    if _state.kept is not None:
+        return _state.kept.run(body, conversation_id)
 
     async def main() -> T:
         with about(conversation_id=conversation_id):

@@ -23,7 +23,7 @@ from contextlib import suppress
 from typing import Any, Protocol, TypeVar
 
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 from rq.scheduler import RQScheduler
 
 from conversations.backoff import OUTAGE_ERRORS, Outage
@@ -65,8 +65,15 @@ class PatientScheduler(RQScheduler):
             self.stop()
 
 
-class GatewayWorker(Worker):
+class GatewayWorker(SimpleWorker):
     """An RQ worker whose Redis calls in the work loop wait an outage out (see the module doc).
+
+    It runs each job in its own process, on the event loop and services it keeps
+    for all its jobs (``workers.context.JobLoop``), instead of RQ's default fork per
+    job: measured with ``benchmarks/end_to_end.py`` (docs/PERFORMANCE.md), the fork
+    and a fresh set of clients per job cost more than the jobs' own work, and one
+    worker per queue fell behind at 10 messages/s. Job timeouts still apply (RQ's
+    SIGALRM in this main thread); a job that times out gets a new loop after it.
 
     It also looks after its scheduler. RQ's scheduler is a process of its own
     that exits on a lost connection; RQ starts it again only in its maintenance,
