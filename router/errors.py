@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from yamlmarks.errors import FileError, FileErrors
+
+RuleFileError = FileError  # one problem in a rule file
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RuleFileError:
-    """One problem in a rule file; ``line`` and ``column`` are 1-based."""
-
-    path: str
-    line: int
-    column: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.message}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "column": self.column, "message": self.message}
-
-
-class RulesError(Exception):
+class RulesError(FileErrors):
     """A rule file that cannot take effect, with every error found in it."""
 
-    def __init__(self, errors: list[RuleFileError]) -> None:
-        self.errors = sorted(set(errors))
-        super().__init__("\n".join(str(e) for e in self.errors))
-
-    @property
-    def summary(self) -> str:
-        """One line for logs and status pages: the first error and how many more."""
-        if not self.errors:
-            return "invalid rule file"
-        more = len(self.errors) - 1
-        return str(self.errors[0]) + (f" (and {more} more)" if more else "")
+    kind = "rule file"

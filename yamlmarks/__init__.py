@@ -1,4 +1,4 @@
-"""YAML read with every node's position, for the files operators edit (rules, templates).
+"""YAML read with every node's position, and errors pinned to it, for the files operators edit (rules, templates).
 
 Not routing and not templates: both read their file through it, so it sits
 below them and imports nothing of ours.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 
 import aiohttp
 import pytest
@@ -23,10 +22,8 @@ from aiohttp import web
 from tests.faults.processes import Process, WebProcess, admin_headers, gateway_env, rules_file, workers_running
 from tests.faults.servers import RedisNode
 from tests.faults.verify import report
-from tests.support import IN_CI, free_port, wait_until
-
-CHROMIUM = next((path for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if shutil.which(path)), None)
-
+from tests.support import free_port, wait_until
+from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 
 class FailoverProxy:
     """Each new connection goes to the first upstream that accepts it; ``refusing`` drops new ones."""
@@ -82,24 +79,6 @@ class FailoverProxy:
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
-
-
-@pytest.fixture
-async def browser():
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        async_playwright = None
-    if CHROMIUM is None or async_playwright is None:
-        if IN_CI:
-            pytest.fail("CI needs Debian's chromium and pip's playwright for the browser test")
-        pytest.skip("chromium or playwright is not installed")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--disable-background-networking", "--disable-component-update", "--no-first-run"])
-        yield browser
-        await browser.close()
 
 
 @pytest.mark.timeout(120)
