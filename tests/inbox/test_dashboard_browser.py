@@ -17,7 +17,7 @@ from gateway.appkeys import SERVICES
 from gateway.pages import CONTENT_SECURITY_POLICY
 from tests.conftest import admin_headers
 from tests.inbox.test_inbox_browser import Console, no_sideways_scroll
-from tests.support import ADMIN_TOKEN
+from tests.support import ADMIN_TOKEN, wait_until
 from tests.webchat.conftest import browser  # noqa: F401  (the chromium fixture)
 
 
@@ -46,7 +46,11 @@ async def test_the_dashboard_draws_the_apis_figures(gateway, browser, width):  #
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         await page.locator(".kpi[data-metric='volume.new'] .value", has_text="3").wait_for(timeout=5000)
         for canvas in ("chart-volume", "chart-times", "chart-sla", "chart-csat"):
-            assert await page.evaluate(f"Chart.getChart(document.getElementById('{canvas}')) !== undefined")
+            # Each chart is drawn when its own time series answers, after the figures above.
+            async def drawn(canvas: str = canvas) -> bool:
+                return await page.evaluate(f"Chart.getChart(document.getElementById('{canvas}')) !== undefined")
+
+            await wait_until(drawn, what=f"{canvas} drawn")
 
         summary_url = next(url for url in asked if "/summary?" in url)
         api = await gateway.get("/api/reports/summary?" + urlsplit(summary_url).query, headers=admin_headers())
