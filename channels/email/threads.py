@@ -79,6 +79,23 @@ async def lookup(redis: Redis, message_id: str) -> tuple[str, str] | None:
     return conversation_id, stored_message_id
 
 
+async def lookup_many(redis: Redis, message_ids: list[str]) -> list[tuple[str, str] | None]:
+    """``lookup`` of each id in one round trip (a pipeline, not MGET: the keys may live on different
+    cluster nodes)."""
+    if not message_ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for message_id in message_ids:
+            pipe.get(message_key(message_id))
+        values = await pipe.execute()
+    found: list[tuple[str, str] | None] = []
+    for value in values:
+        text = redisio.optional_text(value)
+        conversation_id, _, stored_message_id = (text or "").partition(" ")
+        found.append((conversation_id, stored_message_id) if text else None)
+    return found
+
+
 async def thread_hint(
     store: ConversationStore,
     redis: Redis,
@@ -90,15 +107,15 @@ async def thread_hint(
     references: Iterable[str],
 ) -> str | None:
     """The conversation this mail answers, if it is one of the sender's customer's conversations."""
+    candidates = [c for c in (conversation_from_address(r, secret) for r in recipients) if c]
+    answered = [*in_reply_to, *reversed(list(references))]
+    if not candidates and not answered:
+        return None  # nothing names a conversation (most first mails): no Redis read at all
     owner = await store.customer_for(sender)
     if owner is None:
         return None  # a new address cannot be answering any conversation of ours
     owner = (await store.current_customer(owner)).id
-    candidates = [c for c in (conversation_from_address(r, secret) for r in recipients) if c]
-    for message_id in [*in_reply_to, *reversed(list(references))]:
-        found = await lookup(redis, message_id)
-        if found:
-            candidates.append(found[0])
+    candidates += [found[0] for found in await lookup_many(redis, answered) if found]
     for conversation_id in dict.fromkeys(candidates):
         try:
             conversation = await store.conversation(conversation_id)
