@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +43,24 @@ class ParserUnavailable(Exception):
     """No worker could read the mail (one died); nothing was stored, the sender should retry."""
 
 
+def _preload() -> list[str]:
+    """What the fork server imports once, so that each worker forked from it starts with it imported.
+
+    multiprocessing makes every child import the parent's main module before its first task (for
+    ``python -m gateway.cli`` or the ``gateway`` script: the whole web stack, ~1.3 s of CPU). A worker
+    is replaced every ``TASKS_PER_WORKER`` mails, so under load that import cost about as much CPU as
+    the parsing and stalled a worker for seconds each time. Imported in the fork server, a fork inherits
+    it and the child's own main-module step finds it done (``__main__`` for a script; the module name
+    for ``-m``, except a package's ``__main__``, which multiprocessing itself never re-imports).
+    """
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    modules = ["__main__"]
+    if isinstance(name, str) and name != "__main__" and not name.endswith(".__main__"):
+        modules.append(name)
+    return ["channels.email.forkserver_quiet", *modules, "channels.email.parsing"]
+
+
 def _lower_priority() -> None:
     """In each worker: reading mail is background work; the web process answers first on a busy CPU."""
     os.nice(WORKER_NICENESS)
@@ -54,8 +73,8 @@ class MailParser:
         self.workers = workers
         self.seconds = seconds
         self._context = multiprocessing.get_context("forkserver")
-        # Workers start with the parser imported instead of importing it for their first mail.
-        self._context.set_forkserver_preload(["channels.email.parsing"])
+        # Workers start with the parser (and the main module) imported instead of importing them each.
+        self._context.set_forkserver_preload(_preload())
         self._executor: ProcessPoolExecutor | None = None
         self._warming: asyncio.Task[None] | None = None
 
