@@ -119,6 +119,8 @@ async def thread_hint(
     for conversation_id in dict.fromkeys(candidates):
         try:
             conversation = await store.conversation(conversation_id)
+            if conversation.customer_id == owner:  # the usual case: no merge to follow (one read saved)
+                return conversation_id
             customer = await store.current_customer(conversation.customer_id)
         except NotFound:
             continue
