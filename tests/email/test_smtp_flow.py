@@ -182,3 +182,36 @@ async def test_a_forged_reply_address_is_just_an_address(mail_gateway):
     [conversation_id] = await conversations(mail_gateway)
     [message] = await timeline(mail_gateway, conversation_id, "inbound")
     assert "thread_conversation" not in message.meta
+
+
+async def test_a_reply_after_its_customer_was_merged_still_threads_to_the_conversation_it_answers(
+    mail_gateway, sink,
+):
+    """Threading follows a customer merge: the sender's address now belongs to the surviving customer,
+    and so does the conversation our mail came from, so the reply is matched to it, never to a new one."""
+    store = mail_gateway.app[SERVICES].store
+    await smtp_send(mail_gateway, customer_mail("Bob's older question", sender="bob@other.example", subject="Bob"),
+                    sender="bob@other.example")
+    [bob_conversation] = await conversations(mail_gateway)
+    bob = (await store.conversation(bob_conversation)).customer_id
+    await smtp_send(mail_gateway, customer_mail("Ada's order question", message_id="<ada-q@customer.example>"))
+    ada_conversation = next(c for c in await conversations(mail_gateway) if c != bob_conversation)
+    await agent_reply(mail_gateway, ada_conversation, "Which order?")
+    await mail_gateway.backend.drain_async()
+    [ours] = sink.messages
+
+    # The agent learns both addresses are one person: Ada's address joins Bob's (older) customer.
+    response = await mail_gateway.post(f"/api/customers/{bob}/identities",
+                                       json={"channel": "email", "address": "ada@customer.example"},
+                                       headers=admin_headers())
+    assert response.status == 200, await response.text()
+    assert (await store.conversation(ada_conversation)).customer_id == bob
+
+    reply = customer_mail("Order 4411", subject="Re: My order did not arrive", in_reply_to=ours["Message-ID"],
+                          references=f"<ada-q@customer.example> {ours['Message-ID']}")
+    live = await conversations(mail_gateway)
+    await smtp_send(mail_gateway, reply)
+    assert await conversations(mail_gateway) == live  # no new conversation
+    stored = [m for c in (bob_conversation, ada_conversation) for m in await timeline(mail_gateway, c, "inbound")
+              if m.text == "Order 4411"]
+    assert len(stored) == 1 and stored[0].meta["thread_conversation"] == ada_conversation
