@@ -34,6 +34,12 @@ MAX_TEXT_CHARS = 100_000
 # keep a parser busy for most of a minute. The customer's new words are at the top (what is cut is
 # quoted history or a newsletter's tail), and this much HTML already gives more than MAX_TEXT_CHARS.
 MAX_HTML_CHARS = 512 * 1024
+# Lists and quotes nested deeper than this are read as if they were not nested further. html2text
+# indents each level, so its output grows with depth × lines: 2,000 nested <ul><li> (10 KiB) become
+# 4 M characters and 0.5 s of CPU, 512 KiB of them gigabytes. Real mail nests a few levels; a long
+# reply chain quoted in HTML, a few dozen.
+MAX_HTML_NESTING = 50
+NESTING_TAG = re.compile(r"<(/?)(ul|ol|dl|dir|menu|blockquote)\b[^>]*>", re.IGNORECASE)
 
 
 def decode_bytes(payload: bytes, declared: str | None) -> tuple[str, str | None]:
@@ -74,6 +80,31 @@ def part_text(part: Message) -> tuple[str, list[str]]:
     if problem:
         problems.append(problem)
     return text.replace("\r\n", "\n"), problems
+
+
+def bound_nesting(html: str) -> tuple[str, bool]:
+    """``html`` with list and quote tags beyond ``MAX_HTML_NESTING`` levels removed (their content kept);
+    True when any was. One regex pass; markup that nests less comes back unchanged."""
+    kept: list[bool] = []  # per open list/quote tag, innermost last: was it kept?
+    depth = 0
+    flattened = False
+
+    def visit(tag: re.Match[str]) -> str:
+        nonlocal depth, flattened
+        if not tag.group(1):  # an opening tag
+            keep = depth < MAX_HTML_NESTING
+            kept.append(keep)
+            depth += keep
+            flattened |= not keep
+            return tag.group(0) if keep else ""
+        if not kept:
+            return tag.group(0)  # a stray closing tag: html2text ignores it as before
+        keep = kept.pop()
+        depth -= keep
+        return tag.group(0) if keep else ""
+
+    bounded = NESTING_TAG.sub(visit, html)
+    return (bounded, True) if flattened else (html, False)
 
 
 def html_to_text(html: str) -> str:
@@ -124,6 +155,9 @@ def extract_text(msg: Message) -> tuple[str, list[str]]:
         if len(text) > MAX_HTML_CHARS:
             problems.append(f"HTML cut to its first {MAX_HTML_CHARS // 1024} KiB before conversion")
             text = text[:MAX_HTML_CHARS]  # cut before converting: the cost is in the conversion
+        text, flattened = bound_nesting(text)
+        if flattened:
+            problems.append(f"lists or quotes nested deeper than {MAX_HTML_NESTING} levels read as {MAX_HTML_NESTING}")
         try:
             text = html_to_text(text)
         except Exception as error:  # html2text on pathological markup

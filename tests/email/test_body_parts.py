@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from channels.email import shapes
+from channels.email.body import MAX_HTML_NESTING, MAX_TEXT_CHARS
 from channels.email.inbound import parse_email, to_inbound
 from channels.email.reply_words import LABELS
 from tests.email.conftest import CORPUS
@@ -119,3 +121,28 @@ def test_every_header_label_means_one_field():
         for name, labels in fields.items():
             for label in labels:
                 assert shapes.LABEL_INDEX[label.lower()][0] == name, label
+
+
+def test_html_lists_nested_thousands_deep_are_read_flattened_in_bounded_time():
+    """html2text indents every level: 40,000 nested list items (400 KiB) would become billions of
+    characters; past MAX_HTML_NESTING levels the list tags are dropped and the words kept."""
+    html = "<p>Please cancel order 4411.</p>" + "<ul><li>item" * 40_000
+    msg = EmailMessage()
+    msg["From"] = "mallory@attacker.example"
+    msg["To"] = "support@example.com"
+    msg["Subject"] = "lists"
+    msg.set_content(html, subtype="html")
+    started = time.process_time()
+    parsed = parse_email(msg.as_bytes())
+    # Unbounded: minutes of CPU and gigabytes of text (2.5 s at 32 KiB, growing with the square).
+    assert time.process_time() - started < 20
+    assert parsed.text.startswith("Please cancel order 4411.")
+    assert len(parsed.full_text) <= MAX_TEXT_CHARS and "item" in parsed.full_text
+    assert f"nested deeper than {MAX_HTML_NESTING} levels" in "; ".join(parsed.problems)
+
+
+def test_html_lists_and_quotes_nested_a_few_levels_convert_as_before():
+    html = "<p>Hi</p><ul><li>one<ul><li>two</li></ul></li></ul><blockquote>q<blockquote>r</blockquote></blockquote>"
+    parsed = parse_email(mail("", html=html))
+    assert "* one\n    * two" in parsed.full_text and ">> r" in parsed.full_text
+    assert not any("nested deeper" in problem for problem in parsed.problems)
