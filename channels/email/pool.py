@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import types
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -46,19 +47,31 @@ class ParserUnavailable(Exception):
 def _preload() -> list[str]:
     """What the fork server imports once, so that each worker forked from it starts with it imported.
 
-    multiprocessing makes every child import the parent's main module before its first task (for
-    ``python -m gateway.cli`` or the ``gateway`` script: the whole web stack, ~1.3 s of CPU). A worker
-    is replaced every ``TASKS_PER_WORKER`` mails, so under load that import cost about as much CPU as
-    the parsing and stalled a worker for seconds each time. Imported in the fork server, a fork inherits
-    it and the child's own main-module step finds it done (``__main__`` for a script; the module name
-    for ``-m``, except a package's ``__main__``, which multiprocessing itself never re-imports).
+    multiprocessing makes every child re-run the parent's main module before its first task: for
+    ``gateway serve`` (the console script, ``from gateway.cli import main``) or ``python -m gateway.cli``,
+    the whole web stack, ~1.4 s of CPU. A worker is replaced every ``TASKS_PER_WORKER`` mails, so under
+    load that import cost several times the parsing and stalled a worker for seconds each time. With
+    what the main module imports already in the fork server, a forked child's re-run finds it all
+    imported. For ``-m``: the module itself (not a package's ``__main__``: multiprocessing never re-runs
+    one); for a script: the modules its names come from.
     """
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
-    modules = ["__main__"]
-    if isinstance(name, str) and name != "__main__" and not name.endswith(".__main__"):
-        modules.append(name)
+    modules: list[str] = []
+    if isinstance(name, str):
+        if not name.endswith("__main__"):
+            modules.append(name)
+    elif main is not None:
+        modules = sorted({module for value in vars(main).values() if (module := _module_of(value))})
     return ["channels.email.forkserver_quiet", *modules, "channels.email.parsing"]
+
+
+def _module_of(value: object) -> str | None:
+    """The module a name of the main script comes from (``from gateway.cli import main``: gateway.cli)."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    module = getattr(value, "__module__", None)
+    return module if isinstance(module, str) and module != "__main__" else None
 
 
 def _lower_priority() -> None:
