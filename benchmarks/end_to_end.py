@@ -86,6 +86,7 @@ async def run(rate: float = 200.0, seconds: float = 10.0) -> Result:
                                        harness.gateway_env(server.url, harness.free_port(), **extra))
                        for queue in ("outbound", "service", "support")]
             try:
+                harness.wait_for_workers(server.url, len(workers))
                 with harness.gateway(server.url, **extra) as port:
                     inbound, outbound, lost = await measure(port, hooks, markers, rate, slack_fake, twilio_fake)
             finally:

@@ -112,6 +112,7 @@ async def run(sockets: int = 1000, rate: float = 50.0) -> Result:
             worker = harness.Process(["gateway.cli", "worker", "outbound"],
                                      harness.gateway_env(server.url, harness.free_port()))
             try:
+                harness.wait_for_workers(server.url, 1)
                 visitors = await connect_all(session, f"http://127.0.0.1:{port}/webchat/ws", sockets, True)
                 headers = {"Authorization": f"Bearer {harness.ADMIN_TOKEN}"}
                 gateway, lost = await replies(

@@ -21,6 +21,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis import Redis
+from rq import Worker
+
 from tests.support import ROOT, RedisServer, free_port, wait_until_sync
 
 TWILIO_TOKEN = "bench-twilio-token"
@@ -131,6 +134,16 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+def wait_for_workers(redis_url: str, count: int, timeout: float = 120) -> None:
+    """Until ``count`` RQ workers are registered: a worker still importing is start-up, not latency."""
+    connection = Redis.from_url(redis_url)
+    try:
+        wait_until_sync(lambda: Worker.count(connection=connection) >= count, timeout=timeout,
+                        what=f"{count} workers registered")
+    finally:
+        connection.close()
 
 
 def gateway_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
