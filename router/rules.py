@@ -28,7 +28,7 @@ from conversations.models import Conversation, Customer, Priority
 from router.calendar import Calendar
 from router.conditions import Condition, Facts
 from router.config import CsatSurvey, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
-from router.decision import DEFAULT_RULE, Decision, TraceStep
+from router.decision import DEFAULT_RULE, Decision, LanguageSpot, TraceStep
 from router.index import CandidateIndex
 from router.language import customer_language, prepare
 from router.localized import LocalizedText
@@ -166,13 +166,19 @@ class RuleSet:
             if trace is not None:
                 trace.append(TraceStep(DEFAULT_RULE, True, "no rule chose a queue"))
         config = self.queues[queue]
-        # The customer's language: stated, else detected in this message among the file's languages.
+        # The customer's language (stated, else detected in this message among the file's
+        # languages) is worked out when read: here only if the auto-reply has texts to choose
+        # from; else by whoever reads Decision.language (the routing write keeps it for the survey).
         facts_customer, facts_message = facts.customer, facts.message
-        language = customer_language(
-            facts_customer.attributes if facts_customer is not None else None,
-            facts_message.text if facts_message is not None else None,
-            self.languages,
-        )
+        spot: LanguageSpot | None = (facts_customer.attributes if facts_customer is not None else None,
+                facts_message.text if facts_message is not None else None, self.languages)
+        reply = language = None
+        if auto_reply is not None:
+            if len(auto_reply.texts) > 1 and spot is not None:
+                language = customer_language(*spot)
+                reply, spot = auto_reply.pick(language), None
+            else:
+                reply = auto_reply.default
         return Decision(
             queue=queue,
             tier=config.clamp_tier(tier if tier is not None else 1),
@@ -180,10 +186,11 @@ class RuleSet:
             tags=tuple(dict.fromkeys(tags)),
             sla_policy=sla_policy or config.sla_policy,
             rule=decided_by or DEFAULT_RULE,
-            auto_reply=auto_reply.pick(language) if auto_reply is not None else None,
+            auto_reply=reply,
             language=language,
             trace=tuple(trace or ()),
             matched=tuple(matched),
+            spot=spot,
         )
 
     def language_of(self, attributes: dict[str, str] | None, text: str | None) -> str | None:
