@@ -24,6 +24,9 @@ MAX_TEXT_CHARS = 10_000
 MAX_REGEX_CHARS = 2_000
 # Python's re is fine here: a single \w+ scan is linear and Unicode-aware.
 _TOKEN = re.compile(r"\w+")
+# For ASCII text (most messages) the same words come 2-3x faster from C string methods:
+# every byte that is not [A-Za-z0-9_] (what \w means in ASCII) becomes a space, then split.
+_ASCII_GAPS = bytes(i if chr(i).isalnum() or chr(i) == "_" else 32 for i in range(128)) + b" " * 128
 
 
 def _normalize(text: str) -> str:
@@ -63,8 +66,15 @@ class TextView:
         return self._encoded
 
 
+def tokens_of(text: str) -> list[str]:
+    """The words of ``text``, as ``\\w+`` finds them."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_GAPS).decode("ascii").split()
+    return _TOKEN.findall(text)
+
+
 def _split(text: str) -> tuple[frozenset[str], str]:
-    tokens = _TOKEN.findall(text)
+    tokens = tokens_of(text)
     return frozenset(tokens), " " + " ".join(tokens) + " "
 
 
