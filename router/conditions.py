@@ -15,7 +15,7 @@ from typing import Protocol
 from conversations.messages import InboundMessage
 from conversations.models import Channel, Conversation, Customer
 from router.calendar import Calendar
-from router.text import RegexMatcher, TextView, WordMatcher
+from router.text import MAX_TEXT_CHARS, RegexMatcher, TextView, WordMatcher
 
 
 class Facts:
@@ -59,9 +59,14 @@ class Facts:
                 self._subject = TextView(self.subject)
             return self._subject
         if self._content is None:
-            subject = self.subject
-            # A line break keeps a phrase from spanning subject and body.
-            self._content = TextView(f"{subject}\n{self.text}" if subject else self.text)
+            subject, text = self.subject, self.text
+            if not subject:
+                self._content = TextView(text)
+            elif len(subject) + 1 + len(text) <= MAX_TEXT_CHARS:
+                # Subject and text are usually split into words anyway: join theirs.
+                self._content = TextView(f"{subject}\n{text}", (self.view("subject"), self.view("text")))
+            else:  # the cut to MAX_TEXT_CHARS falls in a different place: split it on its own
+                self._content = TextView(f"{subject}\n{text}")
         return self._content
 
     @property
