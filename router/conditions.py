@@ -62,12 +62,17 @@ class Facts:
             subject, text = self.subject, self.text
             if not subject:
                 self._content = TextView(text)
-            elif len(subject) + 1 + len(text) <= MAX_TEXT_CHARS:
+            elif self.content_is_joined():
                 # Subject and text are usually split into words anyway: join theirs.
                 self._content = TextView(f"{subject}\n{text}", (self.view("subject"), self.view("text")))
             else:  # the cut to MAX_TEXT_CHARS falls in a different place: split it on its own
                 self._content = TextView(f"{subject}\n{text}")
         return self._content
+
+    def content_is_joined(self) -> bool:
+        """Whether the content view's words are exactly the subject's plus the text's."""
+        subject = self.subject
+        return not subject or len(subject) + 1 + len(self.text) <= MAX_TEXT_CHARS
 
     @property
     def subject(self) -> str | None:

@@ -78,10 +78,18 @@ class CandidateIndex:
         self._always = frozenset(always)
         self._all = tuple(range(self.size))
         self._index = {k: {key: tuple(p) for key, p in by_key.items()} for k, by_key in index.items()}
-        # Per (field, mode): its keys as a set, so the keys a message has are one C-level
-        # set intersection (it walks the smaller side) instead of a dict lookup per word.
-        self._groups = tuple((field, mode, frozenset(by_key), by_key)
-                             for (field, mode), by_key in self._index.items())
+        self._groups = _groups(self._index)
+        # The words of "content" are the subject's and the text's (Facts.content_is_joined says
+        # when), so its word keys can be looked up in those two views: the content view is
+        # then not built for the index at all. Its regexes still need it (one may span both).
+        joined: dict[tuple[str, str], dict[str | int, tuple[int, ...]]] = {}
+        for (field, mode), keyed in self._index.items():
+            targets = ("text", "subject") if field == "content" and mode != REGEX else (field,)
+            for target in targets:
+                merged = joined.setdefault((target, mode), {})
+                for key, positions in keyed.items():
+                    merged[key] = merged.get(key, ()) + positions
+        self._joined_groups = _groups(joined)
 
     @property
     def gated(self) -> int:
@@ -91,7 +99,8 @@ class CandidateIndex:
         if not self._groups:
             return self._all
         found = set(self._always)
-        for field, mode, keys, by_key in self._groups:
+        groups = self._joined_groups if facts.content_is_joined() else self._groups
+        for field, mode, keys, by_key in groups:
             view = facts.view(field)
             present: frozenset[str | int]
             if mode == REGEX:
@@ -103,3 +112,12 @@ class CandidateIndex:
             for key in keys.intersection(present):
                 found.update(by_key[key])
         return sorted(found)
+
+
+Group = tuple[str, str, frozenset[str | int], dict[str | int, tuple[int, ...]]]
+
+
+def _groups(index: dict[tuple[str, str], dict[str | int, tuple[int, ...]]]) -> tuple[Group, ...]:
+    # Per (field, mode): its keys as a set, so the keys a message has are one C-level
+    # set intersection (it walks the smaller side) instead of a dict lookup per word.
+    return tuple((field, mode, frozenset(by_key), by_key) for (field, mode), by_key in index.items())
