@@ -83,6 +83,9 @@ class RuleSet:
         self.languages = _languages(queues, sla_policies, (*rules, default))
         prepare(self.languages)
         self._index = CandidateIndex([rule.condition for rule in rules], bank)
+        # Per queue, the tier a decision's tier (1-3) becomes, and the queue's SLA policy:
+        # looked up per decision rather than recomputed.
+        self._placing = {name: ({t: q.clamp_tier(t) for t in (1, 2, 3)}, q.sla_policy) for name, q in queues.items()}
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.version} {len(self.rules)} rules from {self.path or 'text'}>"
@@ -165,13 +168,14 @@ class RuleSet:
             tags.extend(default.tags)
             if trace is not None:
                 trace.append(TraceStep(DEFAULT_RULE, True, "no rule chose a queue"))
-        config = self.queues[queue]
+        tiers, queue_policy = self._placing[queue]
+        tier = tier if tier is not None else 1
         # The customer's language (stated, else detected in this message among the file's
         # languages) is worked out when read: here only if the auto-reply has texts to choose
         # from; else by whoever reads Decision.language (the routing write keeps it for the survey).
         facts_customer, facts_message = facts.customer, facts.message
         spot: LanguageSpot | None = (facts_customer.attributes if facts_customer is not None else None,
-                facts_message.text if facts_message is not None else None, self.languages)
+                                     facts_message.text if facts_message is not None else None, self.languages)
         reply = language = None
         if auto_reply is not None:
             if len(auto_reply.texts) > 1 and spot is not None:
@@ -180,16 +184,16 @@ class RuleSet:
             else:
                 reply = auto_reply.default
         return Decision(
-            queue=queue,
-            tier=config.clamp_tier(tier if tier is not None else 1),
-            priority=priority or Priority.NORMAL,
-            tags=tuple(dict.fromkeys(tags)),
-            sla_policy=sla_policy or config.sla_policy,
-            rule=decided_by or DEFAULT_RULE,
-            auto_reply=reply,
-            language=language,
-            trace=tuple(trace or ()),
-            matched=tuple(matched),
+            queue,
+            tiers.get(tier) or self.queues[queue].clamp_tier(tier),
+            priority or Priority.NORMAL,
+            tuple(dict.fromkeys(tags)),
+            sla_policy or queue_policy,
+            decided_by or DEFAULT_RULE,
+            reply,
+            language,
+            tuple(trace) if trace is not None else (),
+            tuple(matched),
             spot=spot,
         )
 
