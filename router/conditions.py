@@ -61,7 +61,7 @@ class Facts:
         if self._content is None:
             subject, text = self.subject, self.text
             if not subject:
-                self._content = TextView(text)
+                self._content = self.view("text")  # the same text: share its words
             elif self.content_is_joined():
                 # Subject and text are usually split into words anyway: join theirs.
                 self._content = TextView(f"{subject}\n{text}", (self.view("subject"), self.view("text")))
