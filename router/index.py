@@ -90,16 +90,20 @@ class CandidateIndex:
                 for key, positions in keyed.items():
                     merged[key] = merged.get(key, ()) + positions
         self._joined_groups = _groups(joined)
+        self._joinable = any(field == "content" and mode != REGEX for field, mode in self._index)
+        self._always_sorted = tuple(sorted(self._always))
 
     @property
     def gated(self) -> int:
         return self.size - len(self._always)
 
     def candidates(self, facts: Facts) -> Sequence[int]:
-        if not self._groups:
+        groups = self._groups
+        if not groups:
             return self._all
-        found = set(self._always)
-        groups = self._joined_groups if facts.content_is_joined() else self._groups
+        if self._joinable and facts.content_is_joined():
+            groups = self._joined_groups
+        found: set[int] | None = None
         for field, mode, keys, by_key in groups:
             view = facts.view(field)
             present: frozenset[str | int]
@@ -109,9 +113,13 @@ class CandidateIndex:
                 present = self._bank.hits(view)
             else:
                 present = view.words(mode == EXACT)[0]
-            for key in keys.intersection(present):
-                found.update(by_key[key])
-        return sorted(found)
+            hit = keys.intersection(present)
+            if hit:
+                if found is None:
+                    found = set(self._always)
+                for key in hit:
+                    found.update(by_key[key])
+        return self._always_sorted if found is None else sorted(found)
 
 
 Group = tuple[str, str, frozenset[str | int], dict[str | int, tuple[int, ...]]]

@@ -124,23 +124,29 @@ class RuleSet:
         return self._evaluate(Facts(conversation, message, customer, now), trace=trace)
 
     def _evaluate(self, facts: Facts, trace: list[TraceStep] | None) -> Decision:
+        # First the rules that match, in file order, up to the first without ``continue``;
+        # then their fields merged. Deciding tests only the index's candidates.
+        hits: list[CompiledRule] = []
+        rules = self.rules
+        if trace is None:
+            for position in self._index.candidates(facts):
+                rule = rules[position]
+                if rule.condition.test(facts):
+                    hits.append(rule)
+                    if not rule.continue_:
+                        break
+        else:
+            for rule in rules:
+                ok, reason = rule.condition.explain(facts)
+                trace.append(TraceStep(rule.name, ok, reason))
+                if ok:
+                    hits.append(rule)
+                    if not rule.continue_:
+                        break
         queue = tier = priority = sla_policy = auto_reply = None
         decided_by: str | None = None
         tags: list[str] = []
-        matched: list[str] = []
-        rules = self.rules
-        positions = range(len(rules)) if trace is not None else self._index.candidates(facts)
-        for position in positions:
-            rule = rules[position]
-            if trace is None:
-                if not rule.condition.test(facts):
-                    continue
-            else:
-                ok, reason = rule.condition.explain(facts)
-                trace.append(TraceStep(rule.name, ok, reason))
-                if not ok:
-                    continue
-            matched.append(rule.name)
+        for rule in hits:
             if queue is None and rule.queue is not None:
                 queue, decided_by = rule.queue, rule.name
             if tier is None:
@@ -152,8 +158,6 @@ class RuleSet:
             if auto_reply is None:
                 auto_reply = rule.auto_reply
             tags.extend(rule.tags)
-            if not rule.continue_:
-                break
         if queue is None:
             # Nothing chose a queue: the default decision fills every field
             # the matching rules (if any) left open.
@@ -193,7 +197,7 @@ class RuleSet:
             reply,
             language,
             tuple(trace) if trace is not None else (),
-            tuple(matched),
+            tuple(rule.name for rule in hits),
             spot=spot,
         )
 
