@@ -15,7 +15,7 @@ from typing import Protocol
 from conversations.messages import InboundMessage
 from conversations.models import Channel, Conversation, Customer
 from router.calendar import Calendar
-from router.text import RegexMatcher, TextView, WordMatcher
+from router.text import MAX_TEXT_CHARS, RegexMatcher, TextView, WordMatcher
 
 
 class Facts:
@@ -59,10 +59,20 @@ class Facts:
                 self._subject = TextView(self.subject)
             return self._subject
         if self._content is None:
-            subject = self.subject
-            # A line break keeps a phrase from spanning subject and body.
-            self._content = TextView(f"{subject}\n{self.text}" if subject else self.text)
+            subject, text = self.subject, self.text
+            if not subject:
+                self._content = self.view("text")  # the same text: share its words
+            elif self.content_is_joined():
+                # Subject and text are usually split into words anyway: join theirs.
+                self._content = TextView(f"{subject}\n{text}", (self.view("subject"), self.view("text")))
+            else:  # the cut to MAX_TEXT_CHARS falls in a different place: split it on its own
+                self._content = TextView(f"{subject}\n{text}")
         return self._content
+
+    def content_is_joined(self) -> bool:
+        """Whether the content view's words are exactly the subject's plus the text's."""
+        subject = self.subject
+        return not subject or len(subject) + 1 + len(self.text) <= MAX_TEXT_CHARS
 
     @property
     def subject(self) -> str | None:

@@ -78,16 +78,33 @@ class CandidateIndex:
         self._always = frozenset(always)
         self._all = tuple(range(self.size))
         self._index = {k: {key: tuple(p) for key, p in by_key.items()} for k, by_key in index.items()}
+        self._groups = _groups(self._index)
+        # The words of "content" are the subject's and the text's (Facts.content_is_joined says
+        # when), so its word keys can be looked up in those two views: the content view is
+        # then not built for the index at all. Its regexes still need it (one may span both).
+        joined: dict[tuple[str, str], dict[str | int, tuple[int, ...]]] = {}
+        for (field, mode), keyed in self._index.items():
+            targets = ("text", "subject") if field == "content" and mode != REGEX else (field,)
+            for target in targets:
+                merged = joined.setdefault((target, mode), {})
+                for key, positions in keyed.items():
+                    merged[key] = merged.get(key, ()) + positions
+        self._joined_groups = _groups(joined)
+        self._joinable = any(field == "content" and mode != REGEX for field, mode in self._index)
+        self._always_sorted = tuple(sorted(self._always))
 
     @property
     def gated(self) -> int:
         return self.size - len(self._always)
 
     def candidates(self, facts: Facts) -> Sequence[int]:
-        if not self._index:
+        groups = self._groups
+        if not groups:
             return self._all
-        found = set(self._always)
-        for (field, mode), by_key in self._index.items():
+        if self._joinable and facts.content_is_joined():
+            groups = self._joined_groups
+        found: set[int] | None = None
+        for field, mode, keys, by_key in groups:
             view = facts.view(field)
             present: frozenset[str | int]
             if mode == REGEX:
@@ -96,15 +113,19 @@ class CandidateIndex:
                 present = self._bank.hits(view)
             else:
                 present = view.words(mode == EXACT)[0]
-            # Walk the smaller side: a long message against few keys, or a
-            # short message against many.
-            if len(present) <= len(by_key):
-                for key in present:
-                    positions = by_key.get(key)
-                    if positions:
-                        found.update(positions)
-            else:
-                for key, positions in by_key.items():
-                    if key in present:
-                        found.update(positions)
-        return sorted(found)
+            hit = keys.intersection(present)
+            if hit:
+                if found is None:
+                    found = set(self._always)
+                for key in hit:
+                    found.update(by_key[key])
+        return self._always_sorted if found is None else sorted(found)
+
+
+Group = tuple[str, str, frozenset[str | int], dict[str | int, tuple[int, ...]]]
+
+
+def _groups(index: dict[tuple[str, str], dict[str | int, tuple[int, ...]]]) -> tuple[Group, ...]:
+    # Per (field, mode): its keys as a set, so the keys a message has are one C-level
+    # set intersection (it walks the smaller side) instead of a dict lookup per word.
+    return tuple((field, mode, frozenset(by_key), by_key) for (field, mode), by_key in index.items())

@@ -28,7 +28,7 @@ from conversations.models import Conversation, Customer, Priority
 from router.calendar import Calendar
 from router.conditions import Condition, Facts
 from router.config import CsatSurvey, EscalationPath, EscalationStep, QueueConfig, SlaPolicy
-from router.decision import DEFAULT_RULE, Decision, TraceStep
+from router.decision import DEFAULT_RULE, Decision, LanguageSpot, TraceStep
 from router.index import CandidateIndex
 from router.language import customer_language, prepare
 from router.localized import LocalizedText
@@ -83,6 +83,9 @@ class RuleSet:
         self.languages = _languages(queues, sla_policies, (*rules, default))
         prepare(self.languages)
         self._index = CandidateIndex([rule.condition for rule in rules], bank)
+        # Per queue, the tier a decision's tier (1-3) becomes, and the queue's SLA policy:
+        # looked up per decision rather than recomputed.
+        self._placing = {name: ({t: q.clamp_tier(t) for t in (1, 2, 3)}, q.sla_policy) for name, q in queues.items()}
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.version} {len(self.rules)} rules from {self.path or 'text'}>"
@@ -121,23 +124,29 @@ class RuleSet:
         return self._evaluate(Facts(conversation, message, customer, now), trace=trace)
 
     def _evaluate(self, facts: Facts, trace: list[TraceStep] | None) -> Decision:
+        # First the rules that match, in file order, up to the first without ``continue``;
+        # then their fields merged. Deciding tests only the index's candidates.
+        hits: list[CompiledRule] = []
+        rules = self.rules
+        if trace is None:
+            for position in self._index.candidates(facts):
+                rule = rules[position]
+                if rule.condition.test(facts):
+                    hits.append(rule)
+                    if not rule.continue_:
+                        break
+        else:
+            for rule in rules:
+                ok, reason = rule.condition.explain(facts)
+                trace.append(TraceStep(rule.name, ok, reason))
+                if ok:
+                    hits.append(rule)
+                    if not rule.continue_:
+                        break
         queue = tier = priority = sla_policy = auto_reply = None
         decided_by: str | None = None
         tags: list[str] = []
-        matched: list[str] = []
-        rules = self.rules
-        positions = range(len(rules)) if trace is not None else self._index.candidates(facts)
-        for position in positions:
-            rule = rules[position]
-            if trace is None:
-                if not rule.condition.test(facts):
-                    continue
-            else:
-                ok, reason = rule.condition.explain(facts)
-                trace.append(TraceStep(rule.name, ok, reason))
-                if not ok:
-                    continue
-            matched.append(rule.name)
+        for rule in hits:
             if queue is None and rule.queue is not None:
                 queue, decided_by = rule.queue, rule.name
             if tier is None:
@@ -149,8 +158,6 @@ class RuleSet:
             if auto_reply is None:
                 auto_reply = rule.auto_reply
             tags.extend(rule.tags)
-            if not rule.continue_:
-                break
         if queue is None:
             # Nothing chose a queue: the default decision fills every field
             # the matching rules (if any) left open.
@@ -165,25 +172,33 @@ class RuleSet:
             tags.extend(default.tags)
             if trace is not None:
                 trace.append(TraceStep(DEFAULT_RULE, True, "no rule chose a queue"))
-        config = self.queues[queue]
-        # The customer's language: stated, else detected in this message among the file's languages.
+        tiers, queue_policy = self._placing[queue]
+        tier = tier if tier is not None else 1
+        # The customer's language (stated, else detected in this message among the file's
+        # languages) is worked out when read: here only if the auto-reply has texts to choose
+        # from; else by whoever reads Decision.language (the routing write keeps it for the survey).
         facts_customer, facts_message = facts.customer, facts.message
-        language = customer_language(
-            facts_customer.attributes if facts_customer is not None else None,
-            facts_message.text if facts_message is not None else None,
-            self.languages,
-        )
+        spot: LanguageSpot | None = (facts_customer.attributes if facts_customer is not None else None,
+                                     facts_message.text if facts_message is not None else None, self.languages)
+        reply = language = None
+        if auto_reply is not None:
+            if len(auto_reply.texts) > 1 and spot is not None:
+                language = customer_language(*spot)
+                reply, spot = auto_reply.pick(language), None
+            else:
+                reply = auto_reply.default
         return Decision(
-            queue=queue,
-            tier=config.clamp_tier(tier if tier is not None else 1),
-            priority=priority or Priority.NORMAL,
-            tags=tuple(dict.fromkeys(tags)),
-            sla_policy=sla_policy or config.sla_policy,
-            rule=decided_by or DEFAULT_RULE,
-            auto_reply=auto_reply.pick(language) if auto_reply is not None else None,
-            language=language,
-            trace=tuple(trace or ()),
-            matched=tuple(matched),
+            queue,
+            tiers.get(tier) or self.queues[queue].clamp_tier(tier),
+            priority or Priority.NORMAL,
+            tuple(dict.fromkeys(tags)),
+            sla_policy or queue_policy,
+            decided_by or DEFAULT_RULE,
+            reply,
+            language,
+            tuple(trace) if trace is not None else (),
+            tuple(rule.name for rule in hits),
+            spot=spot,
         )
 
     def language_of(self, attributes: dict[str, str] | None, text: str | None) -> str | None:

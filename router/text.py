@@ -24,6 +24,9 @@ MAX_TEXT_CHARS = 10_000
 MAX_REGEX_CHARS = 2_000
 # Python's re is fine here: a single \w+ scan is linear and Unicode-aware.
 _TOKEN = re.compile(r"\w+")
+# For ASCII text (most messages) the same words come 2-3x faster from C string methods:
+# every byte that is not [A-Za-z0-9_] (what \w means in ASCII) becomes a space, then split.
+_ASCII_GAPS = bytes(i if chr(i).isalnum() or chr(i) == "_" else 32 for i in range(128)) + b" " * 128
 
 
 def _normalize(text: str) -> str:
@@ -36,24 +39,38 @@ def _normalize(text: str) -> str:
 class TextView:
     """One piece of message text, with its word forms computed on first use."""
 
-    __slots__ = ("raw", "_folded", "_exact", "_encoded", "_hits")
+    __slots__ = ("raw", "_folded", "_exact", "_encoded", "_hits", "_parts")
 
-    def __init__(self, raw: str | None) -> None:
+    def __init__(self, raw: str | None, parts: tuple[TextView, TextView] | None = None) -> None:
+        """``parts``: views whose texts ``raw`` joins with a line break; their words make this view's."""
         self.raw = _normalize(raw or "")
         self._folded: tuple[frozenset[str], str] | None = None
         self._exact: tuple[frozenset[str], str] | None = None
         self._encoded: bytes | None = None
         self._hits: dict[int, frozenset[int]] = {}
+        self._parts = parts
 
     def words(self, case_sensitive: bool) -> tuple[frozenset[str], str]:
         """The set of words and the words joined as ``" w1 w2 ... "``."""
         if case_sensitive:
             if self._exact is None:
-                self._exact = _split(self.raw)
+                self._exact = self._split(case_sensitive)
             return self._exact
         if self._folded is None:
-            self._folded = _split(self.raw.casefold())
+            self._folded = self._split(case_sensitive)
         return self._folded
+
+    def _split(self, case_sensitive: bool) -> tuple[frozenset[str], str]:
+        if self._parts is None:
+            return _split(self.raw if case_sensitive else self.raw.casefold())
+        # A line break is never part of a word, and case folding and NFC do not reach across
+        # it, so the words of "a\nb" are a's then b's: reuse them instead of splitting again.
+        (first, first_joined), (second, second_joined) = (part.words(case_sensitive) for part in self._parts)
+        if not first:
+            return second, second_joined
+        if not second:
+            return first, first_joined
+        return first | second, first_joined[:-1] + second_joined
 
     @property
     def encoded(self) -> bytes:
@@ -63,8 +80,15 @@ class TextView:
         return self._encoded
 
 
+def tokens_of(text: str) -> list[str]:
+    """The words of ``text``, as ``\\w+`` finds them."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_GAPS).decode("ascii").split()
+    return _TOKEN.findall(text)
+
+
 def _split(text: str) -> tuple[frozenset[str], str]:
-    tokens = _TOKEN.findall(text)
+    tokens = tokens_of(text)
     return frozenset(tokens), " " + " ".join(tokens) + " "
 
 

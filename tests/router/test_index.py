@@ -52,3 +52,32 @@ default: {queue: service}
     assert candidates("nothing here") == ["d", "e"]
     assert candidates("ALPHA and beta7") == ["a", "b", "d", "e"]
     assert candidates("hi", subject="Delta") == ["c", "d", "e"]
+
+
+def test_content_words_are_found_in_the_subject_or_the_text() -> None:
+    # The index looks a content rule's words up in the subject's and the text's words; where
+    # the joined content is cut at MAX_TEXT_CHARS it splits the content itself. Either way the
+    # decision is the full scan's.
+    rules = load_rules_text("""\
+queues: {service: {}, billing: {}}
+rules:
+  - {name: pattern, when: {content: {regex: 'question\\nrefund'}}, then: {tags: [spans], continue: true}}
+  - {name: cut, when: {content: [ref]}, then: {queue: billing, tags: [cut], continue: true}}
+  - {name: refund, when: {content: [refund, "charged twice"]}, then: {queue: billing}}
+default: {queue: service}
+""")
+    now = datetime(2026, 3, 25, 10, 0, tzinfo=timezone.utc)
+    from tests.router.helpers import message
+
+    cases = [("Refund please", None), ("hello", "Refund"), ("was charged twice", "Re: help"), ("hello", "hi"),
+             ("refund", "question"),
+             ("x " * 4990 + "refund", "Re: order"),  # 9,996 characters joined: the subject's and text's words
+             ("x " * 4993 + " refund", "Re: order"),  # cut after "ref"
+             ("x " * 4995 + "refund", "Re: order")]  # cut before "refund"
+    decided = []
+    for text, subject in cases:
+        fast = rules.decide(None, message(text, subject=subject), None, now)
+        full = rules.explain(None, message(text, subject=subject), None, now)
+        assert (fast.rule, fast.matched) == (full.rule, full.matched), (text[-20:], subject)
+        decided.append(fast.matched)
+    assert decided == [("refund",), ("refund",), ("refund",), (), ("pattern", "refund"), ("refund",), ("cut",), ()]

@@ -139,3 +139,13 @@ def test_plain_texts_never_run_detection() -> None:
     decision = rules.decide(conversation(), message("Hallo, mein Paket ist nicht angekommen"), customer(),
                             WEDNESDAY_MORNING)
     assert (decision.language, decision.auto_reply) == (None, "Thanks")
+
+
+def test_the_survey_language_is_found_when_the_auto_reply_has_one_text() -> None:
+    # The default's auto-reply is a plain string, so deciding needs no language; the
+    # 3-language survey later does, and the decision still carries it (found when read).
+    decision = decide("Hallo, mein Paket ist nicht angekommen")
+    assert decision.auto_reply == "Thanks, we got your message."
+    assert decision.language == "de"
+    assert decision.as_dict()["language"] == "de"
+    assert decide("Hello, my parcel has not arrived", language="es").language == "es"
