@@ -113,28 +113,49 @@ def deadline_fields(deadlines: dict[str, Deadline]) -> dict[str, str]:
 # -- arming ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Arming:
+    """What arming writes: the deadline fields and the new generation, its ``gw:timers`` members."""
+
+    fields: dict[str, str | int]
+    delete_fields: list[str]
+    members: dict[str, int]  # member -> due ms
+    old_generation: int  # whose members to remove once the fields are written (0: none)
+
+
+def arming_of(rules: RuleSet, current: Conversation, timeline: list[Message]) -> Arming | None:
+    """The change arming makes to ``current`` given its timeline; None if its deadlines stand."""
+    wanted = deadline_fields(deadlines_of(rules, current, timeline))
+    if all(current.extra.get(name, "") == value for name, value in wanted.items()):
+        return None
+    generation = int(current.extra.get(GENERATION) or 0) + 1
+    members = {}
+    for name, value in wanted.items():
+        if value:
+            clock, kind = _clock_kind(name)
+            members[TimerRef(current.id, clock, kind, generation).member] = int(value)
+    return Arming(fields={**{k: v for k, v in wanted.items() if v}, GENERATION: generation},
+                  delete_fields=[k for k, v in wanted.items() if not v and k in current.extra],
+                  members=members, old_generation=generation - 1)
+
+
 async def arm(store: ConversationStore, rules: RuleSet, conversation_id: str) -> bool:
-    """Recompute the conversation's deadlines and index them; True if anything changed."""
+    """Recompute the conversation's deadlines and index them; True if anything changed.
+
+    One conversation; the sweeper arms its marked conversations a batch at a time (``arming.py``).
+    """
     old_generation: list[int] = []
 
     async def apply(current: Conversation) -> Change:
         old_generation[:] = []
-        timeline = await store.messages(conversation_id)
-        wanted = deadline_fields(deadlines_of(rules, current, timeline))
-        if all(current.extra.get(name, "") == value for name, value in wanted.items()):
+        arming = arming_of(rules, current, await store.messages(conversation_id))
+        if arming is None:
             return Change()
-        generation = int(current.extra.get(GENERATION) or 0) + 1
-        members = {}
-        for name, value in wanted.items():
-            if value:
-                clock, kind = _clock_kind(name)
-                members[TimerRef(conversation_id, clock, kind, generation).member] = int(value)
-        if members:
+        if arming.members:
             # Before the hash: a crash here leaves members that fire and find another generation.
-            await store.redis.zadd(keys.TIMERS, members)
-        old_generation.append(generation - 1)
-        return Change(fields={**{k: v for k, v in wanted.items() if v}, GENERATION: generation},
-                      delete_fields=[k for k, v in wanted.items() if not v and k in current.extra])
+            await store.redis.zadd(keys.TIMERS, arming.members)
+        old_generation.append(arming.old_generation)
+        return Change(fields=arming.fields, delete_fields=arming.delete_fields)
 
     try:
         _, change = await store.mutate(conversation_id, apply)
