@@ -59,7 +59,17 @@ async def arm_batch(store: ConversationStore, rules: RuleSet, conversation_ids: 
     def needs_timeline(conversation: Conversation) -> bool:
         return conversation.is_live and timers.policy_for(rules, conversation) is not None
 
-    snapshots = await batch.read_many(store.redis, conversation_ids, needs_timeline)
+    try:
+        snapshots = await batch.read_many(store.redis, conversation_ids, needs_timeline)
+    except Exception as error:
+        if is_outage(error):
+            raise
+        # One bad conversation (a key of the wrong type) fails its whole group's read: arm them one by one,
+        # so it alone stays marked and is logged.
+        log.warning("reading a batch of %d conversations failed (%s); arming them one by one",
+                    len(conversation_ids), error)
+        await _one_by_one(store, rules, conversation_ids, result)
+        return result
     plans: list[tuple[batch.Snapshot, Arming]] = []
     for conversation_id in conversation_ids:
         snapshot = snapshots.get(conversation_id)
