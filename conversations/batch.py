@@ -29,7 +29,7 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
 
-from conversations import codec, keys, redisio
+from conversations import codec, keys
 from conversations.backlog import VERSION_FIELD, Entry, after_change, entry_of
 from conversations.index import BacklogIndex
 from conversations.models import Conversation, Message
@@ -66,9 +66,15 @@ for i = 1, #KEYS do
 end
 return cjson.encode(out)
 """
+# One conversation's hash and timeline, read in one atomic step (a consistent snapshot).
+SNAPSHOT_SCRIPT = _MAP + """
+local entries = {}
+for j, entry in ipairs(redis.call('XRANGE', KEYS[2], '-', '+')) do entries[j] = {entry[1], map(entry[2])} end
+return cjson.encode({map(redis.call('HGETALL', KEYS[1])), entries})
+"""
 # KEYS: per conversation its hash and its timeline stream. ARGV[1]: JSON, per conversation
 # [index_version read, last stream id read ("" empty, "*" not read: not compared),
-#  {name: value to set}, [names to delete]]. Answers per conversation 1 written, 0 changed since
+#  {name: value to set}, [names to delete], [timeline entries to append, each [name, value, ...]]]. Answers per conversation 1 written, 0 changed since
 # read, -1 gone.
 WRITE_SCRIPT = """
 local out = {}
@@ -95,6 +101,7 @@ for n, item in ipairs(cjson.decode(ARGV[1])) do
       end
       redis.call('HSET', hash, unpack(set))
       if #item[4] > 0 then redis.call('HDEL', hash, unpack(item[4])) end
+      for _, entry in ipairs(item[5]) do redis.call('XADD', stream, '*', unpack(entry)) end
     end
   end
   out[n] = result
@@ -129,11 +136,15 @@ class Snapshot:
 
 @dataclass(slots=True)
 class FieldWrite:
-    """Fields to set and delete on a conversation, if it is still as ``snapshot`` read it."""
+    """Fields to set and delete and timeline entries to append, if the conversation is still as ``snapshot`` read it.
+
+    As ``ConversationStore.mutate`` writes a ``Change``; the caller publishes the messages afterwards.
+    """
 
     snapshot: Snapshot
     fields: dict[str, str | int] = field(default_factory=dict)
     delete_fields: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # appended to the timeline
 
 
 async def read_many(redis: Any, conversation_ids: Iterable[str],
@@ -160,6 +171,15 @@ async def read_many(redis: Any, conversation_ids: Iterable[str],
     return snapshots
 
 
+async def snapshot(redis: Any, customer_id: str, conversation_id: str) -> tuple[dict[str, str],
+                                                                             list[tuple[str, dict[str, str]]]]:
+    """One conversation's hash and its timeline entries (stream id, fields), read in one atomic step."""
+    ck = keys.CustomerKeys(customer_id)
+    reply = await redis.eval(SNAPSHOT_SCRIPT, 2, ck.conversation(conversation_id), ck.messages(conversation_id))
+    fields, entries = json.loads(reply)
+    return fields or {}, [(entry_id, entry or {}) for entry_id, entry in entries or []]
+
+
 async def write_many(redis: Any, index: BacklogIndex, writes: list[FieldWrite]) -> dict[str, str | BaseException]:
     """Apply each write unless its conversation changed since its snapshot; the index follows.
 
@@ -173,8 +193,10 @@ async def write_many(redis: Any, index: BacklogIndex, writes: list[FieldWrite]) 
     for write in writes:
         conversation_id = write.snapshot.conversation.id
         ck = keys.CustomerKeys(write.snapshot.conversation.customer_id)
+        entries = [[part for pair in codec.message_fields(message).items() for part in pair]
+                   for message in write.messages]
         item = [str(write.snapshot.version), write.snapshot.last_entry,
-                {name: str(value) for name, value in write.fields.items()}, write.delete_fields]
+                {name: str(value) for name, value in write.fields.items()}, write.delete_fields, entries]
         calls.append(([ck.conversation(conversation_id), ck.messages(conversation_id)], item))
     replies = await _grouped(redis, WRITE_SCRIPT, calls, encoded=False)
     outcomes: dict[str, str | BaseException] = {}

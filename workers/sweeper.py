@@ -32,7 +32,7 @@ from conversations.events import ConversationEvent, EventKind
 from conversations.locks import RedisLock
 from conversations.logcontext import about
 from conversations.models import DeliveryStatus
-from workers import arming, context, defaults, keys, outbound, report_store, timers
+from workers import arming, context, defaults, firing, keys, outbound, report_store, timers
 from workers import retention as retention_archive
 from workers.context import Services
 from workers.timers import TimerRef
@@ -84,15 +84,27 @@ class Sweeper:
         return [(raw[i], int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
 
     async def sweep_timers(self) -> int:
-        """Fire every timer due now; returns how many fired."""
+        """Fire every timer due now, a claimed batch at a time (``firing.py``); returns how many fired."""
         fired = 0
         while True:
             claimed = await self.claim(self.clock())
             if not claimed:
                 return fired
-            by_conversation: OrderedDict[str, list[str]] = OrderedDict()
+            refs = []
             for member, _ in claimed:
-                by_conversation.setdefault(member.split("|", 1)[0], []).append(member)
+                try:
+                    refs.append(TimerRef.parse(member))
+                except ValueError:
+                    log.warning("dropping malformed timer %r", member)
+                    await self.redis.zrem(keys.TIMERS, member)
+            done = await firing.fire_batch(self.services, refs, self.clock(), self.concurrency)
+            if done.settled:
+                await self.redis.zrem(keys.TIMERS, *done.settled)
+            fired += done.fired
+            # The rest one by one, as ``timers.fire`` does it (escalations, stale timers, conflicts).
+            by_conversation: OrderedDict[str, list[str]] = OrderedDict()
+            for ref in done.rest:
+                by_conversation.setdefault(ref.conversation_id, []).append(ref.member)
             gate = asyncio.Semaphore(self.concurrency)
             results = await asyncio.gather(*(self._fire_group(gate, group) for group in by_conversation.values()))
             fired += sum(results)
