@@ -236,3 +236,59 @@ async def test_a_conversation_that_cannot_be_read_stays_marked_and_the_rest_of_i
     assert "arming %s failed" % broken in caplog.text
     armed = {m.split("|")[0] for m in await runtime.redis.zrange(keys.TIMERS, 0, -1)}
     assert ids[0] in armed and ids[10] in armed and broken not in armed
+
+
+async def test_a_batch_fires_timers_as_firing_them_one_by_one_does(runtime):
+    """Two identical sets of conversations: one fired by ``timers.fire`` timer by timer, the other
+    by the sweeper's batch; the fired marks, timeline entries, events and escalations match."""
+    runtime, clock = runtime
+    seen: list = []
+
+    async def record(event):
+        seen.append(event)
+
+    runtime.events.subscribe(record)
+    sets: dict[str, list[str]] = {"alone": [], "batch": []}
+    for n in range(8):
+        for name, prefix in (("alone", "+1555200"), ("batch", "+1555300")):
+            result = await runtime.service.ingest(sms(f"help {n}", f"{name}-{n}", clock.now, f"{prefix}{n:04d}"))
+            sets[name].append(result.conversation_id)
+    for name in sets:
+        await runtime.service.reply(sets[name][1], "on it", author="alice")  # answered: nothing fires
+        await runtime.service.transfer(sets[name][2], "service", author="alice")  # last tier: an alert
+        await runtime.redis.zadd(keys.TIMERS_DIRTY, {c: 0 for c in sets[name]})
+    assert await Sweeper(runtime, clock=clock).arm_marked() == 16
+    members = await runtime.redis.zrange(keys.TIMERS, 0, -1)
+
+    async def fire_alone(until_ms: int) -> None:
+        due = [m for m in await runtime.redis.zrangebyscore(keys.TIMERS, "-inf", until_ms)
+               if m.split("|")[0] in sets["alone"]]
+        for member in sorted(due, key=lambda m: ("|breach|" in m, m)):
+            await timers.fire(runtime, timers.TimerRef.parse(member), clock.now)
+            await runtime.redis.zrem(keys.TIMERS, member)
+
+    for step in (48, 12, 60 * 60 * 2):  # warnings; breaches (escalations); the relaxed policy's both at once
+        clock.advance(seconds=step)
+        await fire_alone(int(clock.now.timestamp() * 1000))
+        await Sweeper(runtime, clock=clock).sweep_timers()
+        for name in sets:  # the escalated conversations are re-armed, as the ESCALATED event marks them
+            await runtime.redis.zadd(keys.TIMERS_DIRTY, {c: 0 for c in sets[name]})
+        await Sweeper(runtime, clock=clock).arm_marked()
+    assert members
+
+    async def outcome(conversation_id: str) -> tuple:
+        conversation = await runtime.store.conversation(conversation_id)
+        fields = {k: v for k, v in conversation.extra.items() if k.endswith("_fired") or k.endswith("_due")}
+        entries = [(m.kind, m.text, m.created_at, tuple(sorted(m.meta.items())))
+                   for m in await runtime.store.messages(conversation_id) if m.kind]
+        events = [(e.kind, tuple(sorted(e.detail.items()))) for e in seen if e.conversation_id == conversation_id
+                  and e.kind.value.startswith(("sla_warning", "sla_breach", "escalated"))]
+        return conversation.tier, fields, entries, events
+
+    alone = [await outcome(c) for c in sets["alone"]]
+    batch_ = [await outcome(c) for c in sets["batch"]]
+    assert batch_ == alone
+    kinds = [entry[0] for entry in alone[0][2]]
+    assert kinds.count("sla_warning") >= 1 and "escalated" in kinds
+    assert any("sla_alert" in [entry[0] for entry in o[2]] for o in alone)
+    assert not [e for e in alone[1][2] if e[0].startswith("sla_")]
