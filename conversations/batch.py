@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from conversations import codec, keys
 from conversations.backlog import VERSION_FIELD, Entry, after_change, entry_of
