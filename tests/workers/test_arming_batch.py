@@ -292,3 +292,18 @@ async def test_a_batch_fires_timers_as_firing_them_one_by_one_does(runtime):
     assert kinds.count("sla_warning") >= 1 and "escalated" in kinds
     assert any("sla_alert" in [entry[0] for entry in o[2]] for o in alone)
     assert not [e for e in alone[1][2] if e[0].startswith("sla_")]
+
+
+async def test_the_sweeper_sleeps_until_the_next_timer_is_due_at_most_an_interval():
+    clock = Clock()
+    runtime = await fake_runtime(clock)
+    sweeper = Sweeper(runtime, clock=clock)
+    assert await sweeper.until_next_due(0.5) == 0.5  # nothing armed
+    now_ms = int(clock.now.timestamp() * 1000)
+    await runtime.redis.zadd(keys.TIMERS, {"cnv_x|first_response|warning|1": now_ms + 120})
+    assert await sweeper.until_next_due(0.5) == pytest.approx(0.12)
+    await runtime.redis.zadd(keys.TIMERS, {"cnv_y|first_response|warning|1": now_ms - 5})
+    assert 0 < await sweeper.until_next_due(0.5) <= 0.01  # one is due already: right away
+    await runtime.redis.delete(keys.TIMERS)
+    await runtime.redis.zadd(keys.TIMERS, {"cnv_z|resolution|breach|1": now_ms + 3_600_000})
+    assert await sweeper.until_next_due(0.5) == 0.5
