@@ -45,7 +45,8 @@ async def fire_batch(services: Services, refs: list[TimerRef], now: datetime, co
     rules = services.rules.current
     store = services.store
     by_conversation: OrderedDict[str, list[TimerRef]] = OrderedDict()
-    for ref in refs:
+    # A re-fired member's score is its lapsed lease, not its deadline: warnings first, as ``fire`` goes.
+    for ref in sorted(refs, key=lambda r: (r.kind == "breach", r.member)):
         by_conversation.setdefault(ref.conversation_id, []).append(ref)
     try:
         snapshots = await batch.read_many(store.redis, by_conversation, lambda conversation: True)
@@ -87,14 +88,18 @@ async def fire_batch(services: Services, refs: list[TimerRef], now: datetime, co
     if written:
         await store.confirm_replicated()  # one WAIT for the batch, when replicas must confirm
     gate = asyncio.Semaphore(concurrency)
+    by_written: OrderedDict[str, list[tuple[TimerRef, FireOutcome, batch.Snapshot]]] = OrderedDict()
+    for item in written:
+        by_written.setdefault(item[0].conversation_id, []).append(item)
 
-    async def after(ref: TimerRef, outcome: FireOutcome, snapshot: batch.Snapshot) -> None:
-        async with gate:
-            if outcome.change is not None:
-                await store.publish(ref.conversation_id, outcome.change.messages)
-            await timers.fired(services, ref, snapshot.conversation, outcome, now)
+    async def after(items: list[tuple[TimerRef, FireOutcome, batch.Snapshot]]) -> None:
+        async with gate:  # one conversation's in order (its warning's event before its breach's)
+            for ref, outcome, snapshot in items:
+                if outcome.change is not None:
+                    await store.publish(ref.conversation_id, outcome.change.messages)
+                await timers.fired(services, ref, snapshot.conversation, outcome, now)
 
-    await asyncio.gather(*(after(*item) for item in written))
+    await asyncio.gather(*(after(items) for items in by_written.values()))
     result.fired = len(written)
     result.settled += [ref.member for ref, _, _ in written]
     return result
