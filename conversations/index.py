@@ -29,6 +29,7 @@ How the index stays exact (``docs/BACKLOG.md``):
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -42,6 +43,10 @@ from conversations.backlog import Bucket, Cursor, Entry, Filter, Order, entry_of
 from conversations.clock import now_ms
 
 SYNC_SCRIPT = resources.files("conversations").joinpath("scripts/index_sync.lua").read_text()
+# The sync of many conversations in one call: the same script body, once per 8 arguments.
+# ARGV[1]: a JSON list of each sync's 8 arguments (as strings), so redis-py packs one argument.
+SYNC_MANY_SCRIPT = ("local function sync_one(KEYS, ARGV)\n" + SYNC_SCRIPT + "\nend\n"
+                    "for _, args in ipairs(cjson.decode(ARGV[1])) do sync_one(KEYS, args) end\nreturn 1\n")
 PAGE_SCRIPT = resources.files("conversations").joinpath("scripts/index_page.lua").read_text()
 REPAIR_AFTER_MS = 10_000  # an intent this old belongs to a change whose process died before syncing
 MAX_PAGE = 1000
@@ -63,6 +68,7 @@ class BacklogIndex:
         self.cluster = isinstance(redis, RedisCluster)
         self._sync = redis.register_script(SYNC_SCRIPT)
         self._page = redis.register_script(PAGE_SCRIPT)
+        self._sync_many = redis.register_script(SYNC_MANY_SCRIPT)
 
     # -- keeping it -------------------------------------------------------------------
 
@@ -83,6 +89,26 @@ class BacklogIndex:
         member = f"{kind}:{ident}|{secrets.token_hex(6)}"
         await self.redis.zadd(keys.INDEX_INTENTS, {member: now_ms()})
         return member
+
+    async def intend_many(self, kind: str, idents: list[str]) -> list[str]:
+        """``intend`` for many at once (one command); the intents in the order of ``idents``."""
+        token = secrets.token_hex(6)  # one per call: each member still names its own change
+        members = [f"{kind}:{ident}|{token}" for ident in idents]
+        if members:
+            at = now_ms()
+            await self.redis.zadd(keys.INDEX_INTENTS, {member: at for member in members})
+        return members
+
+    async def forget_many(self, intents: list[str]) -> None:
+        if intents:
+            await self.redis.zrem(keys.INDEX_INTENTS, *intents)
+
+    async def apply_many(self, entries: list[tuple[Entry, str]], *, group: int = 200) -> None:
+        """``apply`` for many (entry, intent) pairs: one script call per ``group`` (every index key is in ``{ix}``)."""
+        for start in range(0, len(entries), group):
+            syncs = [[str(arg) for arg in _args(entry, entry.conversation_id, intent)]
+                     for entry, intent in entries[start:start + group]]
+            await self._sync_many(keys=SYNC_KEYS, args=[json.dumps(syncs)])
 
     async def sync(self, conversation_id: str, *, intent: str = "") -> bool:
         """Index the conversation as it is now in Redis (or drop it if it is gone)."""

@@ -32,7 +32,7 @@ from conversations.events import ConversationEvent, EventKind
 from conversations.locks import RedisLock
 from conversations.logcontext import about
 from conversations.models import DeliveryStatus
-from workers import context, defaults, keys, outbound, report_store, timers
+from workers import arming, context, defaults, firing, keys, outbound, report_store, timers
 from workers import retention as retention_archive
 from workers.context import Services
 from workers.timers import TimerRef
@@ -44,11 +44,20 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[2], due[i]) end
 return due
 """
+ARM_BUDGET_SECONDS = 0.2  # arming per pass, then due timers fire again (the rest is armed next pass, at once)
+MIN_WAIT_SECONDS = 0.005  # between passes, even when a timer is due right away
 RETENTION_EVERY_SECONDS = 300.0  # erasing idle anonymous visitors is no hurry
 REPORTS_EVERY_SECONDS = 10.0  # recompute the report aggregates of hours that changed, before anyone asks
 UNDELIVERED = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
-_UNMARK = ("if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or -1) == tonumber(ARGV[2]) then "
-           "return redis.call('ZREM', KEYS[1], ARGV[1]) end return 0")
+UNMARK = """
+local removed = 0
+for i = 2, #ARGV do
+  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i]) or -1) == tonumber(ARGV[1]) then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+"""
 
 
 class Sweeper:
@@ -65,6 +74,8 @@ class Sweeper:
         self.leader = RedisLock(self.redis, keys.SWEEPER_LEADER, 10)
         self.token = self.leader.token
         self._claim = self.redis.register_script(CLAIM)
+        self._unmark = self.redis.register_script(UNMARK)
+        self.arming_left = False  # the last ``arm_marked`` stopped on its budget with marks left
 
     # -- timers ----------------------------------------------------------------------
 
@@ -73,15 +84,27 @@ class Sweeper:
         return [(raw[i], int(float(raw[i + 1]))) for i in range(0, len(raw), 2)]
 
     async def sweep_timers(self) -> int:
-        """Fire every timer due now; returns how many fired."""
+        """Fire every timer due now, a claimed batch at a time (``firing.py``); returns how many fired."""
         fired = 0
         while True:
             claimed = await self.claim(self.clock())
             if not claimed:
                 return fired
-            by_conversation: OrderedDict[str, list[str]] = OrderedDict()
+            refs = []
             for member, _ in claimed:
-                by_conversation.setdefault(member.split("|", 1)[0], []).append(member)
+                try:
+                    refs.append(TimerRef.parse(member))
+                except ValueError:
+                    log.warning("dropping malformed timer %r", member)
+                    await self.redis.zrem(keys.TIMERS, member)
+            done = await firing.fire_batch(self.services, refs, self.clock(), self.concurrency)
+            if done.settled:
+                await self.redis.zrem(keys.TIMERS, *done.settled)
+            fired += done.fired
+            # The rest one by one, as ``timers.fire`` does it (escalations, stale timers, conflicts).
+            by_conversation: OrderedDict[str, list[str]] = OrderedDict()
+            for ref in done.rest:
+                by_conversation.setdefault(ref.conversation_id, []).append(ref.member)
             gate = asyncio.Semaphore(self.concurrency)
             results = await asyncio.gather(*(self._fire_group(gate, group) for group in by_conversation.values()))
             fired += sum(results)
@@ -113,40 +136,53 @@ class Sweeper:
                 fired += result == "fired"
         return fired
 
+    async def until_next_due(self, interval: float) -> float:
+        """Seconds to wait for the next pass: until the earliest timer is due, at most ``interval``.
+
+        Waiting the whole interval would make a timer due just after a pass up to an interval late.
+        """
+        first = await self.redis.zrange(keys.TIMERS, 0, 0, withscores=True)
+        if not first:
+            return interval
+        _, score = redisio.scored(first)[0]
+        return min(interval, max(MIN_WAIT_SECONDS, (score - to_ms(self.clock())) / 1000))
+
     # -- arming -----------------------------------------------------------------------
 
-    async def arm_marked(self) -> int:
-        """Re-arm conversations whose events marked them; returns how many were looked at."""
+    async def arm_marked(self, budget_seconds: float | None = None) -> int:
+        """Re-arm conversations whose events marked them, a batch at a time; returns how many were looked at.
+
+        ``budget_seconds``: stop after the batch that passes it (the loop fires due timers in
+        between, so a million marks never hold up firing); None drains every mark.
+        """
         done = 0
+        started = time.monotonic()
+        self.arming_left = False
         while True:
             now_ms = to_ms(self.clock())
             lease = now_ms + self.lease_ms
             claimed = await self._claim(keys=[keys.TIMERS_DIRTY], args=[now_ms, lease, self.batch])
-            conversation_ids = claimed[0::2]
+            conversation_ids: list[str] = claimed[0::2]
             if not conversation_ids:
                 return done
+            armed = await arming.arm_batch(self.services.store, self.services.rules.current, conversation_ids)
+            # New deadlines: whoever shows them (the Slack parent) refreshes.
             gate = asyncio.Semaphore(self.concurrency)
 
-            async def one(conversation_id: str) -> None:
+            async def tell(conversation_id: str, customer_id: str) -> None:
                 async with gate:
-                    try:
-                        changed = await timers.arm(self.services.store, self.services.rules.current, conversation_id)
-                        if changed:
-                            # New deadlines: whoever shows them (the Slack parent) refreshes.
-                            conversation = await self.services.store.conversation(conversation_id)
-                            await self.services.events.emit(ConversationEvent(
-                                EventKind.SLA_ARMED, conversation_id, conversation.customer_id))
-                    except Exception as error:  # stays marked: armed again after its lease
-                        if is_outage(error):
-                            raise
-                        log.exception("arming %s failed", conversation_id)
-                        return
-                    # Unmark unless an event marked it again meanwhile (its score is no longer our lease).
-                    await self.redis.eval(_UNMARK, 1, keys.TIMERS_DIRTY, conversation_id, lease)
+                    await self.services.events.emit(ConversationEvent(EventKind.SLA_ARMED, conversation_id,
+                                                                      customer_id))
 
-            await asyncio.gather(*(one(c) for c in conversation_ids))
+            await asyncio.gather(*(tell(c.id, c.customer_id) for c in armed.changed))
+            # Unmark unless an event marked it again meanwhile (its score is no longer our lease).
+            if armed.settled:
+                await self._unmark(keys=[keys.TIMERS_DIRTY], args=[lease, *armed.settled])
             done += len(conversation_ids)
             if len(conversation_ids) < self.batch:
+                return done
+            if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+                self.arming_left = True  # more marks may wait: the loop comes back at once
                 return done
 
     # -- outbound recovery -------------------------------------------------------------
@@ -253,7 +289,10 @@ class Sweeper:
             try:
                 await asyncio.to_thread(self.services.rules.reload_if_changed)
                 if await self.lead(ttl_ms):
-                    await self.arm_marked()
+                    # Due timers first: a backlog of marks (a million after a restore) is armed
+                    # ARM_BUDGET_SECONDS at a time between firings, never ahead of them.
+                    await self.sweep_timers()
+                    await self.arm_marked(budget_seconds=ARM_BUDGET_SECONDS)
                     await self.services.store.index.repair()  # index syncs a dead process left undone
                     await self.sweep_timers()
                     if time.monotonic() - last_recovery >= recover_every:
@@ -266,6 +305,7 @@ class Sweeper:
                     if time.monotonic() - last_reports >= REPORTS_EVERY_SECONDS:
                         last_reports = time.monotonic()
                         await report_store.warm(self.redis)
+                    wait = 0.0 if self.arming_left else await self.until_next_due(interval)
                 outage.recovered()
                 failing.cleared()
             except Exception as error:
