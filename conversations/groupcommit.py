@@ -48,17 +48,28 @@ def script_sha(source: str) -> str:
     return hashlib.sha1(source.encode()).hexdigest()
 
 
+def _retrieved(future: asyncio.Future[list[Any]]) -> None:
+    """Mark a batch's error as seen for a caller that went away (else asyncio logs it as never retrieved)."""
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass(slots=True)
 class _Waiting:
     commands: Sequence[Command]
     done: asyncio.Future[list[Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
+    def __post_init__(self) -> None:
+        self.done.add_done_callback(_retrieved)
+
 
 class GroupCommit:
     """One per process and Redis client; ``run`` is safe to call from any number of tasks of one loop."""
 
-    def __init__(self, redis: Redis, scripts: Sequence[str] = ()) -> None:
+    def __init__(self, redis: Redis, scripts: Sequence[str] = (), *, shared: bool = True) -> None:
+        """``shared=False``: each caller's commands go out as a pipeline of their own (no batching)."""
         self.redis = redis
+        self.shared = shared
         self._scripts = {script_sha(source): source for source in scripts}
         self._queue: list[_Waiting] = []
         self._sender: asyncio.Task[None] | None = None
@@ -77,12 +88,15 @@ class GroupCommit:
 
         Raises the first command error among this caller's replies (after all of them came back).
         """
-        waiting = _Waiting(commands)
-        self._queue.append(waiting)
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_all(), name="group-commit")
-        # shield: a caller that goes away (a closed socket) does not cancel the batch it is in.
-        replies = await asyncio.shield(waiting.done)
+        if not self.shared:
+            replies = await self._send(list(commands))
+        else:
+            waiting = _Waiting(commands)
+            self._queue.append(waiting)
+            if self._sender is None or self._sender.done():
+                self._sender = asyncio.create_task(self._send_all(), name="group-commit")
+            # shield: a caller that goes away (a closed socket) does not cancel the batch it is in.
+            replies = await asyncio.shield(waiting.done)
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply

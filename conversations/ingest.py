@@ -10,7 +10,8 @@ Per message, on one Redis (or a Sentinel primary):
    ``WAIT`` when replicas must confirm, pipelined.
 
 Both go through the process's group commit (``groupcommit.py``), so the
-messages being stored at the same moment share their round trips. The customer
+messages being stored at the same moment share their round trips (unless
+``group_commit`` is off: then each message sends its own two pipelines). The customer
 id comes from the process's identity cache when it is known
 (``identity_cache.py``); only a new identity costs its claim.
 
@@ -92,7 +93,8 @@ class Ingest:
     """The ingest path of one process (one per ``ConversationStore``)."""
 
     def __init__(self, redis: Redis, index: BacklogIndex, options: IngestOptions,
-                 extra_writes: Sequence[ExtraWrites] = (), identity_cache: IdentityCache | None = None) -> None:
+                 extra_writes: Sequence[ExtraWrites] = (), identity_cache: IdentityCache | None = None,
+                 group_commit: bool = True) -> None:
         self.redis = redis
         self.index = index
         self.options = options
@@ -100,7 +102,7 @@ class Ingest:
         self.identities = identity_cache if identity_cache is not None else IdentityCache()
         self._script = redis.register_script(INGEST_SCRIPT)
         # A cluster spreads the keys of one message over several nodes: no shared pipeline there.
-        self.group = None if index.cluster else GroupCommit(redis, [INGEST_SCRIPT, SYNC_SCRIPT])
+        self.group = None if index.cluster else GroupCommit(redis, [INGEST_SCRIPT, SYNC_SCRIPT], shared=group_commit)
 
     async def __call__(self, message: InboundMessage, now: datetime, also: ExtraWrites | None = None) -> IngestResult:
         """Store one inbound message exactly once; ``also``: this caller's extra writes."""

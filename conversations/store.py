@@ -90,6 +90,7 @@ class ConversationStore:
         replica_ack: ReplicaAck = ReplicaAck(),
         extra_writes: Sequence[ExtraWrites] = (),
         identity_cache: IdentityCache | None = None,
+        group_commit: bool = True,
     ) -> None:
         """``extra_writes``: commands the composition root adds to every stored message's own round trip."""
         self.redis = redis
@@ -100,7 +101,7 @@ class ConversationStore:
         self.search = CustomerSearch(redis)
         self._ingest = Ingest(redis, self.index, IngestOptions(reopen_window, dedupe_retention, replica_ack.replicas,
                                                                replica_ack.timeout_ms),
-                              extra_writes, identity_cache)
+                              extra_writes, identity_cache, group_commit)
 
     # -- identities and customers -------------------------------------------------
 

@@ -23,6 +23,7 @@ from conversations.attachments import Attachments, AttachmentStore, LocalAttachm
 from conversations.events import EventBus
 from conversations.service import ConversationService
 from conversations.clock import now_ms
+from conversations.identity_cache import IdentityCache
 from conversations.store import ConversationStore, IngestResult, ReplicaAck
 from gateway import inbox_live
 from gateway.channels import build_senders
@@ -86,7 +87,8 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     """The process's services on its data client ``redis`` and RQ's connection ``sync_redis``."""
     replica_ack = ReplicaAck(settings.redis_min_replicas_ack, settings.redis_replica_ack_timeout_ms)
     store = ConversationStore(redis, reopen_window=settings.reopen_window, replica_ack=replica_ack,
-                              extra_writes=[sla_dirty_mark])
+                              extra_writes=[sla_dirty_mark], group_commit=settings.ingest.group_commit,
+                              identity_cache=IdentityCache(settings.ingest.identity_cache_entries))
     events = EventBus()
     jobs = JobQueues(sync_redis)
     service = ConversationService(store, lambda: rules.current, events)
