@@ -145,6 +145,15 @@ def gateway_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
     }
 
 
+# The ingest levers (docs/PERFORMANCE.md), switched off one by one for a same-run comparison;
+# the gateway's defaults have them all on.
+INGEST_LEVERS: list[tuple[str, dict[str, str]]] = [
+    ("lever off: group commit and identity cache (each message its own two pipelines)",
+     {"GATEWAY_INGEST__GROUP_COMMIT": "false", "GATEWAY_INGEST__IDENTITY_CACHE_ENTRIES": "0"}),
+    ("lever off: group commit (identity cache on)", {"GATEWAY_INGEST__GROUP_COMMIT": "false"}),
+]
+
+
 @contextmanager
 def gateway(redis_url: str, **extra: str) -> Iterator[int]:
     """``gateway serve`` (one web process) on a free port; yields the port once /readyz answers."""

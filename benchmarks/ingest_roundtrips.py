@@ -6,8 +6,9 @@ connections are wrapped (this tool only) to count every write to a socket
 One signed Twilio webhook from a new number (it opens and routes a
 conversation), then one more from the same number (an append), then a web
 chat visitor's first and second message: each row is that one request.
+Run from a checkout of an older commit to compare (``--trace`` lists the commands).
 
-    python -m benchmarks.ingest_roundtrips
+    python -m benchmarks.ingest_roundtrips [--trace]
 """
 
 from __future__ import annotations
@@ -106,6 +107,20 @@ async def run(trace: bool = False) -> Result:
                     result.add(label, delta(before))
                     if trace:
                         print("    " + " ".join(TRACE).replace(" |", "  |"), flush=True)
+                async with client.ws_connect("/webchat/ws") as ws:
+                    await ws.send_json({"type": "hello", "name": "Ada"})
+                    while (await ws.receive_json())["type"] != "welcome":
+                        pass
+                    for n, label in enumerate(("web chat, first message of a new visitor",
+                                               "web chat, second message (append)")):
+                        before = COUNTS.copy()
+                        TRACE.clear()
+                        await ws.send_json({"type": "message", "client_id": f"m{n}", "text": f"message {n}"})
+                        while (frame := await ws.receive_json())["type"] != "ack":
+                            assert frame["type"] != "error", frame
+                        result.add(label, delta(before))
+                        if trace:
+                            print("    " + " ".join(TRACE).replace(" |", "  |"), flush=True)
     result.show()
     return result
 

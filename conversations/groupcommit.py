@@ -57,6 +57,7 @@ def _retrieved(future: asyncio.Future[list[Any]]) -> None:
 @dataclass(slots=True)
 class _Waiting:
     commands: Sequence[Command]
+    wait: tuple[int, int] | None  # (replicas, timeout ms): WAIT after the batch, its reply appended
     done: asyncio.Future[list[Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def __post_init__(self) -> None:
@@ -83,15 +84,17 @@ class GroupCommit:
             raise KeyError("script not registered with this group commit")
         return ("EVALSHA", sha, len(keys), *keys, *args)
 
-    async def run(self, commands: Sequence[Command]) -> list[Any]:
+    async def run(self, commands: Sequence[Command], *, wait: tuple[int, int] | None = None) -> list[Any]:
         """Send ``commands`` in the next batch; their replies, once Redis answered them.
 
+        ``wait`` = (replicas, timeout ms): a ``WAIT`` follows the batch (one for all its callers:
+        the replication stream is one ordered log) and its reply ends this caller's replies.
         Raises the first command error among this caller's replies (after all of them came back).
         """
         if not self.shared:
-            replies = await self._send(list(commands))
+            replies = await self._send([*commands, *([("WAIT", *wait)] if wait else [])])
         else:
-            waiting = _Waiting(commands)
+            waiting = _Waiting(commands, wait)
             self._queue.append(waiting)
             if self._sender is None or self._sender.done():
                 self._sender = asyncio.create_task(self._send_all(), name="group-commit")
@@ -110,8 +113,12 @@ class GroupCommit:
                 waiting = self._queue.pop(0)
                 batch.append(waiting)
                 size += len(waiting.commands)
+            commands = [command for waiting in batch for command in waiting.commands]
+            waits = [waiting.wait for waiting in batch if waiting.wait]
+            if waits:
+                commands.append(("WAIT", max(w[0] for w in waits), max(w[1] for w in waits)))
             try:
-                replies = await self._send([command for waiting in batch for command in waiting.commands])
+                replies = await self._send(commands)
             except BaseException as error:
                 for waiting in batch:
                     if not waiting.done.done():
@@ -124,7 +131,8 @@ class GroupCommit:
             at = 0
             for waiting in batch:
                 if not waiting.done.done():
-                    waiting.done.set_result(replies[at:at + len(waiting.commands)])
+                    own = replies[at:at + len(waiting.commands)]
+                    waiting.done.set_result([*own, replies[-1]] if waiting.wait else own)
                 at += len(waiting.commands)
 
     async def _send(self, commands: list[Command]) -> list[Any]:

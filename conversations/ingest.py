@@ -171,6 +171,12 @@ class Ingest:
             if outcome == "gone":
                 await self._forget_intent(intent)
                 return None
+            if outcome == "duplicate" and reply[2] == message_id:
+                # Our own write: the client resent the script after a dropped connection (redis-py's
+                # retry). Not a sender's duplicate: publish it and route it if its conversation is
+                # unrouted, as the first answer would have. Its exact first outcome is lost; "appended"
+                # routes an unrouted conversation all the same (service.ingest).
+                outcome = "appended"
             if outcome != "moved":
                 result = IngestResult(outcome, customer_id, ConversationId(reply[1]), MessageId(reply[2]), reply[3])
                 return _Stored(result, replace(stored, conversation_id=result.conversation_id),
@@ -217,8 +223,7 @@ class Ingest:
             writes += extra(result)
         if not result.duplicate:
             writes.append(("PUBLISH", keys.conversation_events(conversation_id), _event_json(stored.message)))
-        if self.options.replicas > 0:
-            writes.append(("WAIT", self.options.replicas, self.options.replica_timeout_ms))
+        wait = (self.options.replicas, self.options.replica_timeout_ms) if self.options.replicas > 0 else None
         entry = entry_of(stored.fields) if stored.fields else None
         if self.group is not None:
             if entry is not None:
@@ -226,8 +231,10 @@ class Ingest:
                 writes.insert(0, self.group.evalsha(SYNC_SCRIPT, sync_keys, sync_args))
             else:
                 writes.insert(0, ("ZREM", keys.INDEX_INTENTS, stored.intent))
-            replies = await self.group.run(writes)
+            replies = await self.group.run(writes, wait=wait)
         else:
+            if wait:
+                writes.append(("WAIT", *wait))
             if entry is not None:
                 await self.index.apply(entry, intent=stored.intent)
             else:

@@ -221,6 +221,16 @@ class ConversationStore:
             raise NotFound(f"no conversation {conversation_id}")
         return codec.conversation_from_hash(fields)
 
+    async def conversation_of(self, customer_id: str, conversation_id: str) -> Conversation:
+        """The conversation, read where ``customer_id`` keeps it (one round trip: no locator).
+
+        For a caller that knows the owner from a moment ago; after a merge moved it, the locator finds it.
+        """
+        fields = redisio.text_hash(await self.redis.hgetall(keys.CustomerKeys(customer_id).conversation(conversation_id)))
+        if not fields:
+            return await self.conversation(conversation_id)
+        return codec.conversation_from_hash(fields)
+
     async def conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
         """The conversations that exist, in the order asked; two pipelined round trips for any number."""
         wanted = list(conversation_ids)

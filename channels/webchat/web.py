@@ -159,6 +159,7 @@ class WebchatSocket:
             messages: list[dict[str, Any]] = []
             if live:
                 visitor.conversation_id = live
+                visitor.customer_id = customer.id if customer else None
                 await self.deps.hub.join(live, self.on_event)
                 messages = await self._visible(live, visitor)
         except BaseException:
@@ -225,6 +226,7 @@ class WebchatSocket:
             if visitor.conversation_id:
                 await self.deps.hub.leave(visitor.conversation_id, self.on_event)
             visitor.conversation_id = result.conversation_id
+        visitor.customer_id = result.customer_id
         visitor.forwarded.add(result.message_id)
         self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
                    "conversation_id": result.conversation_id, "duplicate": result.duplicate})
@@ -237,7 +239,10 @@ class WebchatSocket:
         if not visitor.conversation_id:
             return True
         try:
-            conversation = await self.deps.store.conversation(visitor.conversation_id)
+            if visitor.customer_id:  # one round trip; only the cap's guess rides on it (released if wrong)
+                conversation = await self.deps.store.conversation_of(visitor.customer_id, visitor.conversation_id)
+            else:
+                conversation = await self.deps.store.conversation(visitor.conversation_id)
         except NotFound:
             return True
         if conversation.status != Status.RESOLVED:

@@ -15,16 +15,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from conversations import keys
 from conversations.erase import erase_customer
-from conversations.errors import Erasing, storage_unavailable
+from conversations.errors import Erasing, NotReplicated, storage_unavailable
 from conversations.ingest import IngestResult
 from conversations.messages import InboundMessage
 from conversations.models import Channel, Direction, Identity
 from conversations.service import ConversationService
-from conversations.store import ConversationStore
+from conversations.store import ConversationStore, ReplicaAck
 from router.default import default_ruleset
 
 ADA_SMS = Identity(Channel.SMS, "+15551230001")
@@ -180,3 +179,15 @@ async def test_every_acknowledged_message_is_stored_when_redis_drops_connections
         texts = await inbound_texts(service, result.conversation_id)
         assert f"m{provider_id[3:]}" in texts  # every acknowledged message is there, once
         assert texts.count(f"m{provider_id[3:]}") == 1
+
+
+async def test_without_the_replicas_asked_for_a_batch_is_refused_but_stored_once(redis):
+    # No replica exists: every WAIT of the shared batch answers 0, so no message is acknowledged.
+    service = make_service(redis, replica_ack=ReplicaAck(replicas=1, timeout_ms=10))
+    outcomes = await asyncio.gather(*(service.ingest(message(f"SM-{n}", f"m{n}")) for n in range(10)),
+                                    return_exceptions=True)
+    assert all(isinstance(outcome, NotReplicated) for outcome in outcomes)
+    plain = make_service(redis)
+    retried = await plain.ingest(message("SM-3", "m3"))  # the sender's retry: stored already, once
+    assert retried.duplicate
+    assert sorted(await inbound_texts(plain, retried.conversation_id)) == sorted(f"m{n}" for n in range(10))
