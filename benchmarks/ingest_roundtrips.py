@@ -27,6 +27,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from benchmarks import harness
 from benchmarks.harness import Result
 from benchmarks.ingest_sms import PATH, signed_requests
+from gateway.app import create_app
+from gateway.settings import load_settings
 
 COUNTS: Counter[str] = Counter()
 TRACE: list[str] = []  # each round trip's command names, in order (``--trace``)
@@ -78,9 +80,6 @@ def delta(before: Counter[str]) -> str:
 
 async def run(trace: bool = False) -> Result:
     result = Result("ingest_roundtrips", goal="figure only")
-    from gateway.app import create_app
-    from gateway.settings import load_settings
-
     with harness.redis_server() as server:
         env = harness.gateway_env(server.url, 0)
         saved = {name: os.environ.get(name) for name in env}
