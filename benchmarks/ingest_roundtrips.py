@@ -80,6 +80,8 @@ def delta(before: Counter[str]) -> str:
 
 async def run(trace: bool = False) -> Result:
     result = Result("ingest_roundtrips", goal="figure only")
+    print("ingest_roundtrips: Redis round trips and commands of one request, in the web process's clients",
+          flush=True)
     with harness.redis_server() as server:
         env = harness.gateway_env(server.url, 0)
         saved = {name: os.environ.get(name) for name in env}
