@@ -18,8 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks import (archive, end_to_end, fanout, harness, ingest_email, ingest_sms, ingest_webchat, memory, routing,
-                        timers)
+from benchmarks import (archive, end_to_end, fanout, harness, ingest_email, ingest_roundtrips, ingest_sms, ingest_store,
+                        ingest_webchat, memory, routing, timers)
 from benchmarks.harness import Result
 
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
@@ -28,11 +28,18 @@ DOC = harness.ROOT / "docs" / "PERFORMANCE.md"
 # name → (tiny, small, full) runner
 SIZES: dict[str, tuple[Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = {
     "ingest_sms": (lambda: asyncio.run(ingest_sms.run(60, 8)),
-                   lambda: asyncio.run(ingest_sms.run(2000, 32, web_processes=2, compare_loop=True)),
-                   lambda: asyncio.run(ingest_sms.run(10000, 32, web_processes=2, compare_loop=True))),
+                   lambda: asyncio.run(ingest_sms.run(2000, 32, web_processes=2, compare_loop=True, levers=True)),
+                   lambda: asyncio.run(ingest_sms.run(10000, 32, web_processes=2, compare_loop=True, levers=True))),
     "ingest_webchat": (lambda: asyncio.run(ingest_webchat.run(5, 5)),
-                       lambda: asyncio.run(ingest_webchat.run(50, 40, web_processes=2, compare_loop=True)),
-                       lambda: asyncio.run(ingest_webchat.run(50, 200, web_processes=2, compare_loop=True))),
+                       lambda: asyncio.run(ingest_webchat.run(50, 40, web_processes=2, compare_loop=True, levers=True)),
+                       lambda: asyncio.run(ingest_webchat.run(50, 200, web_processes=2, compare_loop=True,
+                                                              levers=True))),
+    "ingest_store": (lambda: asyncio.run(ingest_store.run(100, 8)),
+                     lambda: asyncio.run(ingest_store.run(3000, 32)),
+                     lambda: asyncio.run(ingest_store.run(10000, 32))),
+    "ingest_roundtrips": (lambda: asyncio.run(ingest_roundtrips.run()),
+                          lambda: asyncio.run(ingest_roundtrips.run()),
+                          lambda: asyncio.run(ingest_roundtrips.run())),
     "ingest_email": (lambda: asyncio.run(ingest_email.run(20, 2)),
                      lambda: asyncio.run(ingest_email.run(500, 8)),
                      lambda: asyncio.run(ingest_email.run(2000, 8))),

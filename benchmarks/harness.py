@@ -154,8 +154,19 @@ def gateway_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
         "GATEWAY_TWILIO__AUTH_TOKEN": TWILIO_TOKEN, "GATEWAY_TWILIO__ACCOUNT_SID": TWILIO_ACCOUNT,
         "GATEWAY_TWILIO__FROM_NUMBER": OUR_NUMBER,
         "GATEWAY_WEBCHAT__FRAMES_PER_SECOND": "100000", "GATEWAY_WEBCHAT__FRAME_BURST": "100000",
+        # Every benchmark visitor comes from 127.0.0.1: the per-address cap of new conversations is off.
+        "GATEWAY_WEBCHAT__NEW_CONVERSATIONS_PER_ADDRESS_PER_HOUR": "0",
         **extra,
     }
+
+
+# The ingest levers (docs/PERFORMANCE.md), switched off one by one for a same-run comparison;
+# the gateway's defaults have them all on.
+INGEST_LEVERS: list[tuple[str, dict[str, str]]] = [
+    ("lever off: group commit and identity cache (each message its own two pipelines)",
+     {"GATEWAY_INGEST__GROUP_COMMIT": "false", "GATEWAY_INGEST__IDENTITY_CACHE_ENTRIES": "0"}),
+    ("lever off: group commit (identity cache on)", {"GATEWAY_INGEST__GROUP_COMMIT": "false"}),
+]
 
 
 @contextmanager

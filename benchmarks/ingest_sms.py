@@ -6,7 +6,7 @@ conversation gets 10 messages from its own number. The bare server reads the
 form and answers TwiML; the gateway verifies, parses, stores (real
 redis-server), routes, and answers only once the message is stored.
 
-    python -m benchmarks.ingest_sms [--requests 4000] [--concurrency 32] [--web-processes 1]
+    python -m benchmarks.ingest_sms [--requests 4000] [--concurrency 32] [--web-processes 1] [--levers]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ async def half_peak_latency(port: int, requests: list[tuple[dict[str, str], str]
 
 
 async def run(requests: int = 4000, concurrency: int = 32, web_processes: int = 1,
-              compare_loop: bool = False) -> Result:
+              compare_loop: bool = False, levers: bool = False) -> Result:
     result = Result("ingest_sms", goal=">= 40% of bare; p99 < 50 ms at half the peak")
     print(f"ingest_sms: {requests} signed webhooks, {concurrency} concurrent clients", flush=True)
     batch = signed_requests(requests)
@@ -95,6 +95,14 @@ async def run(requests: int = 4000, concurrency: int = 32, web_processes: int = 
         result.add("gateway, 1 web process, standard asyncio loop (lever: uvloop off)",
                    f"{requests / elapsed:,.0f} req/s, {harness.latency_text(latencies)}")
         result.data["gateway_asyncio"] = requests / elapsed
+    if levers:
+        for label, env in harness.INGEST_LEVERS:
+            with harness.redis_server() as server, harness.gateways(server.url, 1, **env) as ports:
+                await load(ports, signed_requests(min(200, requests), seed=9), concurrency)
+                elapsed, latencies = await load(ports, batch, concurrency)
+            result.add(f"gateway, 1 web process, {label}", f"{requests / elapsed:,.0f} req/s, "
+                       f"{harness.latency_text(latencies)} ({requests / elapsed / bare_rate:.0%} of bare)")
+            result.data[label] = requests / elapsed
     if web_processes > 1:
         with harness.redis_server() as server, harness.gateways(server.url, web_processes) as ports:
             await load(ports, signed_requests(min(200, requests), seed=9), concurrency)
@@ -115,8 +123,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--web-processes", type=int, default=1, help="also measure this many web processes")
     parser.add_argument("--compare-loop", action="store_true", help="also measure the standard asyncio loop")
+    parser.add_argument("--levers", action="store_true", help="also measure with the ingest levers switched off")
     args = parser.parse_args()
-    asyncio.run(run(args.requests, args.concurrency, args.web_processes, args.compare_loop))
+    asyncio.run(run(args.requests, args.concurrency, args.web_processes, args.compare_loop, args.levers))
 
 
 if __name__ == "__main__":

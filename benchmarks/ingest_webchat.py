@@ -4,7 +4,7 @@
 waits for the ack (on the gateway an ack means the message is stored in
 Redis). The bare server answers hello and acks and stores nothing.
 
-    python -m benchmarks.ingest_webchat [--visitors 50] [--messages 100] [--web-processes 1]
+    python -m benchmarks.ingest_webchat [--visitors 50] [--messages 100] [--web-processes 1] [--levers]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def load(ports: list[int], visitors: int, messages: int, prefix: str) -> t
 
 
 async def run(visitors: int = 50, messages: int = 100, web_processes: int = 1,
-              compare_loop: bool = False) -> Result:
+              compare_loop: bool = False, levers: bool = False) -> Result:
     result = Result("ingest_webchat", goal=">= 25% of bare")
     total = visitors * messages
     print(f"ingest_webchat: {visitors} visitors x {messages} messages, each waiting for its ack", flush=True)
@@ -73,6 +73,14 @@ async def run(visitors: int = 50, messages: int = 100, web_processes: int = 1,
         result.add("gateway, 1 web process, standard asyncio loop (lever: uvloop off)",
                    f"{total / elapsed:,.0f} msg/s, {harness.latency_text(latencies)}")
         result.data["gateway_asyncio"] = total / elapsed
+    if levers:
+        for label, env in harness.INGEST_LEVERS:
+            with harness.redis_server() as server, harness.gateways(server.url, 1, **env) as ports:
+                await load(ports, visitors, min(messages, 10), "warm")
+                elapsed, latencies = await load(ports, visitors, messages, "v")
+            result.add(f"gateway, 1 web process, {label}", f"{total / elapsed:,.0f} msg/s, "
+                       f"{harness.latency_text(latencies)} ({total / elapsed / bare_rate:.0%} of bare)")
+            result.data[label] = total / elapsed
     if web_processes > 1:
         with harness.redis_server() as server, harness.gateways(server.url, web_processes) as ports:
             await load(ports, visitors, min(messages, 10), "warm")
@@ -92,8 +100,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--web-processes", type=int, default=1, help="also measure this many web processes")
     parser.add_argument("--compare-loop", action="store_true", help="also measure the standard asyncio loop")
+    parser.add_argument("--levers", action="store_true", help="also measure with the ingest levers switched off")
     args = parser.parse_args()
-    asyncio.run(run(args.visitors, args.messages, args.web_processes, args.compare_loop))
+    asyncio.run(run(args.visitors, args.messages, args.web_processes, args.compare_loop, args.levers))
 
 
 if __name__ == "__main__":

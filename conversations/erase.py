@@ -4,8 +4,10 @@ For data retention (anonymous web chat visitors nobody heard from in months) and
 ``DELETE /api/customers/{id}`` (``workers/customer_data.py`` adds the channels' keys, the
 files and the archive). The customer's search terms and opt-out records go too: both
 name an address of theirs.
-Identities go first: a message arriving meanwhile then starts a new customer
-instead of writing into one being erased.
+The customer is marked ``erasing`` first and its identities released next: a
+message arriving meanwhile (even one whose sender's customer id a web process
+remembered, ``identity_cache.py``) is refused by the ingest script and then
+starts a new customer, instead of writing into one being erased.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ async def erase_customer(redis: Redis, customer_id: str) -> int:
     ck = keys.CustomerKeys(customer_id)
     identities = redisio.text_set(await redis.smembers(ck.identities))
     name = redisio.optional_text(await redis.hget(ck.customer, "name")) or ""
+    if await redis.exists(ck.customer):
+        await redis.hset(ck.customer, "erasing", "1")
     for identity_key in identities:
         await claims.release(redis, identity_key, customer_id)
     conversation_ids = redisio.texts(await redis.lrange(ck.conversations, 0, -1))

@@ -44,6 +44,15 @@ class NotReplicated(DomainError):
     status = 503
 
 
+class Erasing(DomainError):
+    """The customer a message belongs to is being erased: retried, it starts a new customer.
+
+    503, like a Redis failover: the sender retries (a web chat client resends) in a moment.
+    """
+
+    status = 503
+
+
 # Redis answers that mean "not now" rather than "never": the caller answers 503 (a provider
 # retries, a web chat client resends), never 500. A restart refuses connections, then loads its
 # AOF (LOADING); a failover leaves clients on a replica (READONLY) or without a master

@@ -86,7 +86,7 @@ class BacklogIndex:
 
     async def intend(self, kind: str, ident: str) -> str:
         """Record a change about to happen (``conv`` or ``cust``); the sync after it clears the intent."""
-        member = f"{kind}:{ident}|{secrets.token_hex(6)}"
+        member = intent_member(kind, ident)
         await self.redis.zadd(keys.INDEX_INTENTS, {member: now_ms()})
         return member
 
@@ -268,6 +268,20 @@ class BacklogIndex:
                 await self.redis.hdel(keys.INDEX_BUCKETS, bucket.id)
         return removed
 
+
+
+def intent_member(kind: str, ident: str) -> str:
+    return f"{kind}:{ident}|{secrets.token_hex(6)}"
+
+
+def intent_command(member: str) -> tuple[str | int, ...]:
+    """``intend`` as a command, for a caller that pipelines it with other writes."""
+    return ("ZADD", keys.INDEX_INTENTS, now_ms(), member)
+
+
+def sync_arguments(entry: Entry, intent: str) -> tuple[list[str], list[str | int]]:
+    """The sync script's keys and arguments (``SYNC_SCRIPT``), for a caller that pipelines it."""
+    return SYNC_KEYS, _args(entry, entry.conversation_id, intent)
 
 
 def _args(entry: Entry | None, conversation_id: str, intent: str) -> list[str | int]:

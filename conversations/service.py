@@ -39,7 +39,7 @@ from conversations.models import (
     MessageId,
 )
 from conversations.rules import RoutingDecision, Rules
-from conversations.store import Change, ConversationStore, IngestResult
+from conversations.store import Change, ConversationStore, ExtraWrites, IngestResult
 
 MAX_MERGE_HOPS = 5
 
@@ -64,9 +64,12 @@ class ConversationService:
 
     # -- customer messages -------------------------------------------------------
 
-    async def ingest(self, message: InboundMessage) -> IngestResult:
-        """Store a customer message once, link proven identities, route a new or reopened conversation."""
-        result = await self.store.ingest(message, now=self.clock())
+    async def ingest(self, message: InboundMessage, *, also: ExtraWrites | None = None) -> IngestResult:
+        """Store a customer message once, link proven identities, route a new or reopened conversation.
+
+        ``also``: the channel's own writes about the stored message, sent in its round trip (idempotent).
+        """
+        result = await self.store.ingest(message, now=self.clock(), also=also)
         with about(conversation_id=result.conversation_id, message_id=result.message_id,
                    customer_id=result.customer_id):
             if result.duplicate and result.queue:

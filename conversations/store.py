@@ -1,28 +1,38 @@
 """The Redis store of customers, conversations and messages.
 
-Reads, the atomic ingest step, and optimistic read-modify-write of one
+Reads, the ingest step (``ingest.py``), and optimistic read-modify-write of one
 conversation (WATCH/MULTI on keys of one customer's slot). Business decisions
 live in ``service.py``; this module only knows the layout (``keys.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from conversations.identity_cache import IdentityCache
+from conversations.ingest import (
+    DEDUPE_RETENTION,
+    LAST_INBOUND_AUTOMATIC,
+    MAX_MOVED_HOPS,
+    THREAD_HINT,
+    ExtraWrites,
+    Ingest,
+    IngestOptions,
+    IngestResult,
+    event_json,
+)
 from conversations.messages import InboundMessage
-from conversations import atomic, claims, codec, ids, keys, ratings, redisio
+from conversations import atomic, claims, codec, keys, redisio
 from conversations.backlog import VERSION_FIELD, Entry, Filter, Order, after_change, entry_of
 from conversations.index import BacklogIndex
-from conversations.search import CustomerSearch, term_members
+from conversations.search import CustomerSearch
 from conversations.delivery import is_step_back
 from conversations.errors import DomainError, NotFound, NotReplicated
 from conversations.models import (
@@ -31,7 +41,6 @@ from conversations.models import (
     Customer,
     CustomerId,
     DeliveryStatus,
-    Direction,
     Identity,
     Message,
     MessageId,
@@ -40,36 +49,8 @@ from conversations.models import (
 
 log = logging.getLogger("gateway.store")
 
-INGEST_SCRIPT = resources.files("conversations").joinpath("scripts/ingest.lua").read_text()
-DEDUPE_RETENTION = timedelta(days=30)  # Slack retries for minutes, email servers for days.
-MAX_MOVED_HOPS = 5
-# InboundMessage.meta key: the conversation a channel's threading says this message answers
-# (email In-Reply-To). It only reopens that conversation if it is this customer's latest one.
-THREAD_HINT = "thread_conversation"
-LAST_INBOUND_AUTOMATIC = "last_inbound_automatic"  # conversation field: "1" if the last inbound was automatic
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    outcome: str  # opened, reopened, appended, rated (a CSAT answer on a resolved conversation), duplicate
-    customer_id: CustomerId
-    conversation_id: ConversationId
-    message_id: MessageId
-    queue: str = ""  # the conversation's queue after the message; "" while unrouted
-
-    @property
-    def duplicate(self) -> bool:
-        return self.outcome == "duplicate"
-
-    @property
-    def rated(self) -> bool:
-        """The message answered the conversation's satisfaction survey; the conversation stays resolved."""
-        return self.outcome == "rated"
-
-    @property
-    def started(self) -> bool:
-        """The message opened or reopened the conversation: time to route it."""
-        return self.outcome in ("opened", "reopened")
+__all__ = ["DEDUPE_RETENTION", "LAST_INBOUND_AUTOMATIC", "MAX_MOVED_HOPS", "THREAD_HINT", "Change",
+           "ConversationStore", "ExtraWrites", "IngestResult", "Mutation", "ReplicaAck"]
 
 
 @dataclass(slots=True)
@@ -107,14 +88,20 @@ class ConversationStore:
         reopen_window: timedelta = timedelta(days=7),
         dedupe_retention: timedelta = DEDUPE_RETENTION,
         replica_ack: ReplicaAck = ReplicaAck(),
+        extra_writes: Sequence[ExtraWrites] = (),
+        identity_cache: IdentityCache | None = None,
+        group_commit: bool = True,
     ) -> None:
+        """``extra_writes``: commands the composition root adds to every stored message's own round trip."""
         self.redis = redis
         self.reopen_window = reopen_window
         self.dedupe_retention = dedupe_retention
         self.replica_ack = replica_ack
-        self._ingest = redis.register_script(INGEST_SCRIPT)
         self.index = BacklogIndex(redis)
         self.search = CustomerSearch(redis)
+        self._ingest = Ingest(redis, self.index, IngestOptions(reopen_window, dedupe_retention, replica_ack.replicas,
+                                                               replica_ack.timeout_ms),
+                              extra_writes, identity_cache, group_commit)
 
     # -- identities and customers -------------------------------------------------
 
@@ -186,86 +173,10 @@ class ConversationStore:
 
     # -- ingest ----------------------------------------------------------------------
 
-    async def ingest(self, message: InboundMessage, *, now: datetime | None = None) -> IngestResult:
-        """Store one inbound message exactly once; see ``scripts/ingest.lua``."""
-        now = now or datetime.now(UTC)
-        customer_id, claimed = await claims.claim(self.redis, message.identity)
-        try:
-            return await self._ingest_as(message, now, customer_id)
-        except BaseException:
-            if claimed:  # the first message of a new identity failed: no claim may name nobody
-                with contextlib.suppress(Exception):
-                    await claims.unclaim(self.redis, message.identity, customer_id)
-            raise
-
-    async def _ingest_as(self, message: InboundMessage, now: datetime, customer_id: CustomerId) -> IngestResult:
-        message_id = ids.message_id()
-        stored = Message(
-            id=MessageId(message_id),
-            conversation_id=ConversationId(""),
-            direction=Direction.INBOUND,
-            channel=message.channel,
-            author=message.name or message.identity.address,
-            text=message.text,
-            created_at=now,
-            provider_id=message.provider_id,
-            attachments=message.attachments,
-            meta=message.stored_meta(),
-        )
-        stream_fields = [part for pair in codec.message_fields(stored).items() for part in pair]
-        identities = [message.identity.key]
-        # Whether the latest customer message was automatic: no survey goes to an auto-responder.
-        conversation_facts = {**message.facts, LAST_INBOUND_AUTOMATIC: "1" if message.automatic else ""}
-        facts = [part for pair in conversation_facts.items() for part in pair]
-        # The script runs in the customer's slot, the index lives in another: the intent lets the
-        # sweeper finish the index's sync if this process dies in between (index.py).
-        intent = await self.index.intend("cust", customer_id)
-        try:
-            for _ in range(MAX_MOVED_HOPS):
-                ck = keys.CustomerKeys(customer_id)
-                outcome, conversation_id, stored_id, queue = await self._ingest(
-                    keys=[ck.customer, ck.identities, ck.conversations, ck.seen, ck.seen_at],
-                    args=[
-                        ck.tag, customer_id, message.dedupe_key, ids.conversation_id(), message_id,
-                        codec.to_ms(now), int(self.reopen_window.total_seconds() * 1000),
-                        int(self.dedupe_retention.total_seconds() * 1000), message.name or "",
-                        message.channel.value, message.subject or "", message.meta.get(THREAD_HINT, ""),
-                        *ratings.script_args(message, now),
-                        len(identities), *identities,
-                        len(facts), *facts,
-                        *stream_fields,
-                    ],
-                )
-                if outcome != "moved":
-                    break
-                customer_id = CustomerId(conversation_id)  # the script returns the survivor's id
-            else:
-                raise RuntimeError(f"customer merge chain too long for {message.identity.key}")
-        except BaseException:
-            # Refused before anything was stored (or the sender retries, and the retry syncs the index).
-            with contextlib.suppress(Exception):
-                await self.index.forget(intent)
-            raise
-        result = IngestResult(outcome, customer_id, ConversationId(conversation_id), MessageId(stored_id), queue)
-        fields = redisio.text_hash(await self.redis.hgetall(keys.CustomerKeys(customer_id).conversation(conversation_id)))
-        if fields:
-            await self.index.apply(entry_of(fields), intent=intent)
-        # Outside the script: these keys are not in the customer's slot. The
-        # writes are idempotent and repeated on every ingest, a duplicate
-        # included: a first try that died after the script (Redis went away, the
-        # sender got a 503) is completed by the sender's retry before it is
-        # acknowledged. WAIT (when replicas must confirm) covers them, the index and the script.
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.conversation_locator(conversation_id), customer_id)
-            terms = term_members(customer_id, name=message.name or "", identities=[message.identity.key])
-            if terms:  # a web chat visitor without a name has none
-                pipe.zadd(keys.SEARCH_TERMS, terms)
-            self._wait_for_replicas(pipe)
-            await self._confirmed(pipe)
-        if not result.duplicate:
-            stored = replace(stored, conversation_id=result.conversation_id)
-            await self.redis.publish(keys.conversation_events(conversation_id), _event_json(stored))
-        return result
+    async def ingest(self, message: InboundMessage, *, now: datetime | None = None,
+                     also: ExtraWrites | None = None) -> IngestResult:
+        """Store one inbound message exactly once (``ingest.py``); ``also``: the caller's extra writes."""
+        return await self._ingest(message, now or datetime.now(UTC), also)
 
     async def confirm_replicated(self) -> None:
         """Wait until the replicas have every write made so far (when they must confirm); else NotReplicated.
@@ -308,6 +219,16 @@ class ConversationStore:
         fields = redisio.text_hash(await self.redis.hgetall(ck.conversation(conversation_id)))
         if not fields:
             raise NotFound(f"no conversation {conversation_id}")
+        return codec.conversation_from_hash(fields)
+
+    async def conversation_of(self, customer_id: str, conversation_id: str) -> Conversation:
+        """The conversation, read where ``customer_id`` keeps it (one round trip: no locator).
+
+        For a caller that knows the owner from a moment ago; after a merge moved it, the locator finds it.
+        """
+        fields = redisio.text_hash(await self.redis.hgetall(keys.CustomerKeys(customer_id).conversation(conversation_id)))
+        if not fields:
+            return await self.conversation(conversation_id)
         return codec.conversation_from_hash(fields)
 
     async def conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
@@ -494,5 +415,4 @@ def _write(pipe: Pipeline, ck: keys.CustomerKeys, conversation_id: str, change: 
         pipe.hset(ck.delivery(conversation_id), mapping=redisio.fields(change.delivery))
 
 
-def _event_json(message: Message) -> str:
-    return json.dumps({"type": "message", "message": codec.message_json(message)})
+_event_json = event_json

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import parse_url
 from redis.retry import Retry as SyncRetry
@@ -42,6 +43,16 @@ SENTINEL_TIMEOUT = 0.5
 RETRIES = 3
 BACKOFF = {"base": 0.05, "cap": 0.5}
 
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """The Sentinel master's pool, waiting for a free connection like ``BlockingConnectionPool``.
+
+    redis-py ships no such pool; the Sentinel pool only decides where to connect
+    (``get_master_address``) and the blocking pool only how to hand connections out,
+    so the two combine (``SentinelConnectionPool.__init__`` passes ``max_connections``
+    and ``timeout`` on to ``BlockingConnectionPool``).
+    """
 
 
 def _retry() -> Retry:
@@ -77,14 +88,21 @@ class RedisClients:
         options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": CONNECT_TIMEOUT,
                                    "socket_timeout": COMMAND_TIMEOUT, "retry": _retry()}
         settings = self.settings
+        pool = settings.redis_pool
         if settings.redis_cluster:
             assert settings.redis_url is not None  # checked with the settings
-            return cast(Redis, RedisCluster.from_url(settings.redis_url, **options))
+            # Per node; redis-py's async cluster client has no waiting pool: past it, MaxConnectionsError (503).
+            return cast(Redis, RedisCluster.from_url(settings.redis_url, max_connections=pool.max_connections,
+                                                     **options))
+        # Past max_connections a command waits up to wait_seconds for a free connection (then 503),
+        # where the default pool would refuse at once under a burst.
+        waiting: dict[str, Any] = {"max_connections": pool.max_connections, "timeout": pool.wait_seconds}
         if settings.redis_sentinels:
-            master = self._sentinels().master_for(self._master(), **options, **_url_options(settings.redis_url))
+            master = self._sentinels().master_for(self._master(), connection_pool_class=BlockingSentinelConnectionPool,
+                                                  **options, **waiting, **_url_options(settings.redis_url))
             return cast(Redis, master)
         assert settings.redis_url is not None
-        return Redis.from_url(settings.redis_url, **options)
+        return Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, **options, **waiting))
 
     def pubsub(self) -> Redis:
         """The web chat hub's subscriber connection.

@@ -22,7 +22,9 @@ from conversations.attachment_s3 import S3AttachmentStore
 from conversations.attachments import Attachments, AttachmentStore, LocalAttachmentStore
 from conversations.events import EventBus
 from conversations.service import ConversationService
-from conversations.store import ConversationStore, ReplicaAck
+from conversations.clock import now_ms
+from conversations.identity_cache import IdentityCache
+from conversations.store import ConversationStore, IngestResult, ReplicaAck
 from gateway import inbox_live
 from gateway.channels import build_senders
 from gateway.redis_clients import RedisClients, close_data, prepare
@@ -30,7 +32,7 @@ from gateway.settings import Settings
 from router import LiveRules
 from templates import LiveTemplates
 from workers.context import Services
-from workers import report_store, trends
+from workers import keys as worker_keys, report_store, trends
 from workers.dispatch import listeners
 from workers.queues import JobQueues
 
@@ -84,7 +86,9 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
                    templates: LiveTemplates | None = None) -> Services:
     """The process's services on its data client ``redis`` and RQ's connection ``sync_redis``."""
     replica_ack = ReplicaAck(settings.redis_min_replicas_ack, settings.redis_replica_ack_timeout_ms)
-    store = ConversationStore(redis, reopen_window=settings.reopen_window, replica_ack=replica_ack)
+    store = ConversationStore(redis, reopen_window=settings.reopen_window, replica_ack=replica_ack,
+                              extra_writes=[sla_dirty_mark], group_commit=settings.ingest.group_commit,
+                              identity_cache=IdentityCache(settings.ingest.identity_cache_entries))
     events = EventBus()
     jobs = JobQueues(sync_redis)
     service = ConversationService(store, lambda: rules.current, events)
@@ -101,6 +105,14 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
                     templates=templates if templates is not None else load_live_templates(settings),
                     proactive=settings.proactive, attachments=build_attachments(settings),
                     retention=settings.retention)
+
+
+def sla_dirty_mark(result: IngestResult) -> list[tuple[str | int, ...]]:
+    """The SLA sweeper's dirty mark of a stored message's conversation, sent in the message's own round trip.
+
+    The same write as ``workers.timers.mark_dirty`` (idempotent: a later mark only moves the score).
+    """
+    return [("ZADD", worker_keys.TIMERS_DIRTY, now_ms(), result.conversation_id)]
 
 
 def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:

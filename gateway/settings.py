@@ -33,6 +33,7 @@ from gateway import envvalues
 from workers.proactive_settings import ProactiveSettings
 from workers.retention import RetentionSettings
 from gateway.attachment_settings import AttachmentSettings
+from gateway.performance_settings import IngestSettings, RedisPoolSettings
 from workers.settings import WorkerSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -116,6 +117,8 @@ class Settings(BaseSettings):
     proactive: ProactiveSettings = Field(default_factory=ProactiveSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)  # GATEWAY_RETENTION__* (docs/DATA.md)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    redis_pool: RedisPoolSettings = Field(default_factory=RedisPoolSettings)  # GATEWAY_REDIS_POOL__*
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # GATEWAY_INGEST__* (docs/PERFORMANCE.md)
 
     @field_validator("agent_tokens", mode="before")
     @classmethod

@@ -31,7 +31,8 @@ def test_the_timers_benchmark_answers_help_without_pytest():
 
 # Each benchmark at a tiny size, so none can rot: the ones with one server process, then the ones
 # with several (SMTP listener; web + worker processes with the Slack and Twilio fakes).
-@pytest.mark.parametrize("group", [["ingest_sms", "ingest_webchat", "memory", "routing", "timers", "archive"],
+@pytest.mark.parametrize("group", [["ingest_sms", "ingest_webchat", "ingest_store", "ingest_roundtrips", "memory",
+                                    "routing", "timers", "archive"],
                                    ["ingest_email", "fanout", "end_to_end"]])
 def test_the_benchmarks_run_at_a_tiny_size(group):
     result = subprocess.run([sys.executable, "-m", "benchmarks.all", "--tiny", "--no-write", "--only", *group],

@@ -29,6 +29,7 @@ class Visitor:
     name: str | None
     verified: bool = False
     conversation_id: str | None = None
+    customer_id: str | None = None  # who owned conversation_id when last seen (a merge may move it)
     # Ids of messages this socket has sent to the visitor (never forwarded twice).
     forwarded: set[str] = field(default_factory=set)
     # Outbound messages sent on this socket and not yet acknowledged: id -> conversation id.

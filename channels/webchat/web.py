@@ -27,6 +27,7 @@ from channels.webchat.settings import WebchatSettings
 from conversations import codec, ratings
 from conversations.clock import now_ms, utcnow
 from conversations.errors import DomainError, NotFound, storage_unavailable
+from conversations.ingest import IngestResult
 from conversations.models import Customer, DeliveryStatus, Direction, Identity, Status
 
 log = logging.getLogger("gateway.webchat")
@@ -158,6 +159,7 @@ class WebchatSocket:
             messages: list[dict[str, Any]] = []
             if live:
                 visitor.conversation_id = live
+                visitor.customer_id = customer.id if customer else None
                 await self.deps.hub.join(live, self.on_event)
                 messages = await self._visible(live, visitor)
         except BaseException:
@@ -205,8 +207,10 @@ class WebchatSocket:
             raise FrameError("too_many_conversations",
                              "too many new conversations from this address this hour; try again later")
         visitor.sending.add(message.provider_id)
+        # An anonymous visitor's last activity (the retention sweep's clock), in the message's own round trip.
+        activity = None if visitor.verified else _anonymous_activity
         try:
-            result = await self.deps.service.ingest(message)
+            result = await self.deps.service.ingest(message, also=activity)
         except BaseException:
             if reserved:
                 await self.cap.release(self.address)
@@ -215,8 +219,6 @@ class WebchatSocket:
             visitor.sending.discard(message.provider_id)
         if reserved and result.outcome != "opened":
             await self.cap.release(self.address)
-        if not visitor.verified and not result.duplicate:
-            await self.deps.redis.zadd(keys.ANONYMOUS_ACTIVITY, {result.customer_id: now_ms()})
         # After a merge the message lives in the surviving conversation: follow it.
         if result.conversation_id != visitor.conversation_id:
             # Joined before it counts as joined: if Redis fails here, the resend joins again.
@@ -224,6 +226,7 @@ class WebchatSocket:
             if visitor.conversation_id:
                 await self.deps.hub.leave(visitor.conversation_id, self.on_event)
             visitor.conversation_id = result.conversation_id
+        visitor.customer_id = result.customer_id
         visitor.forwarded.add(result.message_id)
         self.send({"type": "ack", "client_id": chat.client_id, "message_id": result.message_id,
                    "conversation_id": result.conversation_id, "duplicate": result.duplicate})
@@ -236,7 +239,10 @@ class WebchatSocket:
         if not visitor.conversation_id:
             return True
         try:
-            conversation = await self.deps.store.conversation(visitor.conversation_id)
+            if visitor.customer_id:  # one round trip; only the cap's guess rides on it (released if wrong)
+                conversation = await self.deps.store.conversation_of(visitor.customer_id, visitor.conversation_id)
+            else:
+                conversation = await self.deps.store.conversation(visitor.conversation_id)
         except NotFound:
             return True
         if conversation.status != Status.RESOLVED:
@@ -340,3 +346,9 @@ async def widget(request: web.Request) -> web.FileResponse:
     path = resources.files("channels.webchat").joinpath("static/widget.js")
     return web.FileResponse(str(path), headers={"Content-Type": "application/javascript",
                                                 "Cache-Control": "public, max-age=300"})
+
+
+def _anonymous_activity(result: IngestResult) -> list[tuple[str | int, ...]]:
+    if result.duplicate:
+        return []
+    return [("ZADD", keys.ANONYMOUS_ACTIVITY, now_ms(), result.customer_id)]

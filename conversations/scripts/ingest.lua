@@ -13,15 +13,21 @@
 --       10 channel, 11 subject, 12 thread hint (a conversation id the
 --       channel's threading points at, or ""), 13 the rating this text would
 --       give ("1".."5", or "" when it does not start with one), 14 its comment,
---       15 number of rating entry field values (e: the timeline entry stored
---       when the reply is taken as a rating), then e values, then the number of
+--       15 "1" when the customer id came from the process's identity cache
+--       (then a customer that does not exist, or is being erased, is "gone":
+--       the caller asks Redis who owns the identity now, so a cached id never
+--       recreates an erased customer), 16 number of rating entry field values
+--       (e: the timeline entry stored when the reply is taken as a rating),
+--       then e values, then the number of
 --       identity keys (n), then n identity keys, then the number of
 --       conversation fact values (f: field/value pairs the channel keeps on the
 --       conversation), then f values, then message stream field/value pairs.
 -- Returns {outcome, conversation id, message id, queue ("" while unrouted, and when the message answers
--- a proactive message: route it)}; outcome is one of
+-- a proactive message: route it), the conversation hash as this leaves it (field, value, ...: the
+-- caller indexes it without reading it again)}; outcome is one of
 -- opened, reopened, appended, rated, duplicate, or {"moved", customer id}
--- when the customer was merged into another one (the caller retries there).
+-- when the customer was merged into another one (the caller retries there), or {"gone"}
+-- (see ARGV 15; nothing was written).
 --
 -- CSAT: a reply that starts with 1-5 while the live conversation is resolved,
 -- its survey window open and no rating recorded yet is "rated": stored on that
@@ -31,7 +37,12 @@
 local tag = ARGV[1]
 local merged = redis.call('HGET', KEYS[1], 'merged_into')
 if merged then
-  return {'moved', merged, '', ''}
+  return {'moved', merged, '', '', {}}
+end
+-- An erasure marks the customer before it releases its identities (conversations/erase.py).
+if redis.call('HEXISTS', KEYS[1], 'erasing') == 1
+    or (ARGV[15] == '1' and redis.call('EXISTS', KEYS[1]) == 0) then
+  return {'gone', '', '', '', {}}
 end
 
 local seen = redis.call('HGET', KEYS[4], ARGV[3])
@@ -40,13 +51,14 @@ if seen then
   local space = string.find(seen, ' ', 1, true)
   local seen_conversation = string.sub(seen, 1, space - 1)
   local seen_queue = redis.call('HGET', tag .. ':conv:' .. seen_conversation, 'queue') or ''
-  return {'duplicate', seen_conversation, string.sub(seen, space + 1), seen_queue}
+  return {'duplicate', seen_conversation, string.sub(seen, space + 1), seen_queue,
+    redis.call('HGETALL', tag .. ':conv:' .. seen_conversation)}
 end
 
 local now = tonumber(ARGV[6])
 local rating = ARGV[13]
-local rated_count = tonumber(ARGV[15])
-local at = 16 + rated_count          -- the number of identity keys
+local rated_count = tonumber(ARGV[16])
+local at = 17 + rated_count          -- the number of identity keys
 local n = tonumber(ARGV[at])
 local first_identity = ARGV[at + 1]
 local facts_at = at + n + 1          -- the number of conversation fact values
@@ -115,7 +127,7 @@ redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(fields))
 
 if outcome == 'rated' then
   local entry = {}
-  for i = 16, 15 + rated_count do
+  for i = 17, 16 + rated_count do
     entry[#entry + 1] = ARGV[i]
   end
   redis.call('XADD', tag .. ':msgs:' .. conversation, '*', unpack(entry))
@@ -149,4 +161,5 @@ if #expired > 0 then
   redis.call('ZREM', KEYS[5], unpack(expired))
 end
 
-return {outcome, conversation, ARGV[5], route_now and '' or (redis.call('HGET', conversation_key, 'queue') or '')}
+return {outcome, conversation, ARGV[5], route_now and '' or (redis.call('HGET', conversation_key, 'queue') or ''),
+  redis.call('HGETALL', conversation_key)}
