@@ -131,12 +131,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     async def run() -> dict[str, Any]:
         redis = clients.data()
         try:
+            rules = load_live_rules(settings).current
+            store = ConversationStore(redis, reopen_window=settings.reopen_window)
             if args.rebuild:
-                rules = load_live_rules(settings).current
-                store = ConversationStore(redis, reopen_window=settings.reopen_window)
                 everything = await store.all_conversation_ids()
                 count = await report_store.rebuild(store, rules, everything)
                 print(f"recomputed {count} of {len(everything)} conversations", file=sys.stderr)
+            await report_store.catch_up(store, rules)  # what events marked and no sweeper recorded yet
             return await report_store.summary(redis, parsed.filters, parsed.group_by)
         finally:
             await close_data(redis)

@@ -87,15 +87,16 @@ def build_services(settings: Settings, redis: Redis, sync_redis: SyncRedis, rule
     """The process's services on its data client ``redis`` and RQ's connection ``sync_redis``."""
     replica_ack = ReplicaAck(settings.redis_min_replicas_ack, settings.redis_replica_ack_timeout_ms)
     store = ConversationStore(redis, reopen_window=settings.reopen_window, replica_ack=replica_ack,
-                              extra_writes=[sla_dirty_mark], group_commit=settings.ingest.group_commit,
+                              extra_writes=[sla_dirty_mark, report_dirty_mark], group_commit=settings.ingest.group_commit,
                               identity_cache=IdentityCache(settings.ingest.identity_cache_entries))
     events = EventBus()
     jobs = JobQueues(sync_redis)
     service = ConversationService(store, lambda: rules.current, events)
-    for listener in listeners(jobs, redis, slack_configured=slack_configured(settings.slack)):
+    # The store sends both dirty marks with each stored message: the listeners skip that event's.
+    for listener in listeners(jobs, redis, slack_configured=slack_configured(settings.slack), ingest_marked=True):
         events.subscribe(listener)
     events.subscribe(audit.listener(audit_log(settings, redis)))
-    events.subscribe(report_store.listener(store, lambda: rules.current))
+    events.subscribe(report_store.listener(store, ingest_marked=True))
     events.subscribe(trends.listener(store, lambda: rules.current, jobs, settings.base_url))
     events.subscribe(inbox_live.publisher(redis))  # every process's events reach the inbox pages
     senders = build_senders(settings, redis, secret_key_bytes(settings))
@@ -113,6 +114,11 @@ def sla_dirty_mark(result: IngestResult) -> list[tuple[str | int, ...]]:
     The same write as ``workers.timers.mark_dirty`` (idempotent: a later mark only moves the score).
     """
     return [("ZADD", worker_keys.TIMERS_DIRTY, now_ms(), result.conversation_id)]
+
+
+def report_dirty_mark(result: IngestResult) -> list[tuple[str | int, ...]]:
+    """The reports' mark of a stored message's conversation (``report_store.record_marked`` records its row)."""
+    return [report_store.dirty_mark(result.conversation_id)]
 
 
 def audit_log(settings: Settings, redis: Redis) -> audit.AuditLog:

@@ -33,9 +33,12 @@ def outbound_listener(jobs: JobQueues, redis: Redis) -> Listener:
     return on_event
 
 
-def sla_listener(jobs: JobQueues, redis: Redis) -> Listener:
+def sla_listener(jobs: JobQueues, redis: Redis, *, ingest_marked: bool = False) -> Listener:
+    """``ingest_marked``: the store sends the dirty mark with every stored message (no mark for INGESTED)."""
+    skipped = {EventKind.INGESTED} if ingest_marked else set()
+
     async def on_event(event: ConversationEvent) -> None:
-        if event.kind in ARMING_EVENTS:
+        if event.kind in ARMING_EVENTS and event.kind not in skipped:
             await timers.mark_dirty(redis, event.conversation_id)  # on the ingest path: no thread hop
         if event.kind == EventKind.ESCALATED:
             trigger = "sla" if event.detail.get("by") == escalation.SLA_AUTHOR else "agent"
@@ -44,5 +47,6 @@ def sla_listener(jobs: JobQueues, redis: Redis) -> Listener:
     return on_event
 
 
-def listeners(jobs: JobQueues, redis: Redis, *, slack_configured: bool) -> list[Listener]:
-    return [outbound_listener(jobs, redis), sla_listener(jobs, redis), slack.listener(jobs, redis, slack_configured)]
+def listeners(jobs: JobQueues, redis: Redis, *, slack_configured: bool, ingest_marked: bool = False) -> list[Listener]:
+    return [outbound_listener(jobs, redis), sla_listener(jobs, redis, ingest_marked=ingest_marked),
+            slack.listener(jobs, redis, slack_configured)]

@@ -10,13 +10,21 @@ script and the multi-key reads stay in one Redis Cluster slot:
   version it was computed at; recomputed from the hour's rows when the version moved.
 - ``gw:{report}:stale``: set, hours whose rows changed since the sweeper last recomputed their
   aggregate (``warm``), so summaries find them cached.
+- ``gw:{report}:dirty``: zset, conversation id → how many changes marked it: conversations whose
+  row is to be recomputed (a count, not a time: any mark after a read moves it).
 
-``record`` reads the conversation hash and timeline in one MULTI (a consistent
-snapshot: every verb writes both in one transaction), computes the row and
-stores it with a script that keeps the row computed from the newest timeline:
-two processes recording the same conversation at once never leave the older
-state behind. Recording is idempotent, so it runs after every event that can
-change a figure, and ``rebuild`` recomputes any period from the stored facts.
+An event that can change a figure only *marks* its conversation (one ``ZADD``; a
+stored message's mark rides the message's own round trip, ``dirty_mark``). The
+sweeper records the marked conversations every pass, and a summary or series
+records what is still marked before it reads, so every answer includes every
+event before it. Recording a conversation reads its hash and timeline in one
+atomic step, computes the row and stores it with a script that keeps the row
+computed from the newest timeline: two processes recording the same
+conversation at once never leave the older state behind. A mark is removed only
+if no event moved it meanwhile. Recording was first done inside each event, on
+the request's path: it read the whole timeline after every message and was
+most of an ingest's time (docs/PERFORMANCE.md). Recording is idempotent, and
+``rebuild`` recomputes any period from the stored facts.
 A summary reads the cached aggregates of the whole hours of its period (and the
 rows of the partial hours at its edges), so its cost grows with hours, not
 conversations.
@@ -24,9 +32,10 @@ conversations.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -40,8 +49,9 @@ from router import RuleSet
 from workers.report_facts import Facts, compute
 from workers.report_summary import Collector, Filters, HourGroups, by_group, decode_hour, encode_hour, pick
 
-__all__ = ["HOURS", "STALE", "VERSIONS", "aggregate_key", "bucket_key", "collect", "decode_hour", "facts_of",
-           "hour_groups", "listener", "rebuild", "record", "series", "summary", "warm"]
+__all__ = ["DIRTY", "HOURS", "STALE", "VERSIONS", "aggregate_key", "bucket_key", "catch_up", "collect", "decode_hour",
+           "dirty_mark", "facts_of", "hour_groups", "listener", "rebuild", "record", "record_marked", "series",
+           "summary", "warm"]
 
 log = logging.getLogger("gateway.reports")
 
@@ -49,6 +59,10 @@ PREFIX = "gw:{report}"
 HOURS = f"{PREFIX}:hours"
 VERSIONS = f"{PREFIX}:version"
 STALE = f"{PREFIX}:stale"
+DIRTY = f"{PREFIX}:dirty"
+RECORD_BATCH = 500  # marked conversations recorded per call of ``record_marked``
+RECORD_CONCURRENCY = 16  # of those, recorded at once (each is two round trips)
+CATCH_UP_MOST = 5_000  # a report records at most this many marks before it reads; the sweeper keeps up
 HOUR_MS = 3_600_000
 # Events after which a conversation's figures may have changed (deliveries, notes and
 # assignments change none of them).
@@ -75,6 +89,18 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[4])
 redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
 redis.call('SADD', KEYS[4], ARGV[4])
 return 1
+"""
+
+# KEYS: the dirty zset. ARGV: member, score pairs as read. Removes each mark still at the score read:
+# a mark an event moved after the read stays for the next pass.
+_UNMARK = """
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
 """
 
 
@@ -123,20 +149,73 @@ async def record(store: ConversationStore, rules: RuleSet, conversation_id: str)
     return bool(stored)
 
 
-def listener(store: ConversationStore, rules: Callable[[], RuleSet]) -> Listener:
-    """Records the conversation's row after every event that may change a figure."""
+def dirty_mark(conversation_id: str) -> tuple[str | int, ...]:
+    """The mark as a command, for writes that go out in another round trip (a stored message's).
+
+    Sent again with a duplicate's retry: one more mark only records the row once more.
+    """
+    return ("ZINCRBY", DIRTY, 1, conversation_id)
+
+
+def listener(store: ConversationStore, *, ingest_marked: bool = False) -> Listener:
+    """Marks the conversation after every event that may change a figure (``record_marked`` records it).
+
+    ``ingest_marked``: the store already sends ``dirty_mark`` with every stored message, so a
+    stored message's own event needs no mark of its own.
+    """
 
     async def on_event(event: ConversationEvent) -> None:
-        if event.kind not in RECORDING_EVENTS:
+        if event.kind not in RECORDING_EVENTS or (ingest_marked and event.kind == EventKind.INGESTED):
             return
         targets = [event.conversation_id]
         if event.kind == EventKind.MERGED:
             targets = [c for c in event.detail.get("moved", "").split(",") if c] + targets
-        for conversation_id in targets:
-            if conversation_id:
-                await record(store, rules(), conversation_id)
+        marked = [conversation_id for conversation_id in targets if conversation_id]
+        if len(marked) == 1:
+            await store.redis.zincrby(DIRTY, 1, marked[0])
+        elif marked:
+            async with store.redis.pipeline(transaction=False) as pipe:
+                for conversation_id in marked:
+                    pipe.zincrby(DIRTY, 1, conversation_id)
+                await pipe.execute()
 
     return on_event
+
+
+async def record_marked(store: ConversationStore, rules: RuleSet, limit: int = RECORD_BATCH) -> int:
+    """Record up to ``limit`` marked conversations; returns how many marks were read.
+
+    Called by the sweeper every pass and by ``catch_up`` before a report is read. Conversations
+    are recorded a few at a time; a mark moved by an event meanwhile stays for the next call.
+    """
+    members = redisio.scored(await store.redis.zrange(DIRTY, 0, limit - 1, withscores=True))
+    if not members:
+        return 0
+    gate = asyncio.Semaphore(RECORD_CONCURRENCY)
+
+    async def one(conversation_id: str) -> None:
+        async with gate:
+            await record(store, rules, conversation_id)
+
+    await asyncio.gather(*(one(conversation_id) for conversation_id, _ in members))
+    # The scores as Redis prints them, so the script compares equal strings.
+    pairs = [part for conversation_id, score in members for part in (conversation_id, _score_text(score))]
+    await store.redis.eval(_UNMARK, 1, DIRTY, *pairs)
+    return len(members)
+
+
+async def catch_up(store: ConversationStore, rules: RuleSet, most: int = CATCH_UP_MOST) -> None:
+    """Record what is marked before a report is read (at most ``most`` conversations; the sweeper does the rest)."""
+    done = 0
+    while done < most:
+        read = await record_marked(store, rules, min(RECORD_BATCH, most - done))
+        if read == 0:
+            return
+        done += read
+
+
+def _score_text(score: float) -> str:
+    return str(int(score)) if float(score).is_integer() else repr(score)
 
 
 async def rebuild(store: ConversationStore, rules: RuleSet, conversation_ids: Iterable[str]) -> int:

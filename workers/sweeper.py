@@ -295,6 +295,9 @@ class Sweeper:
                     await self.arm_marked(budget_seconds=ARM_BUDGET_SECONDS)
                     await self.services.store.index.repair()  # index syncs a dead process left undone
                     await self.sweep_timers()
+                    # Report rows of the conversations events marked (a batch a pass; more waits for the next).
+                    reports_left = await report_store.record_marked(
+                        self.services.store, self.services.rules.current) >= report_store.RECORD_BATCH
                     if time.monotonic() - last_recovery >= recover_every:
                         await self.recover_outbound()
                         last_recovery = time.monotonic()
@@ -305,7 +308,7 @@ class Sweeper:
                     if time.monotonic() - last_reports >= REPORTS_EVERY_SECONDS:
                         last_reports = time.monotonic()
                         await report_store.warm(self.redis)
-                    wait = 0.0 if self.arming_left else await self.until_next_due(interval)
+                    wait = 0.0 if self.arming_left or reports_left else await self.until_next_due(interval)
                 outage.recovered()
                 failing.cleared()
             except Exception as error:

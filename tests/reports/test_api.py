@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,8 +15,8 @@ from tests.conftest import Backend, admin_headers, make_settings, start_client
 from tests.reports.support import RULES, T0
 from tests.reports.test_scenario import EXPECTED, play
 from tests.support import ROOT, redis_snapshot, write_rules
-from tests.workers.support import Clock
-from workers import context
+from tests.workers.support import Clock, sms
+from workers import context, report_store
 
 FROM, TO = "2026-03-02T09:00:00Z", "2026-03-02T21:00:00Z"
 
@@ -43,6 +44,33 @@ async def test_summary_gives_the_exact_figures_of_the_scripted_day(reports_gatew
                                          headers=admin_headers())
     body = await response.json()
     assert body["volume"]["new"] == 2 and list(body["groups"]) == ["1"]
+
+
+async def test_an_event_counts_in_the_next_summary_with_no_sweeper_running(reports_gateway):
+    """Events only mark their conversation; the summary records what is marked before it reads."""
+    services = reports_gateway.app[SERVICES]
+    conversation_id = reports_gateway.ids["d"]
+    response = await reports_gateway.post(f"/api/conversations/{conversation_id}/messages",
+                                          json={"text": "Sorry for the wait.", "author": "Linus"},
+                                          headers=admin_headers())
+    assert response.status == 201
+    assert await services.redis.zscore(report_store.DIRTY, conversation_id)  # marked, not recorded yet
+    response = await reports_gateway.get(f"/api/reports/summary?from={FROM}&to={TO}", headers=admin_headers())
+    figures = await response.json()
+    assert figures["volume"]["messages_out"] == EXPECTED["volume"]["messages_out"] + 1
+    assert figures["first_response_seconds"]["count"] == EXPECTED["first_response_seconds"]["count"] + 1
+    assert await services.redis.zcard(report_store.DIRTY) == 0
+
+
+async def test_a_stored_message_is_marked_in_its_own_round_trip(reports_gateway):
+    """The mark of a stored message goes with the message's writes (the listener skips that event)."""
+    services = reports_gateway.app[SERVICES]
+    await services.service.ingest(sms("my invoice is wrong", "late-1", datetime.now(UTC)))  # opened and routed
+    await services.redis.delete(report_store.DIRTY)
+    result = await services.service.ingest(sms("and one more thing", "late-2", datetime.now(UTC)))
+    assert result.outcome == "appended"
+    # Once, from the message's own writes: the INGESTED listener adds no second mark (and no round trip).
+    assert await services.redis.zscore(report_store.DIRTY, result.conversation_id) == 1
 
 
 async def test_timeseries_per_hour_and_per_day(reports_gateway):
