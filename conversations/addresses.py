@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -22,6 +23,14 @@ def normalize_email(address: str) -> str:
 
 def normalize_phone(number: str, default_region: str = "US") -> str:
     """E.164 (``+4915112345678``); numbers without a country code use ``default_region``."""
+    return _e164(number, default_region)
+
+
+# Every SMS webhook normalizes its From and To (our own number, the same on every request), and
+# phonenumbers' parse + validate + format was ~0.14 ms a call in the web process's profile.
+# Pure, so remembered; a number that fails is not (the error is raised again).
+@lru_cache(maxsize=16_384)
+def _e164(number: str, default_region: str) -> str:
     try:
         parsed = phonenumbers.parse(number, default_region)
     except phonenumbers.NumberParseException as error:
