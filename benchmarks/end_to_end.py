@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import time
 
@@ -82,7 +83,10 @@ async def run(rate: float = 200.0, seconds: float = 10.0) -> Result:
                      "GATEWAY_SLACK__API_BASE_URL": slack_fake.url + "api/",
                      "GATEWAY_TWILIO__API_BASE_URL": twilio_fake.url.rstrip("/"),
                      "GATEWAY_LOG_LEVEL": "ERROR"}
-            workers = [harness.Process(["gateway.cli", "worker", queue],
+            # BENCH_WORKER_PROFILE=/tmp/w: each worker runs under cProfile, written to /tmp/w.<queue>.
+            profile = os.environ.get("BENCH_WORKER_PROFILE")
+            workers = [harness.Process([*(["cProfile", "-o", f"{profile}.{queue}", "-m"] if profile else []),
+                                        "gateway.cli", "worker", queue],
                                        harness.gateway_env(server.url, harness.free_port(), **extra))
                        for queue in ("outbound", "service", "support")]
             try:
