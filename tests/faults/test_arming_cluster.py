@@ -4,36 +4,14 @@ conversation ends as arming it alone leaves it."""
 
 from __future__ import annotations
 
-
 import pytest
-from redis.asyncio.cluster import RedisCluster
 
 from conversations import keys as core_keys
-from conversations.service import ConversationService
 from conversations.store import ConversationStore
-from gateway.redis_clients import close_data, prepare
 from tests.conversations.backlog_support import assert_index_exact
-from tests.faults.servers import Cluster
-from tests.workers.support import Clock, live_rules, sms
+from tests.faults.cluster_service import cluster, service  # noqa: F401  (the fixtures)
+from tests.workers.support import sms
 from workers import arming, keys, timers
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    cluster = Cluster().start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-async def service(cluster):
-    redis = RedisCluster.from_url(cluster.url, decode_responses=True)
-    await prepare(redis)
-    for node in redis.get_primaries():
-        await redis.flushall(target_nodes=node)
-    rules = live_rules()
-    yield ConversationService(ConversationStore(redis), lambda: rules.current, clock=Clock())
-    await close_data(redis)
 
 
 async def state(store: ConversationStore, ids: list[str]) -> dict:

@@ -7,37 +7,15 @@ import asyncio
 import random
 
 import pytest
-from redis.asyncio.cluster import RedisCluster
 from redis.cluster import key_slot
 
 from conversations import keys
 from conversations.backlog import Filter, Order
 from conversations.errors import Conflict, InvalidRequest
 from conversations.models import Channel, Identity
-from conversations.service import ConversationService
-from conversations.store import ConversationStore
-from gateway.redis_clients import close_data, prepare
 from tests.conversations.backlog_support import assert_index_exact, every_page, expected_order
-from tests.faults.servers import Cluster
-from tests.workers.support import Clock, live_rules, sms
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    cluster = Cluster().start()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-async def service(cluster):
-    redis = RedisCluster.from_url(cluster.url, decode_responses=True)
-    await prepare(redis)
-    for node in redis.get_primaries():
-        await redis.flushall(target_nodes=node)
-    rules = live_rules()
-    yield ConversationService(ConversationStore(redis), lambda: rules.current, clock=Clock())
-    await close_data(redis)
+from tests.faults.cluster_service import cluster, service  # noqa: F401  (the fixtures)
+from tests.workers.support import sms
 
 
 @pytest.mark.timeout(120)
