@@ -51,12 +51,16 @@ class _View:
     def of(cls, lines: list[str]) -> _View:
         plain = [shapes.clean(shapes.unquote(line)) for line in lines]
         quoted = [shapes.quote_depth(line) > 0 for line in lines]
+        for index in range(1, len(lines)):
+            if not quoted[index] and quoted[index - 1] and _rewrapped(plain[index - 1], plain[index]):
+                quoted[index] = True
+        footer = _footer_below_quote(lines, plain, quoted)
         tail = [False] * (len(lines) + 1)
         quoted_after = [False] * (len(lines) + 1)
         seen = False
         for index in range(len(lines) - 1, -1, -1):
             quoted_after[index] = quoted_after[index + 1] or quoted[index]
-            if not plain[index]:
+            if not plain[index] or index >= footer:
                 tail[index] = seen and tail[index + 1]
                 continue
             tail[index] = quoted[index] and (tail[index + 1] or not seen)
@@ -66,6 +70,34 @@ class _View:
 
     def has_content(self, start: int) -> bool:
         return start <= self.last_filled
+
+
+# A quoted line this long was wrapped by the client at ~76 characters; a wrapped quote whose tail
+# lost its ">" continues in lower case right below it ("> … entro cin" / "que giorni lavorativi.").
+_WRAPPED_QUOTE_CHARS = 50
+
+
+def _rewrapped(quoted_line: str, line: str) -> bool:
+    """``line`` is the rest of the ``>``-quoted line above it, re-wrapped without its ``>``.
+
+    A customer answering inline writes a new sentence (capital letter) or leaves a
+    blank line; a re-wrapped quote carries on mid-sentence in lower case.
+    """
+    return len(quoted_line) >= _WRAPPED_QUOTE_CHARS and line[:1].islower()
+
+
+def _footer_below_quote(lines: list[str], plain: list[str], quoted: list[bool]) -> int:
+    """Where a "-- " signature block below the quoted history starts (``len(lines)``: none).
+
+    A server or client adds the sender's signature or disclaimer at the very
+    bottom, below the quote: it is the signature, never an inline answer, and the
+    quote above it still runs to the end of the message.
+    """
+    for index in range(len(lines) - 1, 0, -1):
+        if lines[index].rstrip() in ("--", "-- ") and not quoted[index]:
+            above = next((i for i in range(index - 1, -1, -1) if plain[i]), None)
+            return index if above is not None and quoted[above] else len(lines)
+    return len(lines)
 
 
 def _after_separator(view: _View, index: int, kind: Kind) -> Boundary | None:
@@ -103,9 +135,13 @@ def _boundary_at(view: _View, index: int, forward_subject: bool) -> Boundary | N
     found = shapes.attribution_end(view.plain, index)
     if found is not None:
         end, strength = found
-        # Yahoo writes its full header above an unquoted original; anything else needs the ">" block.
-        plain_original = strength == "strong" and not view.quoted[index] and not view.quoted_after[end]
-        if view.tail[end] or plain_original and view.has_content(end):
+        # Yahoo writes its full header above an unquoted original; the verbless or colonless whole
+        # header counts above one when it stands apart between blank lines; else the ">" block.
+        unquoted = not view.quoted[index] and not view.quoted_after[end] and view.has_content(end)
+        apart = not view.plain[index - 1] if index else True
+        apart = apart and (end >= len(view.plain) or not view.plain[end])
+        plain_original = unquoted and (strength == "strong" or strength == "separated" and apart)
+        if view.tail[end] or plain_original:
             return Boundary(index, "reply", None, end)
     return None
 

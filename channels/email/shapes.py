@@ -42,6 +42,9 @@ def _verb_pattern() -> re.Pattern[str]:
 
 
 VERB = _verb_pattern()
+_VERB_ENDINGS = tuple({verb.lower() for verbs in VERBS.values() for verb in verbs})
+_VERB_LAST = re.compile(f"(?:{VERB.pattern})$", re.IGNORECASE)
+_ADDRESS_END = re.compile(r"<\s*[\w.+'-]+@[\w-]+(?:\.[\w-]+)+\s*>\s*$")
 _LABEL_LINE = re.compile(r"^\*{0,2}\s*(?P<label>[^\W\d_][^:：*]{0,24}?)\s*\*{0,2}\s*[:：]\s*\*{0,2}\s*(?P<value>.*)$")
 _SEPARATOR = re.compile(r"^[-=_*~—–]{2,}\s*(?P<title>[^-=_*~—–].*?)?\s*[-=_*~—–]{2,}$")
 _RULE = re.compile(r"^(?:[-_=*~—–]\s?){3,}$")
@@ -92,7 +95,8 @@ def has_time(text: str) -> bool:
     return bool(_TIME.search(text))
 
 
-Strength = Literal["strong", "quoted"]
+Strength = Literal["strong", "separated", "quoted"]
+_RANK: dict[Strength | None, int] = {"strong": 3, "separated": 2, "quoted": 1}
 
 
 def _first_person(text: str, verb: re.Match[str]) -> bool:
@@ -106,13 +110,18 @@ def attribution_strength(text: str) -> Strength | None:
     """How sure a line ending in ":" is a client's reply header.
 
     ``strong``: verb, address and a date or time, the whole header (Yahoo and some
-    Outlook builds write it above an unquoted original). ``quoted``: counts only
-    above a ``>``-quoted block (Thunderbird's name without address, the verbless
-    Yandex/Mail.ru/Gmail-ru shape). ``None``: not a header.
+    Outlook builds write it above an unquoted original). ``separated``: the whole
+    header without a verb (date, time, then "<address>:", as Yandex, Mail.ru and
+    Gmail in Russian write it) or without its colon ("… Name <addr> wrote"): counts
+    above a ``>``-quoted block, or on a line of its own between blank lines above
+    an unquoted original. ``quoted``: counts only above a ``>``-quoted block
+    (Thunderbird's name without address). ``None``: not a header.
     """
     text = text.strip()
-    if not text.endswith((":", "：")) or len(text) > 320:
+    if len(text) > 320:
         return None
+    if not text.endswith((":", "：")):
+        return _colonless_strength(text)
     address = bool(ADDRESS.search(text))
     dated, timed = has_date(text), has_time(text)
     if not address and not (dated and timed):
@@ -125,7 +134,18 @@ def attribution_strength(text: str) -> Strength | None:
             return "strong"
         return "quoted" if address or dated and timed else None
     # Without a verb the shape must be exactly the clients': date, time, then "<address>:" last.
-    return "quoted" if dated and timed and _ADDRESS_LAST.search(text) else None
+    return "separated" if dated and timed and _ADDRESS_LAST.search(text) else None
+
+
+def _colonless_strength(text: str) -> Strength | None:
+    """"On Wed, 14 Nov 2018 08:14 -0200 Name <name@x> wrote" with the colon lost: the client's exact
+    shape (date, time, "<address>" right before the verb that ends the line) or nothing."""
+    if not text.lower().endswith(_VERB_ENDINGS) or not (has_date(text) and has_time(text)):
+        return None
+    verb = _VERB_LAST.search(text)
+    if verb is None or not _ADDRESS_END.search(text[:verb.start()]):
+        return None
+    return None if _first_person(text, verb) else "separated"
 
 
 def join_wrapped(parts: list[str]) -> str:
@@ -135,7 +155,12 @@ def join_wrapped(parts: list[str]) -> str:
 
 
 def attribution_end(plain: list[str], start: int, max_lines: int = 3) -> tuple[int, Strength] | None:
-    """(index after, strength) of a reply header starting at ``start``, wrapped over up to three lines."""
+    """(index after, strength) of a reply header starting at ``start``, wrapped over up to three lines.
+
+    A header starts where the client began it: when the lines from a later start
+    already make as strong a header ("…the packaging it came in." above "On …
+    <addr> wrote:"), the lines above are the customer's and this is no header.
+    """
     parts: list[str] = []
     for index in range(start, min(start + max_lines, len(plain))):
         if not plain[index]:
@@ -143,6 +168,10 @@ def attribution_end(plain: list[str], start: int, max_lines: int = 3) -> tuple[i
         parts.append(plain[index])
         strength = attribution_strength(join_wrapped(parts))
         if strength is not None:
+            rank = _RANK[strength]
+            if any(_RANK.get(attribution_strength(join_wrapped(parts[later:])), 0) >= rank
+                   for later in range(1, len(parts))):
+                return None
             return index + 1, strength
     return None
 
