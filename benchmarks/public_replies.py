@@ -16,8 +16,9 @@ Counted:
   "On …", "wrote:" in a URL, "regards" or "sent from" in a sentence, an inline
   reply): right when the text is the whole mail.
 
-Also runs ``before`` (mail-parser-reply with the nine languages the gateway's
-old ``strip_reply`` used) when mail-parser-reply is installed.
+Also runs the libraries benchmarks/reply_detectors.py compares, when installed
+(``before`` is mail-parser-reply with the nine languages the gateway's old
+``strip_reply`` used).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.reply_detectors import OLD_LANGUAGES, _mail_parser_reply  # noqa: E402
+from benchmarks.reply_detectors import (  # noqa: E402
+    OLD_LANGUAGES,
+    _all_languages,
+    _email_reply_parser,
+    _mail_parser_reply,
+    _quotequail,
+)
 from channels.email.body import split_body  # noqa: E402
 
 KEEP_WHOLE = (
@@ -69,18 +76,20 @@ def main() -> None:
     fixtures = root / "test" / "fixtures"
     common, replies = _replies((root / "test" / "test.js").read_text(encoding="utf-8"))
     detectors: dict[str, Callable[[str], str]] = {"gateway": _gateway}
-    before = _mail_parser_reply(OLD_LANGUAGES)
-    if before is not None:
-        detectors["before (strip_reply)"] = before
+    for label, other in (("before (strip_reply)", _mail_parser_reply(OLD_LANGUAGES)),
+                         ("mail-parser-reply (all)", _mail_parser_reply(_all_languages())),
+                         ("quotequail", _quotequail()), ("email-reply-parser", _email_reply_parser())):
+        if other is not None:
+            detectors[label] = other
     read = {name: (fixtures / f"{name}.txt").read_text(encoding="utf-8").strip() for name in (*replies, *KEEP_WHOLE)}
     print(f"{len(replies)} replies with their exact new text, {len(KEEP_WHOLE)} keep-whole, from {fixtures}")
     for label, detect in detectors.items():
         wrong = [name for name in replies if _lines(detect(read[name])) != _lines(common)]
         cut = [name for name in KEEP_WHOLE if _lines(detect(read[name])) != _lines(read[name])]
-        print(f"{label:22} replies stripped right {len(replies) - len(wrong):3}/{len(replies)}"
+        print(f"{label:24} replies stripped right {len(replies) - len(wrong):3}/{len(replies)}"
               f"   keep-whole kept {len(KEEP_WHOLE) - len(cut):3}/{len(KEEP_WHOLE)}")
         if wrong or cut:
-            print(f"{'':22} wrong: {', '.join(wrong) or '-'}; cut: {', '.join(cut) or '-'}")
+            print(f"{'':24} wrong: {', '.join(wrong) or '-'}; cut: {', '.join(cut) or '-'}")
 
 
 if __name__ == "__main__":

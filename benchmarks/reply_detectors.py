@@ -7,6 +7,7 @@ Compares, case by case against the text an agent should see:
   languages and the trailing-quote trim (what ``strip_reply`` was);
 - ``mail-parser-reply (all)``: the same library with every language it knows;
 - ``quotequail``: Close's quotequail ``quote()`` (first expanded part), when installed;
+- ``email-reply-parser``: the Python port of GitHub's English-only parser, when installed;
 - ``gateway``: ``channels.email.body.split_body``.
 
 A case counts as right when the output is the new text, with or without its
@@ -51,6 +52,14 @@ def _mail_parser_reply(languages: list[str]) -> Callable[[str], str] | None:
     return strip
 
 
+def _email_reply_parser() -> Callable[[str], str] | None:
+    try:
+        from email_reply_parser import EmailReplyParser
+    except ImportError:
+        return None
+    return lambda text: EmailReplyParser.parse_reply(text).strip() or text.strip()
+
+
 def _quotequail() -> Callable[[str], str] | None:
     try:
         import quotequail
@@ -83,7 +92,8 @@ def main() -> None:
     detectors: dict[str, Callable[[Case], str]] = {"gateway": _gateway}
     for name, strip in (("before (strip_reply)", _mail_parser_reply(OLD_LANGUAGES)),
                         ("mail-parser-reply (all languages)", _mail_parser_reply(every)),
-                        ("quotequail", _quotequail())):
+                        ("quotequail", _quotequail()),
+                        ("email-reply-parser", _email_reply_parser())):
         if strip is not None:
             detectors[name] = lambda case, strip=strip: strip(case.body.strip())
     totals = Counter(case.kind if case.kind == "keep" else "reply" for case in cases)

@@ -10,7 +10,10 @@ some text of the customer's own. Rules, each the shape a client writes:
 3. a From/Sent/To/Subject header block in one language (Outlook, GMX, QQ, Naver);
 4. a reply header line ("On … wrote:", "W dniu … napisał:", "…, "Name" <addr>:"),
    wrapped over up to three lines, above a ``>``-quoted block that runs to the
-   end of the mail (or above anything, when it names verb, address and date);
+   end of the mail (or above anything, when it names verb, address and date;
+   or above an unquoted original when the verbless or colonless whole header
+   stands between blank lines). A quoted line re-wrapped without its ``>``
+   and a ``-- `` footer below the quote belong to the quoted block;
 5. a ``>``-quoted block running to the end, not introduced by a line of the
    customer's own ending in ":" ("Your site says:").
 
