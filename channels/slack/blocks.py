@@ -288,18 +288,45 @@ def message_blocks(line: str, message: Message) -> list[dict[str, Any]]:
     return out
 
 
-def original_text(message: Message) -> str:
-    """The whole message as the customer sent it (quoted history, signature), for the agent who asked."""
+def original_text(message: Message) -> list[str]:
+    """The whole message as the customer sent it (quoted history, signature), for the agent who asked.
+
+    One Slack message per ``MAX_EPHEMERAL_CHARS``, cut between lines: a long mail
+    comes whole in parts, never as a pointer to the token-protected admin API.
+    """
     subject = message.meta.get("subject", "")
-    head = f"*Full {'email' if message.channel == Channel.EMAIL else 'message'} from {inline(message.author)}*"
+    kind = "email" if message.channel == Channel.EMAIL else "message"
+    head = f"*Full {kind} from {inline(message.author)}*"
     if subject:
         head += f" — {inline(subject)}"
     body = message.meta.get(FULL_TEXT) or message.text
     signature = message.meta.get(SIGNATURE, "")
     if signature and signature not in body:
         body = f"{body}\n-- \n{signature}"
-    text = f"{head}\n{quote(body)}"  # the customer's words, quoted: no line of theirs passes for ours
-    if len(text) > MAX_EPHEMERAL_CHARS:
-        text = (text[:MAX_EPHEMERAL_CHARS].rstrip() + "\n… (cut here; the admin API has the whole mail: "
-                f"/api/conversations/{message.conversation_id}/messages/{message.id}/original)")
-    return text
+    chunks = _chunks(quote(body), MAX_EPHEMERAL_CHARS - len(head) - 20)
+    if len(chunks) == 1:
+        return [f"{head}\n{chunks[0]}"]  # the customer's words, quoted: no line of theirs passes for ours
+    count = len(chunks)
+    titles = [f"{head} (1 of {count})"] + [f"*Full {kind} ({n} of {count})*" for n in range(2, count + 1)]
+    return [f"{title}\n{chunk}" for title, chunk in zip(titles, chunks, strict=True)]
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """``text`` in pieces of at most ``size`` characters, cut at line ends (a longer line is cut in it)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in text.split("\n"):
+        while len(line) > size:
+            chunks.extend(["\n".join(current)] if current else [])
+            current, length = [], 0
+            chunks.append(line[:size])
+            line = line[size:]
+        if current and length + 1 + len(line) > size:
+            chunks.append("\n".join(current))
+            current, length = [], 0
+        length += len(line) + (1 if current else 0)
+        current.append(line)
+    if current or not chunks:
+        chunks.append("\n".join(current))
+    return chunks

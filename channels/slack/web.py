@@ -252,10 +252,11 @@ def build_bolt_app(deps: ChannelDeps, settings: SlackSettings) -> AsyncApp:
         try:
             message = await deps.store.message(conversation_id, message_id)
         except NotFound:
-            text = "That message is no longer stored (its conversation may have been merged)."
+            texts = ["That message is no longer stored (its conversation may have been merged)."]
         else:
-            text = blocks.original_text(message)
-        await tell(channel, user, text, thread_ts or None)
+            texts = blocks.original_text(message)
+        for text in texts:  # in order: a long mail comes in parts
+            await tell(channel, user, text, thread_ts or None)
 
     @bolt.action("gw_note")
     async def on_note_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -114,3 +114,32 @@ async def test_show_full_email_is_for_agents_only(slack_gateway):
     [told] = gw.fake.ok_calls("chat.postEphemeral")
     assert told.args["user"] == "UEVE" and "as a customer" in told.args["text"]
     assert "I still get an error" not in told.args["text"]
+
+
+async def test_a_mail_longer_than_one_slack_message_comes_whole_in_parts(slack_gateway):
+    gw = slack_gateway
+    history = "\n".join(f"> line {n:05d} of the quoted history, as the customer's client kept it" for n in range(1300))
+    mail = EmailMessage()
+    mail["From"] = "Dana Reyes <dana@contoso.example>"
+    mail["To"] = "support@example.com"
+    mail["Subject"] = "Re: Long thread"
+    mail["Message-ID"] = "<long-1@contoso.example>"
+    mail.set_content(f"Still broken.\n\nOn Mon, 3 Mar 2025 at 10:15, Support <support@example.com> wrote:\n{history}\n")
+    inbound = to_inbound(parse_email(mail.as_bytes()), received_at=datetime.now(UTC))
+    assert len(inbound.full_text) > 80_000  # more than two Slack messages' worth
+    result = await gw.runtime.service.ingest(inbound)
+    await gw.drain()
+    [message] = [m for m in await gw.runtime.store.messages(result.conversation_id) if m.direction == Direction.INBOUND]
+    [parent] = gw.fake.parents("#support")
+
+    await press_full_email(gw, f"{result.conversation_id} {message.id}", thread_ts=parent.ts)
+
+    parts = gw.fake.ok_calls("chat.postEphemeral")
+    assert len(parts) == 3
+    assert all(part.args["user"] == "UAGENT" and part.args["thread_ts"] == parent.ts for part in parts)
+    assert all(len(part.args["text"]) <= 40_000 for part in parts)
+    assert [part.args["text"].splitlines()[0] for part in parts] == [
+        "*Full email from Dana Reyes* — Re: Long thread (1 of 3)", "*Full email (2 of 3)*", "*Full email (3 of 3)*"]
+    shown = "\n".join(line for part in parts for line in part.args["text"].splitlines()[1:])
+    assert shown.count("line ") == 1300 and "line 01299 of the quoted history" in shown
+    assert "/api/" not in shown

@@ -88,7 +88,7 @@ def test_an_email_with_quoted_history_gets_its_own_post_with_the_signature_colla
 def test_the_full_email_text_keeps_the_quoted_history_and_stays_escaped():
     mail = message(2, text="Yes", channel=Channel.EMAIL,
                    meta={"full_text": "Yes\n\nOn Mon … wrote:\n> <!channel> old text", "subject": "Re: Order"})
-    text = blocks.original_text(mail)
+    [text] = blocks.original_text(mail)
     assert text.splitlines()[0] == "*Full email from Ada* — Re: Order"
     assert "&gt; &lt;!channel&gt; old text" in text and "<!channel>" not in text
 
