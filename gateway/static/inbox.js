@@ -12,6 +12,7 @@ const state = {
   view: null,       // the selected conversation's last view
   skew: 0,          // server clock minus this browser's, in ms (countdowns use the server's time)
   listTimer: null,
+  open: new Set(),  // "message id:kind" of the folds an agent opened
 };
 const $ = (id) => document.getElementById(id);
 
@@ -132,7 +133,20 @@ function timelineEntry(m) {
     metaLine.append(" · ", el("span", {class: `delivery ${m.delivery || "queued"}`}, m.delivery || "queued"));
     if (m.delivery_error) metaLine.append(` (${m.delivery_error})`);
   }
-  return el("li", {class: `msg ${m.direction}`, dataset: {id: m.id}}, metaLine, el("div", {class: "body"}, m.text));
+  const behind = m.meta || {};
+  return el("li", {class: `msg ${m.direction}`, dataset: {id: m.id}}, metaLine, el("div", {class: "body"}, m.text),
+    behind.signature ? fold(m.id, "signature", "Signature", behind.signature) : null,
+    behind.full_text && behind.full_text !== m.text
+      ? fold(m.id, "full", m.channel === "email" ? "Show full email" : "Show full message", behind.full_text) : null);
+}
+
+/* What is behind a customer message (the signature, the whole mail with its quoted history), folded;
+ * kept open across the live redraws of the timeline. */
+function fold(id, kind, label, text) {
+  const key = `${id}:${kind}`;
+  return el("details", {class: `fold ${kind}`, open: state.open.has(key),
+    ontoggle: (event) => { if (event.target.open) state.open.add(key); else state.open.delete(key); }},
+  el("summary", {}, label), el("div", {class: "folded"}, text));
 }
 
 function definitionList(node, pairs) {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
 
+from channels.email.inbound import parse_email, to_inbound
 from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
 from gateway.appkeys import SERVICES
@@ -183,6 +185,43 @@ async def test_markup_in_an_email_stays_text(gateway, browser):  # noqa: F811
         assert await page.inner_text("#conv-title") == "<b>Mallory</b>"
         assert await page.locator("#app img, #app script, #app a[href^='javascript'], #app b, #app i").count() == 0
         assert await page.title() == "Inbox · Gateway"
+        assert console.errors == []
+    finally:
+        await context.close()
+
+
+async def test_an_email_shows_the_new_words_with_signature_and_full_mail_folded(gateway, browser):  # noqa: F811
+    mail = EmailMessage()
+    mail["From"] = "Dana Reyes <dana@contoso.example>"
+    mail["To"] = "support@example.com"
+    mail["Subject"] = "Re: Login problem"
+    mail["Message-ID"] = "<inbox-fold-1@contoso.example>"
+    mail.set_content("I still get an error when I log in.\n\n-- \nDana Reyes\nHead of IT | Contoso\n\n"
+                     "On Mon, 3 Mar 2025 at 10:15, Example Support <support@example.com> wrote:\n"
+                     "> Please clear your browser cache and try again.\n")
+    await gateway.app[SERVICES].service.ingest(to_inbound(parse_email(mail.as_bytes()), received_at=datetime.now(UTC)))
+    console = Console()
+    context, page = await open_inbox(browser, gateway, console)
+    try:
+        await page.click("#list li")
+        body = await page.wait_for_selector("#timeline li.msg.inbound .body", timeout=5000)
+        assert await body.inner_text() == "I still get an error when I log in."
+        signature, full = page.locator("#timeline li.msg.inbound details.signature"), page.locator(
+            "#timeline li.msg.inbound details.full")
+        assert (await signature.locator("summary").inner_text(), await full.locator("summary").inner_text()) == (
+            "Signature", "Show full email")
+        assert not await full.locator(".folded").is_visible()  # folded until the agent asks
+        await full.locator("summary").click()
+        shown = await full.locator(".folded").inner_text()
+        assert "> Please clear your browser cache and try again." in shown and shown.startswith("I still get")
+        await signature.locator("summary").click()
+        assert await signature.locator(".folded").inner_text() == "Dana Reyes\nHead of IT | Contoso"
+        # A live redraw (another message arrives) keeps what the agent opened.
+        await gateway.app[SERVICES].service.ingest(InboundMessage(
+            Channel.EMAIL, Identity(Channel.EMAIL, "dana@contoso.example"), "<inbox-fold-2@contoso.example>",
+            "And it happens on my phone too.", datetime.now(UTC), name="Dana Reyes", subject="Re: Login problem"))
+        await page.wait_for_selector("#timeline li.msg.inbound >> nth=1", timeout=5000)
+        assert await page.locator("#timeline details.full").first.evaluate("node => node.open")
         assert console.errors == []
     finally:
         await context.close()
