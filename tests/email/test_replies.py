@@ -15,6 +15,37 @@ REQUIRED_LANGUAGES = {
     "pt", "ro", "sk", "sl", "es", "sv", "ru", "tr", "ja", "zh", "ko", "ar", "he", "hi", "no", "uk",
 }
 
+# The clients the issue names, each with reply cases of its own.
+REQUIRED_CLIENTS = {
+    "gmail-web", "gmail-android", "gmail-ios", "apple-mail", "outlook-desktop", "outlook-web", "outlook-ios",
+    "outlook-android", "thunderbird", "yahoo", "proton", "zoho", "hotmail", "gmx", "web.de", "yandex", "mail.ru",
+    "naver", "qq",
+}
+# Every layout the issue names as failing before, with the cases that hold it (each asserted by test_case)
+# and a piece of its body that makes it that layout.
+LAYOUTS = {
+    "Polish 'W dniu … użytkownik … napisał:'": ("pl-gmail-old-w-dniu", "W dniu"),
+    "Polish 'Dnia … napisał(a):'": ("pl-dnia-napisal-a", "napisał(a):"),
+    "Dutch 'Op … schreef …:'": ("nl-gmail-web", "schreef"),
+    "Finnish '… kirjoitti:'": ("fi-gmail-web", "kirjoitti:"),
+    "Norwegian '… skrev …:'": ("no-gmail-web", "skrev"),
+    "Portuguese 'Em … escreveu:'": ("pt-gmail-web-br", "escreveu:"),
+    "Russian date then '…, … <…>:'": ("ru-gmail-web", "<support@example.com>:"),
+    "Russian, unquoted original below": ("ru-gmail-unquoted-original", "<support@example.com>:"),
+    "Italian 'In data … ha scritto:'": ("it-in-data", "In data"),
+    "French 'Le … a écrit :' over two lines": ("fr-gmail-web-wrapped", "a\nécrit :"),
+    "French '-------- Message d'origine --------'": ("fr-outlook-desktop-message-origine", "Message d'origine"),
+    "French Outlook 'De : … Envoyé le : …'": ("fr-outlook-desktop-envoye-le", "Envoyé le :"),
+    "German Outlook block": ("de-outlook-desktop", "Gesendet:"),
+    "Outlook desktop 'From:' split over lines": ("en-outlook-desktop-split-from", "From: Example Support\n<"),
+    "Outlook for iOS, underscore rule and block": ("fr-outlook-ios", "Outlook pour iOS<https://aka.ms/o0ukef>\n____"),
+    "Outlook for Android, underscore rule and block": ("en-outlook-android", "________________________________"),
+    "bare '2017-11-24 16:32 GMT+01:00 Name <addr>:'": ("en-gmail-bare-gmt-header-unquoted-original", "GMT+01:00"),
+    "bare '30.09.2017, 18.30, \"Name\" <addr>:'": ("ru-yandex-unquoted-original", "18.30, \"Example"),
+    "'====' before a header block": ("fr-orange-equals-rule-unquoted-block", "====\n\nMessage du :"),
+    "header right below the customer's last line": ("en-gmail-header-right-below-the-text", "came in.\nOn Dec"),
+}
+
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_case(case: Case):
@@ -60,3 +91,15 @@ def test_corpus_size_and_spread(capsys):
     assert len(figures["reply_language"]) >= MIN_LANGUAGES
     assert REQUIRED_LANGUAGES <= set(figures["reply_language"])
     assert len(figures["reply_client"]) >= MIN_CLIENTS
+
+
+def test_every_client_the_issue_names_has_replies():
+    assert REQUIRED_CLIENTS <= set(counts(CASES)["reply_client"])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=list(LAYOUTS))
+def test_every_layout_that_failed_before_is_a_reply_case(layout):
+    case_id, shape = LAYOUTS[layout]
+    [case] = [case for case in CASES if case.id == case_id]
+    assert case.kind in ("reply", "signature") and shape in case.body
+    assert split_body(case.body.strip(), case.subject).text == case.expected
