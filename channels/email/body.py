@@ -183,12 +183,17 @@ def split_body(full_text: str, subject: str | None = None) -> Body:
     """Split a readable body; a mail that is all quote, or all signature, stays whole as the text."""
     lines = full_text.split("\n")
     boundary = quotes.find_boundary(lines, forward_subject=forwards.is_forward_subject(subject))
+    footer = ""
     if boundary is None:
         new, rest = full_text, ""
     else:
-        new, rest = "\n".join(lines[:boundary.start]), "\n".join(lines[boundary.start:]).strip()
+        end = len(lines) if boundary.footer is None else boundary.footer
+        new, rest = "\n".join(lines[:boundary.start]), "\n".join(lines[boundary.start:end]).strip()
+        if boundary.footer is not None:  # the customer's signature, below the quote they answered
+            footer = "\n".join(line.rstrip() for line in lines[boundary.footer + 1:]).strip()
     forwarded = (forwards.read_forward(lines, boundary),) if boundary is not None and boundary.kind == "forward" else ()
     text, signature = signatures.split_signature(new)
+    signature = "\n\n".join(part for part in (signature, footer) if part)
     if not text and not forwarded:
         return Body(full_text.strip(), "", "", ())
     return Body(_trim_lines(text), signature, "" if forwarded else rest, forwarded)

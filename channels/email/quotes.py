@@ -37,6 +37,7 @@ class Boundary:
     kind: Kind
     header: shapes.HeaderBlock | None = None  # the quoted/forwarded message's own header block, when found
     intro_end: int | None = None  # index after the reply header line(s), when the boundary is one
+    footer: int | None = None  # the "-- " line of a signature below the quoted history, when there is one
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class _View:
     tail: list[bool]  # every non-blank line from here on is quoted (and there is one)
     quoted_after: list[bool]  # some line from here on is quoted
     last_filled: int  # index of the last non-blank line (-1: none)
+    footer: int  # the "-- " line of a signature below the quoted history (len(lines): none)
 
     @classmethod
     def of(cls, lines: list[str]) -> _View:
@@ -69,7 +71,7 @@ class _View:
             tail[index] = quoted[index] and (tail[index + 1] or not seen)
             seen = True
         last_filled = max((i for i, text in enumerate(plain) if text), default=-1)
-        return cls(lines, plain, quoted, tail, quoted_after, last_filled)
+        return cls(lines, plain, quoted, tail, quoted_after, last_filled, footer)
 
     def has_content(self, start: int) -> bool:
         return start <= self.last_filled
@@ -80,13 +82,19 @@ class _View:
 _WRAPPED_QUOTE_CHARS = 50
 
 
+_SENTENCE_END = (".", "?", "!", ":", ";", "。", "？", "！", "：")
+
+
 def _rewrapped(quoted_line: str, line: str) -> bool:
     """``line`` is the rest of the ``>``-quoted line above it, re-wrapped without its ``>``.
 
-    A customer answering inline writes a new sentence (capital letter) or leaves a
-    blank line; a re-wrapped quote carries on mid-sentence in lower case.
+    A re-wrapped quote carries on mid-sentence, in lower case, below a long line
+    that stops without ending its sentence. A customer answering inline answers a
+    question ("…damaged on arrival?" / "yes, the box was crushed"), writes a new
+    sentence or leaves a blank line: their line stays theirs.
     """
-    return len(quoted_line) >= _WRAPPED_QUOTE_CHARS and line[:1].islower()
+    return (len(quoted_line) >= _WRAPPED_QUOTE_CHARS and not quoted_line.endswith(_SENTENCE_END)
+            and line[:1].islower())
 
 
 def _footer_below_quote(lines: list[str], plain: list[str], quoted: list[bool]) -> int:
@@ -169,6 +177,13 @@ def _rule_above(plain: list[str], index: int) -> int:
     return index
 
 
+def _footer(view: _View, boundary: Boundary) -> int | None:
+    """The signature below the quoted history of a reply (a forward keeps all it brought)."""
+    if boundary.kind == "forward" or view.footer >= len(view.lines) or view.footer <= boundary.start:
+        return None
+    return view.footer
+
+
 def find_boundary(lines: list[str], *, forward_subject: bool = False) -> Boundary | None:
     """The first line of quoted history or of a forwarded mail, or ``None`` when all is new text.
 
@@ -184,8 +199,8 @@ def find_boundary(lines: list[str], *, forward_subject: bool = False) -> Boundar
             continue
         boundary = _boundary_at(view, index, forward_subject)
         if boundary is not None and (own_text or boundary.kind == "forward"):
-            return replace(boundary, start=_rule_above(view.plain, boundary.start))
+            return replace(boundary, start=_rule_above(view.plain, boundary.start), footer=_footer(view, boundary))
         if own_text and view.tail[index] and view.quoted[index] and _starts_trailing_quote(view, index):
-            return Boundary(index, "reply")
+            return Boundary(index, "reply", footer=_footer(view, Boundary(index, "reply")))
         own_text = True
     return None
