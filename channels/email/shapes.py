@@ -42,8 +42,8 @@ def _verb_pattern() -> re.Pattern[str]:
 
 
 VERB = _verb_pattern()
-_VERB_ENDINGS = tuple({verb.lower() for verbs in VERBS.values() for verb in verbs})
-_VERB_LAST = re.compile(f"(?:{VERB.pattern})$", re.IGNORECASE)
+# Longest first: "napisał(a)" is matched whole, not as "a)".
+_VERB_ENDINGS = tuple(sorted({verb.lower() for verbs in VERBS.values() for verb in verbs}, key=len, reverse=True))
 _ADDRESS_END = re.compile(r"<\s*[\w.+'-]+@[\w-]+(?:\.[\w-]+)+\s*>\s*$")
 _LABEL_LINE = re.compile(r"^\*{0,2}\s*(?P<label>[^\W\d_][^:：*]{0,24}?)\s*\*{0,2}\s*[:：]\s*\*{0,2}\s*(?P<value>.*)$")
 _SEPARATOR = re.compile(r"^[-=_*~—–]{2,}\s*(?P<title>[^-=_*~—–].*?)?\s*[-=_*~—–]{2,}$")
@@ -140,12 +140,18 @@ def attribution_strength(text: str) -> Strength | None:
 def _colonless_strength(text: str) -> Strength | None:
     """"On Wed, 14 Nov 2018 08:14 -0200 Name <name@x> wrote" with the colon lost: the client's exact
     shape (date, time, "<address>" right before the verb that ends the line) or nothing."""
-    if not text.lower().endswith(_VERB_ENDINGS) or not (has_date(text) and has_time(text)):
+    # Plain string tests first: this runs on every line of every mail, and most end in no verb.
+    lowered = text.lower()
+    if not lowered.endswith(_VERB_ENDINGS):
         return None
-    verb = _VERB_LAST.search(text)
-    if verb is None or not _ADDRESS_END.search(text[:verb.start()]):
+    ending = next(verb for verb in _VERB_ENDINGS if lowered.endswith(verb))
+    before = text[:len(text) - len(ending)]
+    if _spaced(ending) and before[-1:].isalnum() or not before.rstrip().endswith(">"):
         return None
-    return None if _first_person(text, verb) else "separated"
+    if not (_ADDRESS_END.search(before) and has_date(before) and has_time(before)):
+        return None
+    verb = VERB.search(text, len(before))
+    return None if verb is None or _first_person(text, verb) else "separated"
 
 
 def join_wrapped(parts: list[str]) -> str:

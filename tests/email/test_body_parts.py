@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 from channels.email import shapes
-from channels.email.body import MAX_HTML_NESTING, MAX_TEXT_CHARS
+from channels.email.body import MAX_HTML_NESTING, MAX_TEXT_CHARS, split_body
 from channels.email.inbound import parse_email, to_inbound
 from channels.email.reply_words import LABELS
 from tests.email.conftest import CORPUS
@@ -146,3 +146,19 @@ def test_html_lists_and_quotes_nested_a_few_levels_convert_as_before():
     parsed = parse_email(mail("", html=html))
     assert "* one\n    * two" in parsed.full_text and ">> r" in parsed.full_text
     assert not any("nested deeper" in problem for problem in parsed.problems)
+
+
+def test_lines_shaped_almost_like_reply_headers_cost_about_what_prose_costs():
+    """Every line of a mail is tried as a reply header; a mail of near-headers (date, time, address,
+    a verb at the end, never the whole shape) must not cost much more than as much prose. Measured
+    against prose in the same process, so a loaded machine slows both alike."""
+    def cost(text: str) -> float:
+        started = time.process_time()
+        for _ in range(3):
+            split_body(text)
+        return time.process_time() - started
+
+    near = "\n".join(f"Line {n} of my text, at 12:30 on 2024-01-01 support@example.com wrote" for n in range(2000))
+    prose = "\n".join(f"Line {n} of my text, about the parcel and the refund, sent again" for n in range(2000))
+    assert split_body(near).text == near
+    assert cost(near) < 5 * cost(prose) + 0.05
