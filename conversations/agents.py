@@ -22,12 +22,12 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from conversations import codec, redisio
+from conversations import codec, keys, redisio
 from conversations.clock import utcnow
 from conversations.errors import Conflict, InvalidRequest, NotFound
 
-NAMES_KEY = "gw:{agents}:names"
-TOKENS_KEY = "gw:{agents}:tokens"
+NAMES_KEY = keys.AGENT_NAMES
+TOKENS_KEY = keys.AGENT_TOKENS
 TOKEN_PREFIX = "gwa_"  # recognisable in a leaked log or a secret scanner
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # Authors the gateway itself writes (or the shared admin token's default); no agent may take them.

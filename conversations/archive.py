@@ -30,13 +30,12 @@ from conversations import atomic, codec, keys, redisio
 from conversations.attachments import AttachmentStore, StoredFile
 from conversations.models import Conversation, Message
 
-POINTER_PREFIX = "gw:archive:ptr:"
 POINTER_BUCKETS = 1024  # 100,000 archived conversations: ~100 a hash, under Redis's packed-hash limit (128)
 CONTENT_TYPE = "application/gzip"
 
 
 def pointer_key(conversation_id: str) -> str:
-    return f"{POINTER_PREFIX}{zlib.crc32(conversation_id.encode()) % POINTER_BUCKETS}"
+    return keys.archive_pointer(zlib.crc32(conversation_id.encode()) % POINTER_BUCKETS)
 
 
 def object_id(now: datetime) -> str:

@@ -28,12 +28,12 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from conversations import codec, redisio
+from conversations import codec, keys, redisio
 from conversations.errors import InvalidRequest
 from conversations.events import ConversationEvent, EventKind
 
-AUDIT_KEY = "gw:audit"
-RULES_STATE_KEY = "gw:audit:rules_state"  # the last rule-file outcome recorded, shared by all processes
+AUDIT_KEY = keys.AUDIT
+RULES_STATE_KEY = keys.AUDIT_RULES_STATE  # the last rule-file outcome recorded, shared by all processes
 DEFAULT_MAX_ENTRIES = 200_000
 SCAN_BATCH = 500
 SCAN_BUDGET = 5_000  # entries one query reads at most; the cursor continues from there

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-import time
+
+from conversations.clock import now_ms
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
@@ -18,7 +19,7 @@ def _encode(number: int, width: int) -> str:
 
 def new_id(prefix: str) -> str:
     """``<prefix>_`` + 10 chars of milliseconds + 12 random chars (60 bits)."""
-    millis = time.time_ns() // 1_000_000
+    millis = now_ms()
     return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(60), 12)}"
 
 

@@ -199,7 +199,7 @@ class BacklogIndex:
         """
         indexed = 0
         batch: list[str] = []
-        async for key in self.redis.scan_iter(match=f"{keys.PREFIX}:{{c:*}}:conv:*", count=1000, _type="hash"):
+        async for key in self.redis.scan_iter(match=keys.EVERY_CONVERSATION, count=1000, _type="hash"):
             batch.append(key)
             if len(batch) >= REBUILD_BATCH:
                 indexed += await self._index_batch(batch)

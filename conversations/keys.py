@@ -15,6 +15,11 @@ def customer_tag(customer_id: str) -> str:
     return f"{PREFIX}:{{c:{customer_id}}}"
 
 
+# SCAN patterns for every customer hash and every conversation hash (rebuilds, not the hot path).
+EVERY_CUSTOMER = f"{PREFIX}:{{c:*}}:customer"
+EVERY_CONVERSATION = f"{PREFIX}:{{c:*}}:conv:*"
+
+
 class CustomerKeys:
     """The keys that live in one customer's slot."""
 
@@ -100,3 +105,20 @@ SEARCH_TERMS = f"{PREFIX}:search:terms"
 # pub/sub channel carrying every new or changed message of a conversation.
 def conversation_events(conversation_id: str) -> str:
     return f"{PREFIX}:events:conv:{conversation_id}"
+
+
+# Agents (``agents.py``): one hash tag, so adding an agent writes both hashes in one script.
+AGENT_NAMES = f"{PREFIX}:{{agents}}:names"  # hash: agent -> "<token sha256>|<added ms>"
+AGENT_TOKENS = f"{PREFIX}:{{agents}}:tokens"  # hash: token sha256 -> agent
+
+# The audit log (``audit.py``): a bounded stream, and the last rule-file outcome recorded.
+AUDIT = f"{PREFIX}:audit"
+AUDIT_RULES_STATE = f"{PREFIX}:audit:rules_state"
+
+# The archive's pointers (``archive.py``): hash ``<prefix><n>``, archived conversation id ->
+# "<archive object id> <customer id>", n = crc32(id) mod the bucket count.
+ARCHIVE_POINTER_PREFIX = f"{PREFIX}:archive:ptr:"
+
+
+def archive_pointer(bucket: int) -> str:
+    return f"{ARCHIVE_POINTER_PREFIX}{bucket}"

@@ -105,7 +105,7 @@ class CustomerSearch:
     async def rebuild(self) -> int:
         """Add the terms of every stored customer (``gateway index rebuild``); returns how many."""
         count = 0
-        async for key in self.redis.scan_iter(match=f"{keys.PREFIX}:{{c:*}}:customer", count=1000, _type="hash"):
+        async for key in self.redis.scan_iter(match=keys.EVERY_CUSTOMER, count=1000, _type="hash"):
             fields = redisio.text_hash(await self.redis.hgetall(key))
             if not fields.get("id"):
                 continue

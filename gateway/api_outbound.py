@@ -18,12 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conversations.addresses import normalize
 from conversations.errors import Conflict, InvalidRequest, NotFound
-from conversations.keys import PREFIX
 from conversations.models import Channel
 from gateway.api_templates import TemplateName, Variables
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway.bodies import read_body
-from workers import proactive
+from workers import keys as worker_keys, proactive
 from workers.context import Services
 from workers.proactive import Recipient, Spec
 
@@ -118,7 +117,7 @@ async def once(request: web.Request, act: Callable[[], Awaitable[tuple[dict[str,
         raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 characters")
     redis = request.app[SERVICES].redis
     digest = hashlib.sha256(f"{request.path}\n{given}".encode()).hexdigest()
-    key = f"{PREFIX}:proactive:idempotency:{digest}"
+    key = worker_keys.proactive_idempotency(digest)
     if not await redis.set(key, PENDING, nx=True, ex=IDEMPOTENCY_TTL):
         stored = await redis.get(key)
         if stored is None or stored == PENDING:

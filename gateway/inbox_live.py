@@ -33,12 +33,12 @@ from redis.asyncio import Redis
 from channels.deps import CHANNEL_DEPS
 from conversations import redisio
 from conversations.events import ConversationEvent, Listener
-from conversations.keys import PREFIX
+from gateway import keys
 from gateway.appkeys import SERVICES
 
 log = logging.getLogger("gateway.inbox")
 
-CHANNEL = f"{PREFIX}:events:inbox"
+CHANNEL = keys.INBOX_EVENTS
 AUTH_TIMEOUT_SECONDS = 10.0
 TICKET_SECONDS = 30
 QUEUE_SIZE = 500  # events a slow socket may lag behind before it is told to reload
@@ -57,7 +57,7 @@ def publisher(redis: Redis) -> Listener:
 
 def _ticket_key(ticket: str) -> str:
     # Only a digest is stored: a Redis dump does not hold a ticket anyone could still redeem.
-    return f"{PREFIX}:inbox:ticket:{hashlib.sha256(ticket.encode()).hexdigest()}"
+    return keys.inbox_ticket(hashlib.sha256(ticket.encode()).hexdigest())
 
 
 async def issue_ticket(redis: Redis, agent: str | None) -> str:

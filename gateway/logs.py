@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from conversations import logcontext
+from conversations.clock import utcnow
 
 log = logging.getLogger("gateway")
 
@@ -65,7 +66,7 @@ def fatal_line(message: str, *, json_format: bool, level: str = "CRITICAL") -> s
     """A line printed outside the log (a refused start; the demo's URL): plain, or one JSON object for JSON logs."""
     if not json_format:
         return message
-    return json.dumps({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level,
+    return json.dumps({"time": utcnow().isoformat(timespec="milliseconds"), "level": level,
                        "logger": "gateway", "message": message}, ensure_ascii=False)
 
 

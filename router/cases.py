@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from conversations.clock import utcnow
 from conversations.messages import InboundMessage
 from conversations.models import (
     Channel,
@@ -83,7 +84,7 @@ class CasesFile(Model):
 
 def _utc(at: datetime | None) -> datetime:
     if at is None:
-        return datetime.now(timezone.utc)
+        return utcnow()
     return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 

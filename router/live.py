@@ -14,10 +14,11 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from conversations.clock import utcnow
 from router.default import DEFAULT_RULES_NAME, default_ruleset
 from router.errors import RuleFileError, RulesError
 from router.loader import load_rules_bytes, version_of
@@ -83,7 +84,7 @@ class LiveRules:
             rules = load_rules_bytes(data, str(self.path))
             self._stamp = stamp
         self._current = rules
-        self._loaded_at = datetime.now(timezone.utc)
+        self._loaded_at = utcnow()
 
     @classmethod
     def default(cls, path: str | Path | None = None) -> LiveRules:
@@ -174,7 +175,7 @@ class LiveRules:
         previous = self._current.version
         self._current = rules
         self._stamp = stamp
-        self._loaded_at = datetime.now(timezone.utc)
+        self._loaded_at = utcnow()
         self._clear_error()
         log.info("rules %s loaded from %s: %s", rules.version, self.path, rules.summary())
         self._tell(RulesChange("loaded", str(self.path), rules.version, previous, trigger))
@@ -192,7 +193,7 @@ class LiveRules:
         # parse (and log) the same broken file every few seconds.
         self._stamp = stamp
         self._error = error
-        self._error_at = datetime.now(timezone.utc)
+        self._error_at = utcnow()
         log.error(
             "rule file %s refused; keeping rules %s in force:\n%s", self.path, self._current.version, error
         )

@@ -16,7 +16,6 @@ did the work:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
+from conversations import clock
 from workers import defaults, keys
 
 
@@ -52,7 +52,7 @@ def families(state: dict[str, Any] | None) -> list[GaugeMetricFamily]:
 
 async def read(redis: Any, stuck_seconds: float, now: float | None = None) -> dict[str, Any]:
     """The figures above in one pipelined round trip of the async client."""
-    now_ms = int((time.time() if now is None else now) * 1000)
+    now_ms = clock.now_ms() if now is None else int(now * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         for name in defaults.JOB_QUEUES:
             pipe.llen(f"rq:queue:{name}")

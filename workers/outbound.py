@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from redis.asyncio import Redis
 
 from conversations import redisio
-from conversations.clock import now_ms
+from conversations.clock import now_ms, utcnow
 from conversations.errors import NotFound
 from conversations.locks import RedisLock
 from conversations.logcontext import about
@@ -229,7 +229,7 @@ async def _fail(services: Services, message: Message, reason: str) -> str:
 async def schedule(services: Services, conversation_id: str, message_id: str | None, delay: float, *, job_id: str,
                    retry: bool = False) -> None:
     """A later delivery run; the fixed job id makes repeated scheduling one scheduled job."""
-    at = datetime.now(UTC) + timedelta(seconds=max(delay, 0.0))
+    at = utcnow() + timedelta(seconds=max(delay, 0.0))
     await services.jobs.enqueue(defaults.OUTBOUND, deliver, conversation_id, message_id, retry, job_id=job_id, at=at)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from conversations.keys import PREFIX
+from workers import keys
 from conversations.models import Channel
 
 TAKE = """
@@ -27,7 +27,7 @@ return slot - now
 
 
 def pace_key(channel: Channel) -> str:
-    return f"{PREFIX}:proactive:pace:{channel.value}"
+    return keys.proactive_pace(channel.value)
 
 
 async def take_slot(redis: Redis, channel: Channel, per_second: float, now_ms: int, max_wait_ms: int) -> int:

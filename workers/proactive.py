@@ -21,15 +21,15 @@ import asyncio
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from conversations import proactive
+from conversations.clock import now_ms, utcnow
 from conversations.errors import DomainError, InvalidRequest
-from conversations.keys import PREFIX
 from conversations.models import Channel, ConversationId, Customer, Identity
 from conversations.proactive import Draft, Sent
-from workers import context, defaults
+from workers import context, defaults, keys
 from workers.context import Services
 from workers.pacing import take_slot
 
@@ -117,7 +117,7 @@ async def send(services: Services, recipient: Recipient, spec: Spec, *,
 
 
 def batch_key(batch_id: str) -> str:
-    return f"{PREFIX}:proactive:batch:{batch_id}"
+    return keys.proactive_batch(batch_id)
 
 
 def recipients_key(batch_id: str) -> str:
@@ -135,7 +135,7 @@ async def create_batch(services: Services, batch_id: str, spec: Spec, recipients
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hset(batch_key(batch_id), mapping={
             "id": batch_id, "spec": json.dumps(asdict(spec)), "total": len(recipients), "next": 0,
-            "status": "queued", "created_at": datetime.now(UTC).isoformat(), "sent": 0, "refused": 0,
+            "status": "queued", "created_at": utcnow().isoformat(), "sent": 0, "refused": 0,
             "unknown": 0})
         pipe.rpush(recipients_key(batch_id), *[json.dumps(asdict(r)) for r in recipients])
         for key in (batch_key(batch_id), recipients_key(batch_id)):
@@ -177,7 +177,7 @@ async def work(services: Services, batch_id: str, run: int, *, budget: float = R
     while True:
         index = int(await redis.hget(key, "next") or 0)
         if index >= total:
-            await redis.hset(key, mapping={"status": "done", "finished_at": datetime.now(UTC).isoformat()})
+            await redis.hset(key, mapping={"status": "done", "finished_at": utcnow().isoformat()})
             ttl = services.proactive.keep_results_seconds
             for name in (key, recipients_key(batch_id), results_key(batch_id)):
                 await redis.expire(name, ttl)
@@ -209,7 +209,7 @@ async def _one(services: Services, batch_id: str, index: int, spec: Spec) -> flo
         await redis.hincrby(batch_key(batch_id), "next", 1)
         return None
     channel = target[0].channel
-    wait_ms = await take_slot(redis, channel, services.proactive.per_second(channel), int(time.time() * 1000),
+    wait_ms = await take_slot(redis, channel, services.proactive.per_second(channel), now_ms(),
                               MAX_WAIT_MS)
     if wait_ms < 0:
         return (-wait_ms - 1) / 1000
@@ -238,7 +238,7 @@ async def _record(services: Services, batch_id: str, index: int, status: str, *,
 
 
 async def _hand_over(services: Services, batch_id: str, run: int, delay: float) -> str:
-    at = datetime.now(UTC) + timedelta(seconds=delay) if delay > 0 else None
+    at = utcnow() + timedelta(seconds=delay) if delay > 0 else None
     await services.jobs.enqueue(defaults.OUTBOUND, run_batch, batch_id, run + 1,
                                 job_id=f"proactive-{batch_id}-{run + 1}", at=at)
     return f"continues in run {run + 1}"

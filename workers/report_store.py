@@ -46,6 +46,7 @@ from conversations.errors import NotFound
 from conversations.events import ConversationEvent, EventKind, Listener
 from conversations.store import ConversationStore
 from router import RuleSet
+from workers import keys
 from workers.report_facts import Facts, compute
 from workers.report_summary import Collector, Filters, HourGroups, by_group, decode_hour, encode_hour, pick
 
@@ -55,11 +56,11 @@ __all__ = ["DIRTY", "HOURS", "STALE", "VERSIONS", "aggregate_key", "bucket_key",
 
 log = logging.getLogger("gateway.reports")
 
-PREFIX = "gw:{report}"
-HOURS = f"{PREFIX}:hours"
-VERSIONS = f"{PREFIX}:version"
-STALE = f"{PREFIX}:stale"
-DIRTY = f"{PREFIX}:dirty"
+PREFIX = keys.REPORT_TAG
+HOURS = keys.REPORT_HOURS
+VERSIONS = keys.REPORT_VERSIONS
+STALE = keys.REPORT_STALE
+DIRTY = keys.REPORT_DIRTY
 RECORD_BATCH = 500  # marked conversations recorded per call of ``record_marked``
 RECORD_CONCURRENCY = 16  # of those, recorded at once (each is two round trips)
 CATCH_UP_MOST = 5_000  # a report records at most this many marks before it reads; the sweeper keeps up
@@ -105,11 +106,11 @@ return removed
 
 
 def bucket_key(hour: int) -> str:
-    return f"{PREFIX}:hour:{hour}"
+    return keys.report_hour(hour)
 
 
 def aggregate_key(hour: int) -> str:
-    return f"{PREFIX}:agg:{hour}"
+    return keys.report_aggregate(hour)
 
 
 def hour_of(ms: int) -> int:

@@ -9,12 +9,13 @@ this module.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from redis.asyncio import Redis
 
 from channels.slack import actions, console, jobnames
 from channels.slack.keys import QUEUED_TTL, conversation_key, dirty_key, queued_key
+from conversations.clock import utcnow
 from conversations.events import ConversationEvent, EventKind, Listener
 from workers import context
 from workers.context import Services
@@ -32,7 +33,7 @@ def sync(conversation_id: str) -> str:
     async def body(services: Services) -> str:
         async def reschedule(conv: str, delay: float) -> None:
             conversation = await services.store.conversation(conv)
-            at = datetime.now(UTC) + timedelta(seconds=delay) if delay > 0 else None
+            at = utcnow() + timedelta(seconds=delay) if delay > 0 else None
             await services.jobs.enqueue(jobnames.job_queue(conversation.queue), sync, conv, at=at,
                                         retry_intervals=jobnames.RETRY_INTERVALS)
 

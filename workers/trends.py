@@ -31,31 +31,31 @@ from conversations.events import ConversationEvent, EventKind, Listener
 from conversations.models import Conversation, Direction
 from conversations.store import ConversationStore
 from router import RuleSet, Threshold, Trend, window_words
-from workers import context, defaults
+from workers import context, defaults, keys
 from workers.context import Services
 from workers.queues import JobQueues
 
 log = logging.getLogger("gateway.trends")
 
-ALERTS = "gw:{alerts}"  # hash tag: the list and the alerts in one Cluster slot
+ALERTS = keys.ALERTS  # hash tag: the list and the alerts in one Cluster slot
 EXAMPLES = 3
 MAX_ALERTS = 1000  # the list keeps the newest
 
 
 def hits_key(name: str) -> str:
-    return f"gw:trend:{name}:hits"
+    return keys.trend_hits(name)
 
 
 def since_key(name: str) -> str:
-    return f"gw:trend:{name}:since"
+    return keys.trend_since(name)
 
 
 def firing_key(name: str) -> str:
-    return f"gw:trend:{name}:firing"
+    return keys.trend_firing(name)
 
 
 def alert_key(alert_id: str) -> str:
-    return f"gw:{{alerts}}:{alert_id}"
+    return keys.alert(alert_id)
 
 
 @dataclass(frozen=True, slots=True)

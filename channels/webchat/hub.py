@@ -33,13 +33,14 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from channels.webchat import keys as webchat_keys
 from conversations import keys, redisio
 
 log = logging.getLogger("gateway.webchat.hub")
 
 # Called on the reader's task: must not block (it queues the frame and returns).
 Deliver = Callable[[dict[str, Any]], None]
-KEEPALIVE_CHANNEL = f"{keys.PREFIX}:events:hub"
+KEEPALIVE_CHANNEL = webchat_keys.HUB_KEEPALIVE
 READ_SLICE = 0.05  # how long a join may wait for the reader to let go of the connection
 CONFIRM_TIMEOUT = 2.0  # a subscription Redis does not confirm by then counts as storage unavailable
 FIRST_BACKOFF = 0.1

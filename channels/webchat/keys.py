@@ -4,6 +4,10 @@ from __future__ import annotations
 
 PREFIX = "gw:webchat"
 
+# pub/sub: nothing is published on it; each process's hub subscribes to it so its reader has a
+# subscription to read from before any conversation is followed.
+HUB_KEEPALIVE = "gw:events:hub"
+
 # zset: customer id -> time (ms) of the anonymous customer's latest message; the retention sweep reads it.
 ANONYMOUS_ACTIVITY = f"{PREFIX}:anonymous"
 

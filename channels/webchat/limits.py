@@ -16,6 +16,7 @@ from ipaddress import IPv4Network, IPv6Network
 from redis.asyncio import Redis
 
 from channels.webchat import keys
+from conversations.clock import now_ms
 
 Network = IPv4Network | IPv6Network
 
@@ -67,7 +68,7 @@ class VisitorRate:
 
     async def take(self, visitor_id: str) -> bool:
         allowed = await self._bucket(keys=[keys.rate(visitor_id)],
-                                     args=[self.rate, self.burst, int(time.time() * 1000)])
+                                     args=[self.rate, self.burst, now_ms()])
         return bool(allowed)
 
 
@@ -83,7 +84,7 @@ class NewConversationCap:
 
     @staticmethod
     def _key(address: str) -> str:
-        return keys.opened(address, int(time.time()) // 3600)
+        return keys.opened(address, now_ms() // 3_600_000)
 
     async def reserve(self, address: str) -> bool:
         if self.per_hour == 0:

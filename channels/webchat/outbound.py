@@ -9,12 +9,12 @@ until then it stays ``sent`` and is shown again in the visitor's next ``welcome`
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from conversations.messages import OutboundMessage, SendResult
 from conversations import keys
+from conversations.clock import utcnow
 from conversations.ratings import QUESTION, QUESTION_META
 from conversations.models import Channel
 
@@ -28,7 +28,7 @@ class WebchatSender:
     async def send(self, message: OutboundMessage) -> SendResult:
         shown: dict[str, object] = {
             "id": message.message_id, "direction": "outbound", "author": message.author,
-            "text": message.text, "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "text": message.text, "created_at": utcnow().isoformat().replace("+00:00", "Z"),
             # Links the widget shows; signed, so the visitor needs no token to open them.
             "attachments": [{"name": f.name, "content_type": f.content_type, "size": f.size, "url": f.url}
                             for f in message.files],
