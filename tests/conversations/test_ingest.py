@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from conversations.messages import InboundMessage
 from conversations.errors import Conflict
+from conversations.keys import CustomerKeys
 from conversations.models import Channel, Direction, Identity, Status
 from conversations.service import ConversationService
 from conversations.store import ConversationStore
@@ -183,3 +185,26 @@ async def test_transfer_keeps_history_and_overrides_routing(service):
     assert await service.route(first.conversation_id) is None  # the agent's choice stands
     kinds = [m.kind for m in await service.store.messages(first.conversation_id) if m.direction == Direction.EVENT]
     assert kinds == ["routed", "escalated", "transferred"]
+
+
+async def test_channel_facts_are_written_by_the_ingest_that_stores_the_message(service):
+    """A channel's facts ride the message into the one ingest script: no second write of the hash after it."""
+    opened = await service.ingest(sms("SM-f1", "first"))
+    key = CustomerKeys(opened.customer_id).conversation(opened.conversation_id)
+    redis = service.store.redis
+    version = int(await redis.hget(key, "index_version"))
+
+    with_facts = replace(sms("SM-f2", "second"), facts={"sms:our_number": "+15550001111"})
+    appended = await service.ingest(with_facts)
+    assert (appended.outcome, appended.conversation_id) == ("appended", opened.conversation_id)
+    stored = await redis.hgetall(key)
+    assert stored["sms:our_number"] == "+15550001111"
+    # One write of the hash for the message and its facts: the version moved once (a second,
+    # separate write of the facts after the ingest bumped it twice).
+    assert int(stored["index_version"]) == version + 1
+    assert await inbound_texts(service, opened.conversation_id) == ["first", "second"]
+
+    # A redelivery with other facts is a duplicate: nothing changes, the facts included.
+    again = await service.ingest(replace(with_facts, facts={"sms:our_number": "+15559999999"}))
+    assert again.outcome == "duplicate"
+    assert await redis.hgetall(key) == stored
