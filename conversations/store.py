@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -30,6 +30,7 @@ from conversations.ingest import (
 )
 from conversations.messages import InboundMessage
 from conversations import atomic, claims, codec, keys, redisio
+from conversations.clock import now_ms, utcnow
 from conversations.backlog import VERSION_FIELD, Entry, Filter, Order, after_change, entry_of
 from conversations.index import BacklogIndex
 from conversations.search import CustomerSearch
@@ -176,7 +177,7 @@ class ConversationStore:
     async def ingest(self, message: InboundMessage, *, now: datetime | None = None,
                      also: ExtraWrites | None = None) -> IngestResult:
         """Store one inbound message exactly once (``ingest.py``); ``also``: the caller's extra writes."""
-        return await self._ingest(message, now or datetime.now(UTC), also)
+        return await self._ingest(message, now or utcnow(), also)
 
     async def confirm_replicated(self) -> None:
         """Wait until the replicas have every write made so far (when they must confirm); else NotReplicated.
@@ -186,7 +187,7 @@ class ConversationStore:
         """
         if self.replica_ack.replicas > 0:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(keys.REPLICATION_PROBE, codec.to_ms(datetime.now(UTC)))
+                pipe.set(keys.REPLICATION_PROBE, now_ms())
                 self._wait_for_replicas(pipe)
                 await self._confirmed(pipe)
 

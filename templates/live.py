@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from conversations.clock import utcnow
 from conversations.models import Channel, Customer
 from templates.catalog import Rendered, TemplateSet, version_of
 from templates.context import builtin_values
@@ -38,7 +39,7 @@ class LiveTemplates:
         self._error_at: datetime | None = None
         self._stamp: Stamp | None = None
         self._current = TemplateSet(path=str(self.path))
-        self._loaded_at = datetime.now(UTC)
+        self._loaded_at = utcnow()
         if self.path.exists() or required:
             stamp = self._stat()
             self._current = load_templates_bytes(self._read(), str(self.path))
@@ -93,7 +94,7 @@ class LiveTemplates:
             return False
         self._current = templates
         self._stamp = stamp
-        self._loaded_at = datetime.now(UTC)
+        self._loaded_at = utcnow()
         self._error = self._error_at = None
         log.info("templates %s loaded from %s: %d templates", templates.version, self.path,
                  len(templates.templates))
@@ -103,7 +104,7 @@ class LiveTemplates:
         # The broken file's stamp is remembered, so it is parsed (and logged) once, not every poll.
         self._stamp = stamp
         self._error = error
-        self._error_at = datetime.now(UTC)
+        self._error_at = utcnow()
         log.error("template file %s refused; keeping templates %s in force:\n%s", self.path,
                   self._current.version, error)
 

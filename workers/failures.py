@@ -11,14 +11,13 @@ Ids say which: ``delivery:<message_id>`` or ``job:<job queue>:<job id>``.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from redis import Redis as SyncRedis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from conversations import redisio
+from conversations import ids, redisio
 from conversations.errors import InvalidRequest, NotFound
 from conversations.models import DeliveryStatus
 from workers import defaults, keys, outbound
@@ -85,7 +84,7 @@ async def _retry_delivery(services: Services, failure_id: str) -> dict[str, Any]
                                           error="retried from the dead-letter list")
     await outbound.mark_pending(services.redis, conversation_id)
     await services.jobs.enqueue(defaults.OUTBOUND, outbound.deliver, conversation_id, message_id,
-                               job_id=f"deliver-{message_id}-manual-{time.time_ns()}")
+                               job_id=f"deliver-{message_id}-manual-{ids.new_id('retry')}")
     await services.redis.zrem(keys.FAILURES, failure_id)
     await services.redis.delete(keys.failure(failure_id))
     return {"id": failure_id, "retried": True, "conversation_id": conversation_id, "message_id": message_id}
