@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import shutil
 import subprocess
 
 import pytest
 
+from channels.slack import jobnames
 from tests.support import IN_CI, ROOT
 
 
@@ -90,3 +92,11 @@ def test_one_clock():
                                                                          "time.time_ns", "datetime.datetime.now"):
                 readings.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
     assert readings == []
+
+
+def test_the_slack_job_names_the_web_side_enqueues_name_the_workers_jobs():
+    """The web side names the Slack jobs by dotted path (it may not import ``workers``); each resolves to the job."""
+    names = [jobnames.SYNC, jobnames.AGENT_REPLY, jobnames.AGENT_NOTE, jobnames.AGENT_EDITED, jobnames.AGENT_ACTION]
+    for name in names:
+        module, _, function = name.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function)), name
