@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -12,11 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from channels.email.original import original_view
 from conversations import codec
 from conversations.addresses import normalize
-from conversations.clock import now_ms
 from conversations.errors import NotFound
 from conversations.models import Channel, Customer
 from gateway.actors import VIA, actor, authenticate
-from gateway.api_customer_data import archived_view
+from gateway.api_customer_data import archived_view, signer as file_link
 from gateway.api_templates import TemplateName, Variables, render_for
 from gateway.appkeys import SERVICES, SETTINGS
 from gateway import uploads
@@ -110,15 +108,6 @@ async def customer_view(services: Services, customer: Customer) -> dict[str, obj
     """The customer, with the addresses that opted out (nothing is sent to them)."""
     opt_outs = await services.service.consent.opt_outs(customer.identities)
     return {**codec.customer_json(customer), "opt_outs": [opt_out.public() for opt_out in opt_outs]}
-
-
-def file_link(services: Services) -> Callable[[str], str] | None:
-    """Signed URLs for stored files in a view (each view signs afresh; the URL opens for ``url_seconds``)."""
-    files = services.attachments
-    if files is None:
-        return None
-    now = now_ms() // 1000
-    return lambda attachment_id: files.url(attachment_id, now)
 
 
 async def conversation_view(services: Services, conversation_id: str) -> dict[str, object]:
