@@ -2,36 +2,36 @@
 
 Each verb is one atomic change of one conversation (``store.mutate``) whose
 decision is a pure function of the state it read (``changes.py``), followed
-by a domain event.
+by a domain event. The consent verbs (``keyword``, ``refusal``) are in
+``consent_verbs.py``, the customer verbs (``link_identity``, ``update_customer``,
+merges) in ``customer_verbs.py``; ``ConversationService`` has them all.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
-from conversations.messages import InboundMessage
-from conversations import changes, claims, codec, csat, ids, ratings
+from conversations import changes, codec, csat, ids, ratings
 from conversations.changes import (  # re-exported: the verbs' vocabulary
     MANUAL_ROUTING,
     PENDING_ESCALATION,
     Escalation,
 )
 from conversations.clock import utcnow
-from conversations import consent
-from conversations.consent import ConsentStore, KeywordOutcome, OptOut, Request
+from conversations.consent import ConsentStore
+from conversations.consent_verbs import ConsentVerbs
+from conversations.customer_verbs import CustomerVerbs
 from conversations.errors import Conflict, InvalidRequest
 from conversations.events import ConversationEvent, EventBus, EventKind
 from conversations.logcontext import about
-from conversations.merge import MERGED_INTO_CONVERSATION, merge_customers
+from conversations.messages import InboundMessage
 from conversations.models import (
     Attachment,
     Channel,
     Conversation,
     ConversationId,
-    Customer,
     DeliveryStatus,
     Direction,
     Identity,
@@ -41,14 +41,12 @@ from conversations.models import (
 from conversations.rules import RoutingDecision, Rules
 from conversations.store import Change, ConversationStore, ExtraWrites, IngestResult
 
-MAX_MERGE_HOPS = 5
-
 __all__ = ["MANUAL_ROUTING", "PENDING_ESCALATION", "ConversationService", "Escalation", "Rules"]
 
 log = logging.getLogger("gateway.conversations")
 
 
-class ConversationService:
+class ConversationService(ConsentVerbs, CustomerVerbs):
     def __init__(
         self,
         store: ConversationStore,
@@ -110,78 +108,6 @@ class ConversationService:
             if decision and decision.auto_reply and result.started and not message.automatic:
                 await self.reply(result.conversation_id, decision.auto_reply, author="auto-reply", automatic=True)
         return result
-
-    async def keyword(self, message: InboundMessage, request: Request, *, via: str, resume: str,
-                      help_text: str = "") -> KeywordOutcome:
-        """A consent keyword (SMS STOP, START, HELP): kept on the address and the customer's timeline.
-
-        Never a support request: no conversation opens or reopens, nothing is routed, no SLA
-        clock starts; the event joins the customer's latest conversation, if any, as is.
-        ``via`` says what the customer did (``texted "STOP"``), ``resume`` how they opt back in.
-
-        The duplicate check comes first and the opt-out change before the timeline entry, so a
-        webhook retried after a crash in between still records the opt-out, and a late retry of
-        an old STOP never undoes a newer START.
-        """
-        identity = message.identity
-        owner = await self.store.customer_for(identity)
-        duplicate = owner is not None and await self.consent.seen(owner, message.dedupe_key)
-        changed = False
-        if not duplicate and request == Request.OPT_OUT:
-            changed = await self.consent.record(OptOut(identity, self.clock(), via, resume))
-        elif not duplicate and request == Request.OPT_IN:
-            changed = await self.consent.clear(identity)
-        opted_out = await self.consent.opt_out(identity)
-        # Nothing goes to an opted-out address, the help text included (Twilio answers HELP itself).
-        answer = help_text if request == Request.HELP and help_text and opted_out is None else None
-        if duplicate:
-            await self.store.confirm_replicated()  # its first try may have stored it unconfirmed
-            return KeywordOutcome(duplicate=True, changed=False, opted_out=opted_out, answer=answer)
-        customer_id = await self.store.claim_identity(identity)
-        text = consent.event_text(request, identity, via=via, changed=changed, opted_out=opted_out,
-                                  help_text=help_text, answered=answer is not None)
-        event = Message(id=MessageId(ids.message_id()), conversation_id=ConversationId(""),
-                        direction=Direction.EVENT, channel=None, author=identity.address, text=text,
-                        created_at=self.clock(), provider_id=message.provider_id, kind=consent.EVENT_KINDS[request],
-                        meta={"identity": identity.key, "keyword": message.text.strip()[:100],
-                              "changed": "1" if changed else ""})
-        result = await self.consent.record_event(customer_id, identity, message.dedupe_key, event,
-                                                 name=message.name or "")
-        await self.store.confirm_replicated()  # acknowledged only once replicas have it, when they must
-        if not result.duplicate and result.conversation_id:
-            await self.events.emit(ConversationEvent(
-                EventKind.CONSENT, result.conversation_id, result.customer_id, result.message_id,
-                {"request": request.value, "changed": "1" if changed else "", "identity": identity.key}))
-        return KeywordOutcome(duplicate=result.duplicate, changed=changed, opted_out=opted_out, answer=answer,
-                              conversation_id=result.conversation_id)
-
-    async def _link_if_new(self, customer_id: str, identity: Identity) -> bool:
-        """Link a proven identity, once: later messages find it already theirs without a merge.
-
-        Returns True if it linked (and so may have merged two customers).
-        """
-        if await self.store.customer_for(identity) != customer_id:
-            await self.link_identity(customer_id, identity, author="verification")
-            return True
-        return False
-
-    async def _surviving(self, result: IngestResult) -> IngestResult:
-        """Where the message is after a merge its own links caused: the survivor's live conversation.
-
-        The channel (a web chat socket) must follow it, and it no longer opened a
-        conversation of its own: the survivor's is neither routed again nor auto-answered.
-        """
-        customer = await self.store.current_customer(result.customer_id)
-        conversation = await self.store.conversation(result.conversation_id)
-        for _ in range(MAX_MERGE_HOPS):
-            target = conversation.extra.get(MERGED_INTO_CONVERSATION)
-            if not target:
-                break
-            conversation = await self.store.conversation(target)
-        if conversation.id == result.conversation_id:
-            return replace(result, customer_id=customer.id)
-        return replace(result, outcome="appended", customer_id=customer.id, conversation_id=conversation.id,
-                       queue=conversation.queue or "")
 
     # -- routing ---------------------------------------------------------------------
 
@@ -249,11 +175,6 @@ class ConversationService:
                               {"channel": reply.channel.value, "automatic": "1" if automatic else "", "by": author})
         )
         return reply
-
-    async def refusal(self, to: Identity) -> str | None:
-        """Why nothing may be sent to ``to`` (it opted out), or None."""
-        opt_out = await self.consent.opt_out(to)
-        return opt_out.reason if opt_out else None
 
     async def note(self, conversation_id: str, text: str, author: str, *,
                    meta: dict[str, str] | None = None) -> Message:
@@ -375,62 +296,6 @@ class ConversationService:
         await self.events.emit(ConversationEvent(EventKind.REOPENED, conversation_id, before.customer_id,
                                                  detail={"by": author}))
         return await self.store.conversation(conversation_id)
-
-    async def link_identity(self, customer_id: str, identity: Identity, *, author: str) -> Customer:
-        """Give a customer another identity; if it belongs to someone else, merge the two customers."""
-        customer = await self.store.current_customer(customer_id)
-        owner = await self.store.customer_for(identity)
-        if owner is None:
-            owner = await self.store.claim_identity_for(identity, customer.id)
-        if owner != customer.id:
-            owner = await claims.heal(self.store.redis, identity, owner, customer.id)
-        if owner == customer.id:
-            if identity.key not in {i.key for i in customer.identities}:
-                await self.store.add_identity(customer.id, identity)
-                live = await self._on_customer_timeline(customer.id, "identity_linked",
-                                                        f"{author} linked {identity.key} to this customer",
-                                                        {"identity": identity.key, "by": author})
-                await self.events.emit(ConversationEvent(EventKind.LINKED, live or "", customer.id,
-                                                         detail={"identity": identity.key, "by": author}))
-            return await self.store.customer(customer.id)
-        other = await self.store.customer(owner)
-        # The older customer survives, so ids people already hold stay valid.
-        keep, fold = (other, customer) if other.created_at < customer.created_at else (customer, other)
-        result = await merge_customers(self.store, keep.id, fold.id, now=self.clock(), author=author)
-        await self.store.add_identity(keep.id, identity)
-        await self.events.emit(ConversationEvent(
-            EventKind.MERGED, result.live_conversation_id or "", keep.id,
-            detail={"merged": fold.id, "identity": identity.key, "moved": ",".join(result.moved_conversations),
-                    "by": author},
-        ))
-        return await self.store.customer(keep.id)
-
-    async def update_customer(self, customer_id: str, *, name: str | None, attributes: dict[str, str] | None,
-                              author: str) -> Customer:
-        """Edit a customer's name or attributes (attributes are replaced whole); says which fields changed."""
-        customer = await self.store.current_customer(customer_id)
-        await self.store.update_customer(customer.id, name=name, attributes=attributes)
-        changed = (["name"] if name is not None and name != customer.name else []) + sorted(
-            f"attributes.{key}" for key in set(customer.attributes) | set(attributes or {})
-            if attributes is not None and customer.attributes.get(key) != attributes.get(key))
-        if changed:
-            await self._on_customer_timeline(customer.id, "customer_updated",
-                                             f"{author} edited the customer: {', '.join(changed)}",
-                                             {"fields": ",".join(changed), "by": author})
-            await self.events.emit(ConversationEvent(EventKind.CUSTOMER_UPDATED, "", customer.id,
-                                                     detail={"fields": ",".join(changed), "by": author}))
-        return await self.store.customer(customer.id)
-
-    async def _on_customer_timeline(self, customer_id: str, kind: str, text: str,
-                                    meta: dict[str, str]) -> ConversationId | None:
-        """A change of the customer, shown on their latest conversation's timeline (if they have one)."""
-        live = await self.store.live_conversation_id(customer_id)
-        if live is None:
-            return None
-        now = self.clock()
-        await self.store.mutate(live, lambda current: Change(
-            messages=[changes.event_message(current, kind, text, now, meta)]))
-        return live
 
     async def record_delivery(
         self,
