@@ -1,6 +1,6 @@
 """The Redis store of customers, conversations and messages.
 
-Reads, the ingest step (``ingest.py``), and optimistic read-modify-write of one
+Reads (``reads.py``), the ingest step (``ingest.py``), and optimistic read-modify-write of one
 conversation (WATCH/MULTI on keys of one customer's slot). Business decisions
 live in ``service.py``; this module only knows the layout (``keys.py``).
 """
@@ -31,21 +31,18 @@ from conversations.ingest import (
 from conversations.messages import InboundMessage
 from conversations import atomic, claims, codec, keys, redisio
 from conversations.clock import now_ms, utcnow
-from conversations.backlog import VERSION_FIELD, Entry, Filter, Order, after_change, entry_of
+from conversations.backlog import VERSION_FIELD, Entry, after_change, entry_of
 from conversations.index import BacklogIndex
+from conversations.reads import ConversationReads
 from conversations.search import CustomerSearch
 from conversations.delivery import is_step_back
 from conversations.errors import DomainError, NotFound, NotReplicated
 from conversations.models import (
     Conversation,
-    ConversationId,
-    Customer,
     CustomerId,
     DeliveryStatus,
     Identity,
     Message,
-    MessageId,
-    Status,
 )
 
 log = logging.getLogger("gateway.store")
@@ -81,7 +78,7 @@ class ReplicaAck:
     timeout_ms: int = 1000
 
 
-class ConversationStore:
+class ConversationStore(ConversationReads):
     def __init__(
         self,
         redis: Redis,
@@ -106,14 +103,6 @@ class ConversationStore:
 
     # -- identities and customers -------------------------------------------------
 
-    async def customer_for(self, identity: Identity) -> CustomerId | None:
-        value = redisio.optional_text(await self.redis.get(keys.identity(identity.key)))
-        return CustomerId(value) if value else None
-
-    async def customer_for_key(self, identity_key: str) -> CustomerId | None:
-        value = redisio.optional_text(await self.redis.get(keys.identity(identity_key)))
-        return CustomerId(value) if value else None
-
     async def claim_identity(self, identity: Identity) -> CustomerId:
         """The customer an identity belongs to, giving it a new customer id if unknown.
 
@@ -130,25 +119,6 @@ class ConversationStore:
         await self.redis.sadd(keys.CustomerKeys(customer_id).identities, identity.key)
         await self.search.add(customer_id, identities=[identity.key])
 
-    async def customer(self, customer_id: str) -> Customer:
-        ck = keys.CustomerKeys(customer_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(ck.customer)
-            pipe.smembers(ck.identities)
-            fields, identities = await pipe.execute()
-        if not fields:
-            raise NotFound(f"no customer {customer_id}")
-        return codec.customer_from_hash(fields, identities)
-
-    async def current_customer(self, customer_id: str) -> Customer:
-        """The customer, following merges to the one that survived."""
-        customer = await self.customer(customer_id)
-        for _ in range(MAX_MOVED_HOPS):
-            if not customer.merged_into:
-                return customer
-            customer = await self.customer(customer.merged_into)
-        return customer
-
     async def update_customer(self, customer_id: str, *, name: str | None, attributes: dict[str, str] | None) -> None:
         ck = keys.CustomerKeys(customer_id)
         if not await self.redis.exists(ck.customer):
@@ -162,15 +132,6 @@ class ConversationStore:
             mapping["attributes"] = json.dumps(attributes, sort_keys=True)
         if mapping:
             await self.redis.hset(ck.customer, mapping=redisio.fields(mapping))
-
-    async def live_conversation_id(self, customer_id: str) -> ConversationId | None:
-        """The customer's latest conversation (live, or resolved and still reopenable)."""
-        value = redisio.optional_text(await self.redis.hget(keys.CustomerKeys(customer_id).customer, "live"))
-        return ConversationId(value) if value else None
-
-    async def customer_conversation_ids(self, customer_id: str) -> list[ConversationId]:
-        history = await self.redis.lrange(keys.CustomerKeys(customer_id).conversations, 0, -1)
-        return [ConversationId(c) for c in redisio.texts(history)]
 
     # -- ingest ----------------------------------------------------------------------
 
@@ -206,88 +167,6 @@ class ConversationStore:
         if self.replica_ack.replicas > 0 and int(results[-1]) < self.replica_ack.replicas:
             raise NotReplicated(f"{results[-1]} of {self.replica_ack.replicas} replicas confirmed the write within "
                                 f"{self.replica_ack.timeout_ms} ms; retry later")
-
-    # -- reads ----------------------------------------------------------------------
-
-    async def locate(self, conversation_id: str) -> CustomerId:
-        customer_id = redisio.optional_text(await self.redis.get(keys.conversation_locator(conversation_id)))
-        if not customer_id:
-            raise NotFound(f"no conversation {conversation_id}")
-        return CustomerId(customer_id)
-
-    async def conversation(self, conversation_id: str) -> Conversation:
-        ck = keys.CustomerKeys(await self.locate(conversation_id))
-        fields = redisio.text_hash(await self.redis.hgetall(ck.conversation(conversation_id)))
-        if not fields:
-            raise NotFound(f"no conversation {conversation_id}")
-        return codec.conversation_from_hash(fields)
-
-    async def conversation_of(self, customer_id: str, conversation_id: str) -> Conversation:
-        """The conversation, read where ``customer_id`` keeps it (one round trip: no locator).
-
-        For a caller that knows the owner from a moment ago; after a merge moved it, the locator finds it.
-        """
-        fields = redisio.text_hash(await self.redis.hgetall(keys.CustomerKeys(customer_id).conversation(conversation_id)))
-        if not fields:
-            return await self.conversation(conversation_id)
-        return codec.conversation_from_hash(fields)
-
-    async def conversations(self, conversation_ids: Iterable[str]) -> list[Conversation]:
-        """The conversations that exist, in the order asked; two pipelined round trips for any number."""
-        wanted = list(conversation_ids)
-        if not wanted:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for conversation_id in wanted:
-                pipe.get(keys.conversation_locator(conversation_id))
-            owners = [redisio.optional_text(owner) for owner in await pipe.execute()]
-        located = [(c, owner) for c, owner in zip(wanted, owners, strict=True) if owner]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for conversation_id, owner in located:
-                pipe.hgetall(keys.CustomerKeys(owner).conversation(conversation_id))
-            hashes = await pipe.execute()
-        return [codec.conversation_from_hash(redisio.text_hash(fields)) for fields in hashes if fields]
-
-    async def messages(self, conversation_id: str) -> list[Message]:
-        """The whole timeline in accepted order, with current delivery states."""
-        ck = keys.CustomerKeys(await self.locate(conversation_id))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xrange(ck.messages(conversation_id))
-            pipe.hgetall(ck.delivery(conversation_id))
-            entries, delivery = await pipe.execute()
-        return [codec.message_from_fields(conversation_id, fields, delivery) for _, fields in entries]
-
-    async def message(self, conversation_id: str, message_id: str) -> Message:
-        """One message; searched newest first, since callers want recent ones."""
-        ck = keys.CustomerKeys(await self.locate(conversation_id))
-        stream = ck.messages(conversation_id)
-        upper = "+"
-        while True:
-            entries = redisio.stream_entries(await self.redis.xrevrange(stream, max=upper, count=100))
-            for entry_id, fields in entries:
-                if fields.get("id") == message_id:
-                    delivery = redisio.text_hash(await self.redis.hgetall(ck.delivery(conversation_id)))
-                    return codec.message_from_fields(conversation_id, fields, delivery)
-            if len(entries) < 100:
-                raise NotFound(f"no message {message_id} in {conversation_id}")
-            upper = "(" + entries[-1][0]
-
-    async def all_conversation_ids(self) -> list[str]:
-        """Every conversation the index holds (folded ones included), newest activity first."""
-        found: list[str] = []
-        cursor = None
-        everything = Filter(statuses=frozenset(status.value for status in Status))
-        while True:
-            page = await self.index.page(everything, Order.ACTIVITY, limit=1000, cursor=cursor)
-            found += [conversation_id for conversation_id, _ in page.items]
-            cursor = page.next_cursor
-            if cursor is None:
-                return found
-
-    async def recent_conversation_ids(self, *, limit: int) -> list[str]:
-        """The most recently active conversations (folded ones left out), newest first."""
-        page = await self.index.page(Filter(), Order.ACTIVITY, limit=limit)
-        return [conversation_id for conversation_id, _ in page.items]
 
     # -- writes ---------------------------------------------------------------------
 
@@ -388,22 +267,11 @@ class ConversationStore:
     async def remember_provider_id(self, channel: str, provider_id: str, conversation_id: str, message_id: str) -> None:
         await self.redis.set(keys.provider_message(channel, provider_id), f"{conversation_id} {message_id}")
 
-    async def find_by_provider_id(self, channel: str, provider_id: str) -> tuple[ConversationId, MessageId] | None:
-        value = redisio.optional_text(await self.redis.get(keys.provider_message(channel, provider_id)))
-        if not value:
-            return None
-        conversation_id, _, message_id = value.partition(" ")
-        return ConversationId(conversation_id), MessageId(message_id)
-
     async def publish(self, conversation_id: str, messages: Iterable[Message]) -> None:
         """Tell every process (web chat sockets) about new messages of a conversation."""
         channel = keys.conversation_events(conversation_id)
         for message in messages:
             await self.redis.publish(channel, _event_json(message))
-
-    async def ping(self) -> bool:
-        return bool(await self.redis.ping())
-
 
 def _write(pipe: Pipeline, ck: keys.CustomerKeys, conversation_id: str, change: Change,
            version: dict[str, int]) -> None:
