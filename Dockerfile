@@ -10,11 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # The package and its dependencies (every dependency ships wheels for 3.11 on Linux: nothing to compile).
+# One COPY per package pyproject.toml installs (tests/test_deployment.py checks the two lists agree).
 COPY pyproject.toml README.md ./
 COPY conversations ./conversations
 COPY router ./router
 COPY channels ./channels
 COPY workers ./workers
+COPY templates ./templates
+COPY yamlmarks ./yamlmarks
 COPY gateway ./gateway
 RUN pip install .
 
