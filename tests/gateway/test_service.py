@@ -194,6 +194,13 @@ def test_rules_commands_without_a_path_use_the_file_the_gateway_would(tmp_path):
     # No file anywhere: the built-in rules, and where it looked.
     code, output = run_to_exit("rules", "check", env=gateway_env(), cwd=tmp_path)
     assert code == 0 and "built-in rules: OK" in output and str(tmp_path / "routing.yaml") in output
+    code, output = run_to_exit("rules", "explain", "--channel", "sms", "hello", env=gateway_env(), cwd=tmp_path)
+    assert code == 0 and "GATEWAY_RULES_PATH is not set" in output and "built-in rules" in output
+    assert str(tmp_path / "routing.yaml") in output
+    # Then routing.yaml in the working directory, as `gateway serve` would read it.
+    (tmp_path / "routing.yaml").write_text(MINIMAL)
+    code, output = run_to_exit("rules", "check", env=gateway_env(), cwd=tmp_path)
+    assert code == 0 and output.startswith("routing.yaml: OK"), output
     # GATEWAY_RULES_PATH from .env, as `gateway serve` reads it.
     (tmp_path / "mine.yaml").write_text(MINIMAL)
     (tmp_path / ".env").write_text("GATEWAY_RULES_PATH=mine.yaml\n")
