@@ -42,9 +42,14 @@ class EmbeddedWorkers:
     def _loop(self) -> None:
         queues = [Queue(name, connection=self.connection) for name in defaults.JOB_QUEUES]
         worker = ThreadWorker(queues, connection=self.connection)
-        while not self._stop.is_set():
+        while True:
+            # A pass after the stop too: a job queued during the last wait would otherwise vanish
+            # with the in-process Redis at exit (the demo's drain runs the queued jobs first).
+            stopping = self._stop.is_set()
             try:
                 worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
             except Exception:
                 log.exception("embedded worker pass failed")
+            if stopping:
+                return
             self._stop.wait(self.poll_seconds)
