@@ -41,3 +41,12 @@ def test_the_benchmarks_run_at_a_tiny_size(group):
     for name in group:
         assert f"{name}" in result.stdout
     assert "ratio" in result.stdout
+
+
+# The Redis topology benchmarks behind docs/OPERATIONS.md (WAIT's cost, a cluster's): their own servers, tiny.
+@pytest.mark.parametrize(("module", "says"), [("replica_ack", "WAIT costs"),
+                                              ("cluster_ingest", "cluster data per primary")])
+def test_the_redis_topology_benchmarks_run_at_a_tiny_size(module, says):
+    result = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--messages", "20", "--rounds", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0 and says in result.stdout, result.stdout + result.stderr[-3000:]
