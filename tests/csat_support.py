@@ -58,3 +58,17 @@ async def assert_rated(client, conversation_id: str, rating: str, comment: str) 
     assert events(shown, "reopened") == []
     assert await all_conversations(client) == [conversation_id]
     return shown
+
+
+async def reported(client) -> dict:
+    """The reports' summary of the last 7 days (the default period), as an admin reads it."""
+    response = await client.get("/api/reports/summary", headers=admin_headers())
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def assert_reported(client, rating: int) -> None:
+    """The rating is in the reports: one survey sent, one answered, one conversation, none reopened."""
+    figures = await reported(client)
+    assert figures["csat"] == {"average": float(rating), "responses": 1, "sent": 1, "response_rate": 1.0}
+    assert (figures["volume"]["new"], figures["volume"]["reopened"]) == (1, 0)

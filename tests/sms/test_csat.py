@@ -15,7 +15,8 @@ import pytest
 from conversations.clock import utcnow
 from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, start_client
-from tests.csat_support import QUESTION, RULES, SCALE, agent_replies, assert_rated, events, questions, resolve, view
+from tests.csat_support import (QUESTION, RULES, SCALE, agent_replies, assert_rated, assert_reported, events, questions,
+                                resolve, view)
 from tests.sms.conftest import sms_settings
 from tests.sms.optout_support import CUSTOMER, texts, twiml_messages
 from tests.support import write_rules
@@ -55,6 +56,7 @@ async def test_question_by_sms_on_resolve_and_the_answer_is_recorded(client, fak
     shown = await assert_rated(client, conversation_id, "4", "great service")
     assert shown["messages"][-2]["text"] == "4 great service" and shown["messages"][-2]["direction"] == "inbound"
     assert len([f for f in fake_twilio.sent if QUESTION in f["Body"]]) == 1  # never asked twice
+    await assert_reported(client, 4)
 
 
 async def test_an_opted_out_number_is_never_surveyed(client, fake_twilio):

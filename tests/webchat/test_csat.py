@@ -8,7 +8,7 @@ import fakeredis
 import pytest
 
 from tests.conftest import Backend, make_settings, start_client
-from tests.csat_support import QUESTION, RULES, agent_replies, assert_rated, questions, resolve, view
+from tests.csat_support import QUESTION, RULES, agent_replies, assert_rated, assert_reported, questions, resolve, view
 from tests.support import write_rules
 from tests.webchat.chat import hello, receive, say
 from workers import context
@@ -45,6 +45,7 @@ async def test_question_frame_on_resolve_and_the_button_rates_without_reopening(
     assert rated["conversation_id"] == conversation_id and rated["duplicate"] is False
     await client.backend.drain_async()
     await assert_rated(client, conversation_id, "5", "")
+    await assert_reported(client, 5)
     [stored] = questions(await view(client, conversation_id))
     assert stored["delivery"] == "delivered"
 
