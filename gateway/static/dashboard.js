@@ -31,8 +31,9 @@ const KPIS = [
   ["First response median (s)", "first_response_seconds.median"], ["First response p90 (s)", "first_response_seconds.p90"],
   ["Resolution median (s)", "resolution_seconds.median"], ["Resolution p90 (s)", "resolution_seconds.p90"],
   ["First contact resolution", "fcr_rate"], ["SLA warnings", "sla.warnings"], ["SLA breaches", "sla.breaches"],
-  ["Escalations", "escalations"], ["Transfers", "transfers"],
+  ["SLA compliance", "sla.compliance"], ["Escalations", "escalations"], ["Transfers", "transfers"],
   ["CSAT average", "csat.average"], ["CSAT responses", "csat.responses"], ["CSAT surveys sent", "csat.sent"],
+  ["CSAT response rate", "csat.response_rate"],
 ];
 
 function renderKpis(summary) {
