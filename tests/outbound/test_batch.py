@@ -159,3 +159,20 @@ async def test_a_batch_retried_with_the_same_idempotency_key_is_accepted_once(ga
     again = await gateway.post("/api/outbound/batch", json=body, headers=headers)
     assert (first.status, again.status) == (202, 202)
     assert (await first.json())["job_id"] == (await again.json())["job_id"]
+
+
+async def test_a_batch_takes_up_to_1000_recipients_by_default(aiohttp_client, fake_twilio, tmp_path):
+    assert ProactiveSettings().max_batch == 1000
+    backend = Backend(sms_settings(fake_twilio, **rule_files(tmp_path)), fakeredis.FakeServer())
+    backend.configure_jobs()
+    client = await start_client(aiohttp_client, backend)
+    try:
+        recipients = [{"identity": {"channel": "sms", "address": f"+1415556{n:04d}"}} for n in range(1001)]
+        too_many = await client.post("/api/outbound/batch", headers=admin_headers(), json={
+            "template": "outage", "variables": {"service": "Checkout"}, "recipients": recipients})
+        assert too_many.status == 400 and "at most 1000" in await too_many.text()
+        accepted = await submit(client, recipients[:1000])
+        assert accepted["recipients"] == 1000
+        assert (await batch_status(client, accepted["job_id"]))["total"] == 1000
+    finally:
+        context.install(None)

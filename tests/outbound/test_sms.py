@@ -46,7 +46,9 @@ async def test_we_text_first_and_the_answer_lands_in_that_conversation_routed_by
 
     store = gateway.app[SERVICES].store
     conversation = await store.conversation(sent["conversation_id"])
-    assert (conversation.status, conversation.queue) == ("pending", "service")
+    assert (conversation.status, conversation.queue) == ("pending", "service")  # the default queue
+    [message] = await store.messages(sent["conversation_id"])
+    assert (message.id, message.author) == (sent["message_id"], "Grace")  # the 201's message, by its author
     assert conversation.first_response_at is None  # writing first is not answering
 
     await texts(gateway, "Thanks, but the last one arrived broken", "SM" + "2" * 32)
@@ -144,3 +146,15 @@ async def test_a_refused_request_frees_its_idempotency_key(gateway, fake_twilio)
         "identity": {"channel": "sms", "address": CUSTOMER}, "template": "order-delayed",
         "variables": {"order": "1", "eta": "today"}})
     assert fixed.status == 201
+
+
+async def test_a_notice_opens_in_the_queue_it_names(gateway, fake_twilio):
+    response = await outbound(gateway, identity={"channel": "sms", "address": CUSTOMER}, text="Your ticket is open.",
+                              queue="support")
+    assert response.status == 201, await response.text()
+    sent = await response.json()
+    assert set(sent) >= {"conversation_id", "message_id"}
+    conversation = await gateway.app[SERVICES].store.conversation(sent["conversation_id"])
+    assert conversation.queue == "support"
+    [message] = await gateway.app[SERVICES].store.messages(sent["conversation_id"])
+    assert (message.id, message.author) == (sent["message_id"], "admin")  # author defaults to admin
