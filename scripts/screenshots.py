@@ -3,8 +3,9 @@
     python -m scripts.screenshots            (from the repository root; Debian's chromium + pip's playwright)
 
 Starts the gateway in this process on the embedded default with the example rules,
-seeds a few conversations through the domain service (as the channels would), and
-photographs the pages. The dashboard is photographed only where the gateway has the
+seeds conversations through the domain service (as the channels would): a week of
+answered, resolved and partly rated ones on a driven clock, a burst of log-in problems
+that fires the example's trend alert, and a few live ones; then photographs the pages. The dashboard is photographed only where the gateway has the
 reports API (/api/reports); otherwise the script says so and leaves those files as
 they are. Not part of the test suite: run it by hand after changing the pages.
 """
@@ -12,9 +13,10 @@ they are. Not part of the test suite: run it by hand after changing the pages.
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -52,7 +54,60 @@ CUSTOMERS = [
 ]
 
 
+HISTORY = [
+    # channel, text, rating (None: not answered): six days of ordinary traffic for the dashboard's charts
+    (Channel.SMS, "Where is my order? It said Tuesday.", "5 quick answer, thanks"),
+    (Channel.EMAIL, "Can I upgrade my plan mid-month?", "4"),
+    (Channel.WEBCHAT, "Do you ship to Norway?", None),
+    (Channel.SMS, "I'd like to return the blue jacket", "3 took a while"),
+    (Channel.EMAIL, "Invoice address is wrong on my bill", "5"),
+]
+BURST = [("Edsger Dijkstra", "I can't log in since this morning"),
+         ("Barbara Liskov", "Login page says my password is wrong"),
+         ("Ken Thompson", "Cannot sign in, 2fa code fails"),
+         ("Frances Allen", "Log in loops back to the login page"),
+         ("John Backus", "Password reset mail never arrives, can't log in")]
+
+
+async def history(app: web.Application) -> None:
+    """A week of resolved conversations on a driven clock (some rated), then a burst of log-in problems now.
+
+    The burst fires examples/routing.yaml's `login-problems` trend (five in an hour, no history yet), so
+    the dashboard lists an alert; the ratings fill its CSAT chart.
+    """
+    services = app[SERVICES]
+    service = services.service
+    rng = random.Random(4711)
+    real_clock, now = service.clock, datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    moment = [now]
+    service.clock = lambda: moment[0]
+    try:
+        for day in range(6, 0, -1):
+            for n in range(2 + day % 3):
+                channel, text, rating = HISTORY[(day + n) % len(HISTORY)]
+                moment[0] = now - timedelta(days=day, hours=rng.randint(1, 9))
+                address = (f"+4915100{day}{n:04d}" if channel == Channel.SMS else f"v-{day}-{n}"
+                           if channel == Channel.WEBCHAT else f"customer{day}{n}@example.com")
+                identity = Identity(channel, f"visitor:{address}" if channel == Channel.WEBCHAT else address)
+                opened = await service.ingest(InboundMessage(channel, identity, f"history-{day}-{n}", text, moment[0]))
+                moment[0] += timedelta(minutes=rng.randint(4, 90))
+                await service.reply(opened.conversation_id, "Thanks for asking! Here is what to do.", "Grace")
+                moment[0] += timedelta(minutes=rng.randint(20, 300))
+                await service.resolve(opened.conversation_id, "Grace")
+                if rating is not None and channel != Channel.WEBCHAT:
+                    moment[0] += timedelta(minutes=rng.randint(5, 60))
+                    await service.ingest(InboundMessage(channel, identity, f"history-{day}-{n}-rated", rating,
+                                                        moment[0]))
+    finally:
+        service.clock = real_clock
+    for n, (name, text) in enumerate(BURST):
+        burst = await service.ingest(InboundMessage(Channel.EMAIL, Identity(Channel.EMAIL, f"user{n}@example.net"),
+                                                    f"burst-{n}", text, datetime.now(UTC), name=name, subject="Login"))
+        await timers.arm(services.store, services.rules.current, burst.conversation_id)
+
+
 async def seed(app: web.Application) -> None:
+    await history(app)
     services = app[SERVICES]
     service, store = services.service, services.store
     for n, (channel, address, name, subject, text, actions) in enumerate(CUSTOMERS):
