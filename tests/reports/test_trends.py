@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import admin_headers
+from tests.reports.support import RULES as TAGGING_RULES  # technical → support, tags [bug]
 from tests.reports.support import T0, sms
 from tests.slack.conftest import RULES as SLACK_RULES
 from tests.slack.conftest import fake_slack, make_gateway  # noqa: F401  (fake_slack: a fixture)
@@ -123,3 +124,25 @@ async def test_a_burst_after_a_spell_with_no_conversations_at_all_alerts_again()
     clock.now = T0 + timedelta(hours=5)
     await runtime.service.ingest(sms("error at login", "s2", clock.now, "+15550300002"))
     assert len(await trends.list_alerts(runtime.redis, 10)) == 2
+
+
+async def test_a_trend_matching_tags_counts_the_conversations_a_rule_tagged():
+    """The issue's own shape: ``match: {tags: [...]}`` counts conversations by the tags routing gave them."""
+    tagged = TAGGING_RULES + """\
+trends:
+  - name: bugs
+    match: {tags: [bug]}
+    window: 1h
+    baseline: 7d
+    factor: 3
+    min_count: 2
+    notify: "#service"
+"""
+    clock = Clock(T0)
+    runtime = await fake_runtime(clock, live_rules(tagged))
+    await runtime.service.ingest(sms("how do I change my invoice address", "g1", T0, "+15550400001"))  # no tag
+    await runtime.service.ingest(sms("the app crashes on start", "g2", T0, "+15550400002"))
+    assert await trends.list_alerts(runtime.redis, 10) == []
+    await runtime.service.ingest(sms("an error when I save", "g3", T0, "+15550400003"))
+    [alert] = await trends.list_alerts(runtime.redis, 10)
+    assert alert["trend"] == "bugs" and alert["count"] == 2 and alert["queue"] is None
