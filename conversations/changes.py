@@ -78,26 +78,32 @@ def routed(current: Conversation, decision: RoutingDecision, now: datetime, *, f
     )
 
 
-def reply_target(current: Conversation, channel: Channel | None) -> tuple[Channel, str]:
-    """The channel a reply goes out on (default: the customer's last one) and the identity key it goes to."""
+def reply_target(current: Conversation, channel: Channel | None, linked: str | None = None) -> tuple[Channel, str]:
+    """The channel a reply goes out on (default: the customer's last one) and the identity key it goes to.
+
+    The address the customer used in this conversation on that channel wins; else ``linked``, the
+    customer's own identity on it (linked by an agent or a merge, never written from here), so an
+    agent can follow up on any channel the customer has.
+    """
     target = channel or current.last_inbound_channel
     if target is None:
         raise InvalidRequest("the conversation has no customer channel to reply on")
-    address = current.extra.get(f"address:{target.value}")
+    address = current.extra.get(f"address:{target.value}") or linked
     if not address:
-        raise InvalidRequest(f"the customer has not written on {target.value}; pick another channel")
+        raise InvalidRequest(f"the customer has no {target.value} address; pick another channel or link one "
+                             f"(POST /api/customers/{current.customer_id}/identities)")
     return target, address
 
 
 def replied(current: Conversation, message_id: MessageId, text: str, author: str, now: datetime, *,
             channel: Channel | None, automatic: bool, meta: dict[str, str], refused: str | None = None,
-            attachments: tuple[Attachment, ...] = ()) -> Change:
+            attachments: tuple[Attachment, ...] = (), linked: str | None = None) -> Change:
     """An outbound message on ``channel`` (default: the customer's last one), delivery queued.
 
     ``refused``: why it must not be sent (the address opted out); it is stored failed with that
     reason, so the agent sees it at once and no job hands it to the provider.
     """
-    target, address = reply_target(current, channel)
+    target, address = reply_target(current, channel, linked)
     status = DeliveryStatus.FAILED if refused else DeliveryStatus.QUEUED
     message = Message(
         id=message_id, conversation_id=current.id, direction=Direction.OUTBOUND, channel=target,

@@ -162,10 +162,11 @@ class ConversationService(ConsentVerbs, CustomerVerbs):
         async def apply(current: Conversation) -> Change:
             # The one rule for every outbound message, an agent's or an automatic one: nothing
             # goes to an address that opted out. The outbound job checks again before sending.
-            _, address = changes.reply_target(current, channel)
+            linked = await self._linked_address(current, channel)
+            _, address = changes.reply_target(current, channel, linked)
             refused = await self.refusal(Identity.parse(address))
             return changes.replied(current, message_id, text, author, now, channel=channel, automatic=automatic,
-                                   meta=meta or {}, refused=refused, attachments=attachments)
+                                   meta=meta or {}, refused=refused, attachments=attachments, linked=linked)
 
         before, change = await self.store.mutate(conversation_id, apply)
         reply = change.messages[0]
@@ -175,6 +176,19 @@ class ConversationService(ConsentVerbs, CustomerVerbs):
                               {"channel": reply.channel.value, "automatic": "1" if automatic else "", "by": author})
         )
         return reply
+
+    async def _linked_address(self, current: Conversation, channel: Channel | None) -> str | None:
+        """The customer's identity on ``channel`` when this conversation has no address there, else None.
+
+        An address linked to the customer that they never wrote from in this conversation: the inbox
+        offers every channel the customer has, and a reply picked for one must reach it. With several
+        on one channel, the first by its key (the same every time).
+        """
+        if channel is None or current.extra.get(f"address:{channel.value}"):
+            return None
+        customer = await self.store.current_customer(current.customer_id)
+        keys = sorted(identity.key for identity in customer.identities if identity.channel == channel)
+        return keys[0] if keys else None
 
     async def note(self, conversation_id: str, text: str, author: str, *,
                    meta: dict[str, str] | None = None) -> Message:

@@ -62,3 +62,42 @@ async def test_email_then_sms_from_a_linked_number_is_one_timeline_and_replies_f
     assert [(form["To"], form["Body"]) for form in twilio.sent] == [(PHONE, "We are on it.")]
     [mail] = sink.to("ada@customer.example")
     assert mail.text().strip() == "Details by mail." and mail["Subject"] == "Re: Router"
+
+
+async def test_an_agent_follows_up_by_mail_on_a_linked_address_the_customer_never_mailed_from(both):
+    """A conversation begun by SMS; the customer's email address is linked: a reply picked for email goes out
+    by mail (the inbox offers every linked channel), and the customer's answer to it lands in that conversation."""
+    client, sink, twilio = both
+    assert (await post_signed(client, "/sms/twilio", inbound_form(sender=PHONE, body="My router died"))).status == 200
+    [conversation_id] = await client.app[SERVICES].store.recent_conversation_ids(limit=10)
+    customer_id = (await client.app[SERVICES].store.conversation(conversation_id)).customer_id
+    linked = await client.post(f"/api/customers/{customer_id}/identities",
+                               json={"channel": "email", "address": "ada@customer.example"}, headers=admin_headers())
+    assert linked.status == 200
+    offered = await (await client.get(f"/api/inbox/conversations/{conversation_id}", headers=admin_headers())).json()
+    assert offered["reply_channels"] == ["email", "sms"]
+
+    response = await client.post(f"/api/conversations/{conversation_id}/messages", headers=admin_headers(),
+                                 json={"text": "The return label is attached to this mail.", "channel": "email"})
+    assert response.status == 201, await response.text()
+    await client.backend.drain_async()
+    [mail] = sink.to("ada@customer.example")
+    assert mail.text().strip() == "The return label is attached to this mail."
+    assert twilio.sent == []
+
+    answer = customer_mail("Got it, thanks", subject=f"Re: {mail['Subject']}", to=mail["Reply-To"],
+                           in_reply_to=mail["Message-ID"])
+    await smtp_send(client, answer, recipients=[mail["Reply-To"]])
+    assert await client.app[SERVICES].store.recent_conversation_ids(limit=10) == [conversation_id]
+    view = await (await client.get(f"/api/conversations/{conversation_id}", headers=admin_headers())).json()
+    assert [(m["direction"], m["channel"]) for m in view["messages"] if m["direction"] != "event"] == [
+        ("inbound", "sms"), ("outbound", "email"), ("inbound", "email")]
+
+
+async def test_a_reply_on_a_channel_the_customer_has_no_address_on_is_refused(both):
+    client, _, _ = both
+    assert (await post_signed(client, "/sms/twilio", inbound_form(sender=PHONE, body="Hello"))).status == 200
+    [conversation_id] = await client.app[SERVICES].store.recent_conversation_ids(limit=10)
+    response = await client.post(f"/api/conversations/{conversation_id}/messages", headers=admin_headers(),
+                                 json={"text": "By mail?", "channel": "email"})
+    assert response.status == 400 and "has no email address" in (await response.json())["error"]

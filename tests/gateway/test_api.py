@@ -90,7 +90,7 @@ async def test_agent_actions_change_the_conversation(gateway):
         ("/messages", {"text": ""}, 400, "text"),
         ("/messages", {"text": "hi", "kind": "shout"}, 400, "kind"),
         ("/messages", {"text": "hi", "extra": 1}, 400, "extra"),
-        ("/messages", {"text": "hi", "channel": "email"}, 400, "has not written on email"),
+        ("/messages", {"text": "hi", "channel": "email"}, 400, "has no email address"),
         ("/transfer", {"queue": "sales"}, 400, "unknown queue"),
         ("/transfer", {}, 400, "queue"),
     ],

@@ -32,7 +32,7 @@ async def some_traffic(gateway) -> None:
             await service.resolve(result.conversation_id, "Grace")
 
 
-@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("width", [1440, 1024, 390])
 async def test_the_dashboard_draws_the_apis_figures(gateway, browser, width):  # noqa: F811
     await some_traffic(gateway)
     console = Console()

@@ -2,8 +2,8 @@
 
 The read API behind them is tested in test_inbox_api.py; here the page itself: the tier, channel
 and tag filters narrow the list, the queue tabs pick a queue, and an open conversation shows its
-routing event on the timeline, the rule that routed it, and the customer with identities,
-attributes and earlier conversations.
+routing event on the timeline, each message's channel, a reply on the channel the agent picks,
+the rule that routed it, and the customer with identities, attributes and earlier conversations.
 """
 
 from __future__ import annotations
@@ -73,6 +73,18 @@ async def test_filters_narrow_the_list_and_the_conversation_shows_its_customer_a
         assert "+15550000002" in identities and "bob@example.com" in identities
         attributes = await page.inner_text("#cust-attributes")
         assert "plan" in attributes and "pro" in attributes and "country" in attributes and "UK" in attributes
+        # Each message says its channel; the reply goes out on the channel the agent picks.
+        assert "sms" in await page.inner_text("#timeline li.msg.inbound .meta")
+        assert await page.input_value("#composer-channel") == "sms"  # where the customer wrote
+        await page.select_option("#composer-channel", "email")
+        await page.fill("#composer-text", "I've written to your email address too.")
+        await page.click("#composer-send")
+        sent = page.locator("#timeline li.msg.outbound", has_text="written to your email")
+        await sent.wait_for(timeout=5000)
+        assert "via email" in await sent.locator(".meta").inner_text()
+        [stored] = [m for m in await services.store.messages(bob) if m.direction.value == "outbound"]
+        assert (stored.channel, stored.author) == (Channel.EMAIL, "agent")
+
         history = page.locator(f"#cust-history li[data-id='{earlier}']")
         assert "resolved" in await history.inner_text()
         await history.click()  # an earlier conversation opens in place
