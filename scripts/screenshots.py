@@ -5,9 +5,10 @@
 Starts the gateway in this process on the embedded default with the example rules,
 seeds conversations through the domain service (as the channels would): a week of
 answered, resolved and partly rated ones on a driven clock, a burst of log-in problems
-that fires the example's trend alert, and a few live ones; then photographs the pages. The dashboard is photographed only where the gateway has the
-reports API (/api/reports); otherwise the script says so and leaves those files as
-they are. Not part of the test suite: run it by hand after changing the pages.
+that fires the example's trend alert, and a few live ones; then photographs the pages.
+The dashboard is photographed only where the gateway has the reports API
+(/api/reports); otherwise the script says so and leaves those files as they are.
+Not part of the test suite: run it by hand after changing the pages.
 """
 
 from __future__ import annotations

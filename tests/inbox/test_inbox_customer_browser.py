@@ -28,7 +28,7 @@ async def wait_for_list(page, ids: list[str]) -> None:
     assert await listed_ids(page) == ids
 
 
-async def test_filters_narrow_the_list_and_the_conversation_shows_its_customer_and_routing(inbox, browser):  # noqa: F811
+async def test_filters_narrow_the_list_and_a_conversation_shows_its_customer_and_routing(inbox, browser):  # noqa: F811
     services = inbox.app[SERVICES]
     # Bob wrote before: that conversation is resolved and long past, so his new message opens another.
     earlier = await customer_writes(inbox, "the app is broken", number="+15550000002", name="Bob")
