@@ -219,7 +219,8 @@ class ConversationService(ConsentVerbs, CustomerVerbs):
             current, queue, author, reason, policy.name if policy else None, now))
         await self.events.emit(ConversationEvent(
             EventKind.TRANSFERRED, conversation_id, before.customer_id,
-            detail={"from": before.queue, "to": queue, "from_tier": str(before.tier), "by": author, "reason": reason or ""},
+            detail={"from": before.queue, "to": queue, "from_tier": str(before.tier), "by": author,
+                    "reason": reason or ""},
         ))
         return await self.store.conversation(conversation_id)
 
