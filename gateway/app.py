@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -25,6 +26,22 @@ from router import LiveRules
 from templates import LiveTemplates
 
 log = logging.getLogger("gateway")
+
+
+def reload_on_sighup(rules: LiveRules, templates: LiveTemplates) -> bool:
+    """``kill -HUP``: read the rule file and the template file again now; False where signals are unavailable.
+
+    One handler for both: the event loop keeps one handler per signal.
+    """
+    def reload() -> None:
+        rules.reload("sighup")
+        templates.reload("sighup")
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, AttributeError, RuntimeError):
+        return False
+    return True
 
 
 def create_app(
@@ -65,7 +82,7 @@ def create_app(
         await hub.start()
         app[SERVICES] = services
         app[CHANNEL_DEPS] = channel_deps(settings, services, hub)
-        live_rules.install_sighup()
+        reload_on_sighup(live_rules, live_templates)
         recorder = ReloadRecorder(live_rules, audit_log(settings, async_client))
         watcher = asyncio.create_task(live_rules.watch(settings.rules_reload_seconds), name="rules-watch")
         log.info(channels.describe(settings))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,9 +19,11 @@ from typing import Any
 
 from conversations.clock import utcnow
 from router.default import DEFAULT_RULES_NAME, default_ruleset
-from router.errors import RuleFileError, RulesError
+from router.errors import RulesError
 from router.loader import load_rules_bytes, version_of
 from router.rules import RuleSet
+from yamlmarks import watched
+from yamlmarks.watched import Stamp
 
 log = logging.getLogger("gateway.router")
 
@@ -49,15 +50,6 @@ class RulesChange:
 ChangeListener = Callable[[RulesChange], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Stamp:
-    """What ``stat`` says about the file; a change means "read it again"."""
-
-    mtime_ns: int
-    size: int
-    inode: int
-
-
 def rules_path_from_env() -> tuple[Path, bool]:
     """The configured rule file and whether it was named explicitly."""
     value = os.environ.get(ENV_PATH)
@@ -74,7 +66,7 @@ class LiveRules:
 
     def __init__(self, path: str | Path, *, rules: RuleSet | None = None) -> None:
         self.path = Path(path)
-        self._stamp: _Stamp | None = None
+        self._stamp: Stamp | None = None
         self._error: RulesError | None = None
         self._error_at: datetime | None = None
         self._listeners: list[ChangeListener] = []
@@ -161,7 +153,7 @@ class LiveRules:
             return False
         return self._apply(data, stamp, "file-watch")
 
-    def _apply(self, data: bytes, stamp: _Stamp, trigger: str) -> bool:
+    def _apply(self, data: bytes, stamp: Stamp, trigger: str) -> bool:
         if version_of(data) == self._current.version:
             # Touched, or an edit undone: nothing to swap, and no error left.
             self._stamp = stamp
@@ -188,7 +180,7 @@ class LiveRules:
             except Exception:  # recording a reload must never undo or block it
                 log.exception("rules change listener %r failed", listener)
 
-    def _fail(self, error: RulesError, stamp: _Stamp | None, trigger: str) -> None:
+    def _fail(self, error: RulesError, stamp: Stamp | None, trigger: str) -> None:
         # Remember the stamp of the broken file so the watch loop does not
         # parse (and log) the same broken file every few seconds.
         self._stamp = stamp
@@ -204,18 +196,11 @@ class LiveRules:
         self._error = None
         self._error_at = None
 
-    def _stat(self) -> _Stamp:
-        try:
-            st = self.path.stat()
-        except OSError as error:
-            raise RulesError([RuleFileError(str(self.path), 1, 1, f"cannot read the rule file: {error.strerror}")]) from None
-        return _Stamp(st.st_mtime_ns, st.st_size, st.st_ino)
+    def _stat(self) -> Stamp:
+        return watched.stamp_of(self.path, RulesError)
 
     def _read(self) -> bytes:
-        try:
-            return self.path.read_bytes()
-        except OSError as error:
-            raise RulesError([RuleFileError(str(self.path), 1, 1, f"cannot read the rule file: {error.strerror}")]) from None
+        return watched.read(self.path, RulesError)
 
     def status(self) -> dict[str, Any]:
         """JSON-ready state for ``GET /api/rules``."""
@@ -240,19 +225,4 @@ class LiveRules:
 
         ``sleep`` is replaceable so tests can drive the loop without waiting.
         """
-        while True:
-            try:
-                # Compiling a large file takes milliseconds: keep it off the loop.
-                await asyncio.to_thread(self.reload_if_changed)
-            except Exception:  # a bug here must not stop hot reload for good
-                log.exception("checking rule file %s failed", self.path)
-            await sleep(interval)
-
-    def install_sighup(self, loop: asyncio.AbstractEventLoop | None = None) -> bool:
-        """Reload on SIGHUP (``kill -HUP``); False where signals are unavailable."""
-        loop = loop or asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGHUP, self.reload, "sighup")
-        except (NotImplementedError, AttributeError, RuntimeError):
-            return False
-        return True
+        await watched.poll(self.reload_if_changed, self.path, interval, sleep=sleep)

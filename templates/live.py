@@ -1,4 +1,4 @@
-"""``LiveTemplates``: the template set in force, reloaded when the file changes.
+"""``LiveTemplates``: the template set in force, reloaded when the file changes or on SIGHUP.
 
 Like the rules (``router.live``): the last good set stays in force until an
 edited file loads without errors; a broken edit is kept for ``status()``
@@ -21,10 +21,10 @@ from templates.catalog import Rendered, TemplateSet, version_of
 from templates.context import builtin_values
 from templates.errors import TemplateFileError, TemplatesError
 from templates.loader import load_templates_bytes
+from yamlmarks import watched
+from yamlmarks.watched import Stamp
 
 log = logging.getLogger("gateway.templates")
-
-Stamp = tuple[int, int, int]  # mtime_ns, size, inode: a change means "read it again"
 
 
 class LiveTemplates:
@@ -83,6 +83,22 @@ class LiveTemplates:
         except TemplatesError as error:
             self._fail(error, None)
             return False
+        return self._apply(data, stamp)
+
+    def reload(self, trigger: str = "reload") -> bool:
+        """Read the file now, whatever its stamp says (SIGHUP); True if a new set took effect."""
+        if not self.path.exists() and self._stamp is None and self._error is None:
+            return False  # still no file, and none was ever loaded: the empty set is not an error
+        log.info("template file %s: reload asked (%s)", self.path, trigger)
+        try:
+            stamp = self._stat()
+            data = self._read()
+        except TemplatesError as error:
+            self._fail(error, None)
+            return False
+        return self._apply(data, stamp)
+
+    def _apply(self, data: bytes, stamp: Stamp) -> bool:
         if version_of(data) == self._current.version:
             self._stamp = stamp
             self._error = self._error_at = None
@@ -109,19 +125,10 @@ class LiveTemplates:
                   self._current.version, error)
 
     def _stat(self) -> Stamp:
-        try:
-            st = self.path.stat()
-        except OSError as error:
-            raise TemplatesError([TemplateFileError(str(self.path), 1, 1,
-                                                    f"cannot read the template file: {error.strerror}")]) from None
-        return st.st_mtime_ns, st.st_size, st.st_ino
+        return watched.stamp_of(self.path, TemplatesError)
 
     def _read(self) -> bytes:
-        try:
-            return self.path.read_bytes()
-        except OSError as error:
-            raise TemplatesError([TemplateFileError(str(self.path), 1, 1,
-                                                    f"cannot read the template file: {error.strerror}")]) from None
+        return watched.read(self.path, TemplatesError)
 
     def status(self) -> dict[str, Any]:
         """JSON-ready state for ``GET /api/templates``."""
@@ -139,9 +146,4 @@ class LiveTemplates:
     async def watch(self, interval: float = 2.0, *,
                     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         """Reload whenever the file changes; run as a task, cancel to stop."""
-        while True:
-            try:
-                await asyncio.to_thread(self.reload_if_changed)
-            except Exception:  # a bug here must not stop hot reload for good
-                log.exception("checking template file %s failed", self.path)
-            await sleep(interval)
+        await watched.poll(self.reload_if_changed, self.path, interval, sleep=sleep)
