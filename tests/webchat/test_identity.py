@@ -13,14 +13,17 @@ import base64
 import hashlib
 import hmac
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 
 from channels.webchat import tokens
 from conversations.messages import InboundMessage
 from conversations.models import Channel, Identity
 from gateway.appkeys import SERVICES
+from gateway.settings import Settings
+from tests.attachments import files
 from tests.conftest import admin_headers, make_settings, start_client
 from tests.webchat.chat import hello, proof, receive, say
 
@@ -137,3 +140,45 @@ async def test_non_ascii_token_or_hash_is_a_clear_error(gateway, field, value, c
     assert (await receive(ws, "error"))["code"] in codes
     await ws.send_json({"type": "ping"})
     assert (await receive(ws, "pong"))["type"] == "pong"
+
+
+async def test_tokens_live_thirty_days_unless_configured_otherwise(aiohttp_client, fake_backend):
+    """The default lifetime, as a visitor meets it: 29 days unused still opens the session, 31 days does not."""
+    assert Settings(_env_file=None).webchat.token_ttl == timedelta(days=30)
+    fake_backend.settings = make_settings(webchat={"identity_secret": "s"})
+    client = await start_client(aiohttp_client, fake_backend)
+    secret = fake_backend.settings.secret_key.get_secret_value().encode()
+    day = 24 * 3600
+    ws = await client.ws_connect("/webchat/ws")
+    await ws.send_json({"type": "hello",
+                        "visitor_token": tokens.issue_token(secret, "visitor-9", issued_at=int(time.time()) - 31 * day)})
+    assert (await receive(ws, "error"))["code"] == "token_expired"
+    await ws.send_json({"type": "hello",
+                        "visitor_token": tokens.issue_token(secret, "visitor-9", issued_at=int(time.time()) - 29 * day)})
+    assert (await receive(ws, "welcome"))["visitor_token"]
+
+
+async def test_a_token_whose_visitor_an_admin_linked_to_a_known_customer_opens_a_fresh_session(gateway):
+    """After the admin's explicit link the anonymous visitor is a known person: the token alone shows nothing."""
+    ws, welcome = await hello(gateway)
+    ack = await say(ws, "c-1", "my order number is 4411")
+    customer = await customer_of(gateway, ack["conversation_id"])
+    response = await gateway.post(f"/api/customers/{customer.id}/identities",
+                                  json={"channel": "sms", "address": "+15551230001"}, headers=admin_headers())
+    assert response.status == 200, await response.text()
+
+    again, fresh = await hello(gateway, visitor_token=welcome["visitor_token"])
+    assert fresh["conversation_id"] is None and fresh["messages"] == []
+    assert fresh["visitor_token"].split(".")[1] != welcome["visitor_token"].split(".")[1]  # another visitor
+    other = await say(again, "c-2", "who am I?")
+    assert (await customer_of(gateway, other["conversation_id"])).id != customer.id
+    # Nor does an upload with the old token reach the linked customer's conversation.
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("visitor_token", welcome["visitor_token"])
+    form.add_field("client_id", "up-1")
+    form.add_field("file", files.png(), filename="screen.png", content_type="image/png")
+    upload = await gateway.post("/webchat/upload", data=form)
+    assert upload.status == 401 and "no longer opens" in await upload.text()
+    store = gateway.app[SERVICES].store
+    assert [m.text for m in await store.messages(ack["conversation_id"]) if m.direction == "inbound"] == [
+        "my order number is 4411"]
