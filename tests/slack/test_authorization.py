@@ -148,3 +148,38 @@ async def test_an_unreadable_agents_group_admits_nobody_and_says_why(aiohttp_cli
         assert "open conversations" in (await (await gw.command("queue")).json())["text"]  # listed users still act
     finally:
         context.install(None)
+
+
+async def test_a_customer_cannot_escalate_or_open_the_note_form_from_a_message_shortcut(slack_gateway):
+    gw = slack_gateway
+    conversation_id = await dm_from_customer(gw)
+    [parent] = gw.fake.parents("#support")
+    before = await snapshot(gw, conversation_id)
+    text = (await (await gw.command(f"escalate {conversation_id} too slow", user="UCUST", trigger="t-esc")).json())[
+        "text"]
+    assert "written to us as a customer" in text
+    for kind in ("message_action", "shortcut"):
+        shortcut = {"type": kind, "callback_id": "gw_note", "team": {"id": "T0GATEWAY"},
+                    "user": {"id": "UCUST", "team_id": "T0GATEWAY"}, "api_app_id": "A", "token": "legacy",
+                    "trigger_id": f"t-{kind}", "channel": {"id": SUPPORT},
+                    "message": {"ts": parent.ts, "thread_ts": parent.ts}}
+        assert (await gw.interact(shortcut)).status == 200
+    await gw.drain()
+    assert await snapshot(gw, conversation_id) == before
+    assert not gw.fake.ok_calls("views.open")
+    told = gw.fake.ephemerals("UCUST")
+    assert len(told) == 2 and all("customer" in c.args["text"] for c in told)
+
+
+async def test_an_unlisted_users_button_press_is_refused_to_them_alone(listed_gateway):
+    gw = listed_gateway
+    conversation_id = await dm_from_customer(gw)
+    before = await snapshot(gw, conversation_id)
+    for n, action in enumerate(("gw_claim", "gw_resolve", "gw_escalate", "gw_transfer_service", "gw_note")):
+        await gw.press(action, conversation_id, user="UAGENT2", channel=SUPPORT, action_ts=f"8.{n}")
+    await gw.drain()
+    assert await snapshot(gw, conversation_id) == before
+    assert not gw.fake.ok_calls("views.open")
+    told = gw.fake.ephemerals("UAGENT2")
+    assert len(told) == 5 and all("Only agents" in c.args["text"] for c in told)
+    assert not [c for c in gw.fake.ephemerals("UAGENT") if "Only agents" in c.args["text"]]
