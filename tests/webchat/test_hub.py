@@ -152,3 +152,31 @@ async def test_a_reply_nobody_acknowledged_stays_sent_and_comes_with_the_next_we
             "delivered"]
 
     await wait_until(delivered, what="the acknowledged reply to be delivered")
+
+
+async def test_a_visitor_who_drops_mid_delivery_never_stops_the_others(aiohttp_client, fake_backend, caplog):
+    """The visitor goes away while replies are still being written to it: only its own socket ends."""
+    fake_backend.settings = make_settings(webchat={"identity_secret": "s", "send_queue_frames": 64})
+    client = await start_client(aiohttp_client, fake_backend)
+    deps = client.app[CHANNEL_DEPS]
+    store = client.app[SERVICES].store
+    dropping = await StalledVisitor.connect(client.server.host, client.server.port)
+    await dropping.send({"type": "hello"})
+    await dropping.send({"type": "message", "client_id": "d-1", "text": "bye soon"})
+    dropping_conversation = (await wait_until(lambda: store.recent_conversation_ids(limit=1), what="the message"))[0]
+    ada, _ = await hello(client, name="Ada")
+    ada_ack = await say(ada, "a-1", "hello")
+    sender = WebchatSender(deps.redis)
+    to = Identity(Channel.WEBCHAT, "visitor:x")
+    with caplog.at_level(logging.WARNING):
+        for n in range(10):  # within its queue: the socket is not cut for being slow, its writer is mid-send
+            await sender.send(OutboundMessage(message_id=f"msg_drop_{n}", conversation_id=dropping_conversation,
+                                              channel=Channel.WEBCHAT, to=to, text="y" * 50_000, author="Grace"))
+        dropping.close()  # the connection resets under the writer
+        for n in range(3):
+            await sender.send(OutboundMessage(message_id=f"msg_ada_{n}", conversation_id=ada_ack["conversation_id"],
+                                              channel=Channel.WEBCHAT, to=to, text=f"answer {n}", author="Grace"))
+            assert (await receive(ada, "message", timeout=3))["message"]["text"] == f"answer {n}"
+        await wait_until(lambda: len(client.app[WEBSOCKETS]) == 1, timeout=10, what="the dropped socket to go")
+    assert deps.hub.restarts == 0 and deps.hub.reconnects == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
