@@ -68,7 +68,8 @@ async def issue_ticket(redis: Redis, agent: str | None) -> str:
 
 
 async def redeem_ticket(redis: Redis, ticket: str) -> bool:
-    if not ticket or len(ticket) > 100:
+    # Tickets are URL-safe base64: anything else (a lone surrogate cannot even be hashed) is no ticket.
+    if not ticket or len(ticket) > 100 or not ticket.isascii():
         return False
     return await redis.getdel(_ticket_key(ticket)) is not None
 
@@ -179,11 +180,18 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse) -> web.WebSock
         return ws
     ticket = ""
     if first.type == WSMsgType.TEXT:
-        with contextlib.suppress(ValueError, AttributeError):
+        # RecursionError: a frame of thousands of nested brackets, from anyone who can open the socket.
+        with contextlib.suppress(ValueError, AttributeError, RecursionError):
             frame = json.loads(first.data)
             if isinstance(frame, dict) and frame.get("type") == "auth" and isinstance(frame.get("ticket"), str):
                 ticket = frame["ticket"]
-    if not await redeem_ticket(request.app[SERVICES].redis, ticket):
+    try:
+        redeemed = await redeem_ticket(request.app[SERVICES].redis, ticket)
+    except Exception as error:  # Redis is away: a close code, never an HTTP answer inside the upgraded socket
+        log.warning("inbox socket refused: its ticket could not be checked: %s", str(error) or type(error).__name__)
+        await ws.close(code=1013, message=b"live updates unavailable, try again later")
+        return ws
+    if not redeemed:
         await ws.close(code=4401, message=b"missing, used or expired ticket")
         return ws
     feed = request.app[INBOX_FEED]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from importlib import resources
 
 import aiohttp
@@ -146,6 +147,30 @@ async def test_the_live_socket_needs_a_ticket_from_the_api_used_once(inbox):
     assert expired not in key and 0 < await redis.ttl(key) <= 30  # a digest, kept 30 seconds
     await redis.delete(key)  # what its expiry does
     assert await refused(inbox, json.dumps({"type": "auth", "ticket": expired}))
+
+
+@pytest.mark.parametrize("first_frame", ["[" * 4000, '{"type": "auth", "ticket": "\\ud800"}',
+                                         '{"type": "auth", "ticket": "' + "é" * 40 + '"}', "\x00" * 10],
+                         ids=["nested", "surrogate", "non-ascii", "nul"])
+async def test_a_malformed_auth_frame_is_refused_with_a_close_code_never_an_error(inbox, caplog, first_frame):
+    """Anyone can open the socket: nested brackets (RecursionError) or a lone surrogate (unhashable) once crashed it."""
+    with caplog.at_level(logging.ERROR):
+        assert await refused(inbox, first_frame)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_the_live_socket_says_try_again_when_redis_cannot_check_the_ticket(inbox, caplog):
+    good = await ticket(inbox)
+    inbox.backend.fake_server.connected = False
+    try:
+        with caplog.at_level(logging.ERROR):
+            async with inbox.ws_connect("/inbox/live") as ws:
+                await ws.send_str(json.dumps({"type": "auth", "ticket": good}))
+                message = await ws.receive(timeout=5)
+    finally:
+        inbox.backend.fake_server.connected = True
+    assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1013
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 async def test_the_live_socket_carries_every_event_of_every_process(inbox):
