@@ -27,7 +27,8 @@ def signed_url(base_url: str, secret_key: bytes, attachment_id: str, expires: in
 
 def verify(secret_key: bytes, attachment_id: str, expires: str, sig: str, now_seconds: int) -> bool:
     """True only for our signature of this id and expiry, before the expiry."""
-    if not expires.isdigit() or len(expires) > 12:
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses (a 500 for anyone).
+    if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
         return False
     if int(expires) <= now_seconds:
         return False

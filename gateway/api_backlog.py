@@ -34,7 +34,7 @@ def listing_filter(request: web.Request) -> Filter:
         raise InvalidRequest(f"channel must be one of {', '.join(c.value for c in Channel)}")
     tiers: set[int] = set()
     for tier in _values(request, "tier"):
-        if not tier.isdigit() or int(tier) not in TIERS:
+        if not (tier.isascii() and tier.isdigit()) or int(tier) not in TIERS:  # "²".isdigit() is true too
             raise InvalidRequest(f"tier must be one of {', '.join(map(str, TIERS))}")
         tiers.add(int(tier))
     return Filter(queues=_values(request, "queue"), statuses=statuses, tiers=frozenset(tiers), channels=channels)

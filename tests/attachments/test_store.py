@@ -116,6 +116,11 @@ async def test_signed_url_opens_the_file_and_nothing_else(aiohttp_client, fake_b
     assert missing.status == 403
     for listing in ("/attachments", "/attachments/", "/attachments/%2e%2e%2fetc"):
         assert (await client.get(listing)).status in (403, 404)
+    # Expiries that are digits to str.isdigit() but not to int(), other numerals, bytes that are not UTF-8:
+    # each the same 403 (a "²" was a 500).
+    for query in ("exp=%C2%B2&sig=x", "exp=%D9%A1%D9%A2&sig=x", f"exp={exp}&sig=%ED%A0%80", f"exp={exp}&sig=%FF",
+                  f"exp={exp}%00&sig=x", "exp=-1&sig=x", f"exp={exp}&exp=1&sig=x"):
+        assert (await client.get(f"{path}?{query}")).status == 403, query
 
 
 async def test_s3_store_round_trip(s3_bucket):

@@ -58,6 +58,7 @@ async def test_listing_by_queue_status_and_tier_pages_with_a_cursor(gateway):
 
 async def test_listing_refuses_bad_filters_and_cursors_clearly(gateway):
     for query, words in [("tier=4", "tier must be one of 1, 2, 3"), ("tier=x", "tier must be one of"),
+                         ("tier=%C2%B2", "tier must be one of"), ("tier=%D9%A1", "tier must be one of"),  # "²" was a 500
                          ("sort=newest", "sort must be activity"), ("cursor=%25%25", "cursor is not one"),
                          ("status=open,closed", "status must be one of"), ("channel=fax", "channel must be"),
                          ("offset=5", "cursor=<next_cursor>"), ("limit=x", "limit must be an integer")]:
