@@ -29,6 +29,8 @@ async def authenticate(request: web.Request) -> str:
     settings = request.app[SETTINGS]
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     given = given.strip() if scheme.lower() == "bearer" else ""
+    if not given.isascii():
+        given = ""  # tokens are ASCII; header bytes that are not UTF-8 could not even be hashed (a 500)
     admin = settings.admin_token
     if given and admin is not None and hmac.compare_digest(given.encode(), admin.get_secret_value().encode()):
         return "admin-token"

@@ -116,7 +116,8 @@ async def once(request: web.Request, act: Callable[[], Awaitable[tuple[dict[str,
     if not 1 <= len(given) <= 200:
         raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 characters")
     redis = request.app[SERVICES].redis
-    digest = hashlib.sha256(f"{request.path}\n{given}".encode()).hexdigest()
+    # surrogatepass: header bytes that are not UTF-8 arrive as surrogates; any value is a key (docs/OUTBOUND.md).
+    digest = hashlib.sha256(f"{request.path}\n{given}".encode("utf-8", "surrogatepass")).hexdigest()
     key = worker_keys.proactive_idempotency(digest)
     if not await redis.set(key, PENDING, nx=True, ex=IDEMPOTENCY_TTL):
         stored = await redis.get(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -66,3 +67,27 @@ async def test_negative_paging_is_refused(gateway):
     response = await gateway.get("/api/conversations?offset=10", headers=admin_headers())
     assert response.status == 400
     assert "cursor=<next_cursor>" in (await response.json())["error"]
+
+
+async def raw_request(gateway, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """One request written byte for byte: header values that are not UTF-8 (a client library would refuse)."""
+    reader, writer = await asyncio.open_connection(gateway.server.host, gateway.server.port)
+    writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+async def test_header_bytes_that_are_not_utf8_are_a_clear_answer_never_a_500(gateway, caplog):
+    """Anyone can send them: a bearer token of bytes like \\xff was a 500 (it could not be hashed)."""
+    redis = gateway.app[SERVICES].redis
+    before = await snapshot(redis)
+    with caplog.at_level(logging.ERROR):
+        for token in (b"\xff\xfe", b"\xc3\xa9" * 20, b"test-admin-token\xff"):
+            status, body = await raw_request(
+                gateway, b"GET /api/conversations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + b"\r\n")
+            assert status == 401 and b"wrong bearer token" in body
+    assert changes(before, await snapshot(redis)) == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import fakeredis
 import pytest
 
 from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, start_client
+from tests.gateway.test_api_malformed import raw_request
 from tests.outbound.conftest import rule_files
 from tests.sms.conftest import fake_twilio, inbound_form, post_signed, sms_settings  # noqa: F401  (a fixture)
 from tests.support import redis_snapshot
@@ -158,3 +162,18 @@ async def test_a_notice_opens_in_the_queue_it_names(gateway, fake_twilio):
     assert conversation.queue == "support"
     [message] = await gateway.app[SERVICES].store.messages(sent["conversation_id"])
     assert (message.id, message.author) == (sent["message_id"], "admin")  # author defaults to admin
+
+
+async def test_an_idempotency_key_of_bytes_that_are_not_utf8_is_a_key_like_any_other(gateway, fake_twilio, caplog):
+    """Such a key could not be hashed: a 500 before anything was sent; now any value is a key (docs/OUTBOUND.md)."""
+    body = json.dumps({"identity": {"channel": "sms", "address": CUSTOMER}, "text": "Your parcel is late."}).encode()
+    head = (b"POST /api/outbound HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-admin-token\r\n"
+            b"Content-Type: application/json\r\nIdempotency-Key: order-\xff-17\r\n")
+    with caplog.at_level(logging.ERROR):
+        first, first_body = await raw_request(gateway, head, body)
+        again, again_body = await raw_request(gateway, head, body)
+    assert (first, again) == (201, 201), (first_body, again_body)
+    assert first_body == again_body
+    await gateway.backend.drain_async()
+    assert len(fake_twilio.sent) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
