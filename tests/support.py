@@ -144,3 +144,14 @@ async def wait_until(predicate: Callable[[], Awaitable[T] | T], *, timeout: floa
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+async def raw_request(client, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """One request written byte for byte: header values that are not UTF-8 (a client library would refuse)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]

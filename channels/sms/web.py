@@ -25,6 +25,7 @@ from conversations.models import FINAL_FAILURES, DeliveryStatus
 log = logging.getLogger("gateway.sms")
 
 INBOUND_PATH = "/sms/twilio"
+MAX_FORM_BYTES = 64 * 1024  # a Twilio webhook is a few kB; GATEWAY_MAX_BODY_BYTES is sized for the admin API
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 # Twilio's MessageStatus → ours. Statuses before "sent" are all "on its way".
@@ -44,7 +45,7 @@ async def verified_form(request: web.Request) -> dict[str, str]:
         # Off until every required setting is filled: a half-configured channel answers like an absent one.
         raise web.HTTPNotFound(text="SMS is not configured on this gateway (empty: "
                                + ", ".join(f"GATEWAY_TWILIO__{name}" for name in settings.missing()) + ")")
-    form = {key: value for key, value in (await request.post()).items() if isinstance(value, str)}
+    form = await _read_form(request)
     url = signature.public_url(request.app[CHANNEL_DEPS].public_url, request.path_qs)
     try:
         signature.verify(token.get_secret_value(), url, form, request.headers.get(signature.HEADER))
@@ -52,6 +53,25 @@ async def verified_form(request: web.Request) -> dict[str, str]:
         log.warning("refused a Twilio request: %s", error)
         raise web.HTTPForbidden(text=str(error)) from None
     return form
+
+
+async def _read_form(request: web.Request) -> dict[str, str]:
+    """The POSTed fields as Twilio sends them: a small urlencoded form, or a clear 4xx (never a 500).
+
+    Twilio posts ``application/x-www-form-urlencoded`` only, a few kB at most (1,600 characters of
+    text, ten media URLs, some twenty fields), so anything else is refused before the body is read.
+    """
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise web.HTTPUnsupportedMediaType(text="Twilio posts application/x-www-form-urlencoded")
+    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, request.content_length)
+    if len(await request.read()) > MAX_FORM_BYTES:  # a chunked body, bounded by the app's client_max_size
+        raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, request.content_length or 0)
+    try:
+        fields = await request.post()
+    except (LookupError, ValueError) as error:  # an unknown charset; bytes that charset cannot decode
+        raise web.HTTPBadRequest(text=f"unreadable form body: {type(error).__name__}") from None
+    return {key: value for key, value in fields.items() if isinstance(value, str)}
 
 
 async def inbound(request: web.Request) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -11,6 +10,7 @@ from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers
 from tests.gateway.test_api import open_conversation
 from tests.snapshots import changes, snapshot
+from tests.support import raw_request
 
 HEADERS = {**admin_headers(), "Content-Type": "application/json"}
 
@@ -67,17 +67,6 @@ async def test_negative_paging_is_refused(gateway):
     response = await gateway.get("/api/conversations?offset=10", headers=admin_headers())
     assert response.status == 400
     assert "cursor=<next_cursor>" in (await response.json())["error"]
-
-
-async def raw_request(gateway, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
-    """One request written byte for byte: header values that are not UTF-8 (a client library would refuse)."""
-    reader, writer = await asyncio.open_connection(gateway.server.host, gateway.server.port)
-    writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
 
 async def test_header_bytes_that_are_not_utf8_are_a_clear_answer_never_a_500(gateway, caplog):

@@ -10,10 +10,9 @@ import pytest
 
 from gateway.appkeys import SERVICES
 from tests.conftest import Backend, admin_headers, start_client
-from tests.gateway.test_api_malformed import raw_request
 from tests.outbound.conftest import rule_files
 from tests.sms.conftest import fake_twilio, inbound_form, post_signed, sms_settings  # noqa: F401  (a fixture)
-from tests.support import redis_snapshot
+from tests.support import raw_request, redis_snapshot
 from workers import context
 
 CUSTOMER = "+14155550100"

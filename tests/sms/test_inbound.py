@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from conversations.messages import InvalidPayload
 from channels.sms.inbound import from_twilio
 from gateway.appkeys import SERVICES
 from tests.conftest import admin_headers, start_client
+from tests.support import raw_request
 from tests.sms.conftest import OUR_NUMBER, inbound_form, post_signed, sign
 
 NOW = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
@@ -134,3 +136,23 @@ def test_a_form_without_message_sid_is_invalid():
     with pytest.raises(InvalidPayload, match="MessageSid"):
         from_twilio(form, received_at=NOW)
 
+
+
+@pytest.mark.parametrize(("content_type", "body", "status"), [
+    ("application/x-www-form-urlencoded; charset=bogus", b"From=%2B14155550100&Body=hi", 400),  # was a 500
+    ("application/x-www-form-urlencoded; charset=\xff", b"From=%2B14155550100&Body=hi", 400),  # was a 500
+    ("multipart/form-data; boundary=zz",
+     b'--zz\r\nContent-Disposition: form-data; name="Body"\r\n\r\nhi\r\n--zz--\r\n', 415),
+    ("text/plain", b"hello", 415),
+    ("application/x-www-form-urlencoded", b"Body=" + b"x" * (64 * 1024), 413),  # Twilio sends a few kB
+], ids=["unknown charset", "charset bytes", "multipart", "text", "too large"])
+async def test_a_request_twilio_never_sends_is_a_clear_4xx_and_stores_nothing(sms_gateway, caplog, content_type,
+                                                                            body, status):
+    for path in ("/sms/twilio", "/sms/twilio/status"):
+        with caplog.at_level(logging.ERROR):
+            answer, text = await raw_request(sms_gateway, b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                                             b"Content-Type: " + content_type.encode("latin-1")
+                                             + b"\r\nX-Twilio-Signature: c2lnbmF0dXJl\r\n", body)
+        assert answer == status, text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert await sms_gateway.app[SERVICES].store.recent_conversation_ids(limit=5) == []
