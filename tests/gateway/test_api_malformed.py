@@ -80,3 +80,19 @@ async def test_header_bytes_that_are_not_utf8_are_a_clear_answer_never_a_500(gat
             assert status == 401 and b"wrong bearer token" in body
     assert changes(before, await snapshot(redis)) == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_a_charset_parameter_on_json_is_not_consulted(gateway, caplog):
+    """JSON is UTF-8: "application/json; charset=bogus" was a 500 (LookupError); bytes that are not UTF-8 a 400."""
+    conversation_id, _ = await open_conversation(gateway)
+    head = (f"POST /api/conversations/{conversation_id}/messages HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer test-admin-token\r\nContent-Type: application/json; charset=bogus\r\n").encode()
+    redis = gateway.app[SERVICES].redis
+    with caplog.at_level(logging.ERROR):
+        before = await snapshot(redis)
+        status, body = await raw_request(gateway, head, b'{"text": "caf\xe9"}')
+        assert (status, body) == (400, b'{"error": "the body must be JSON"}')
+        assert changes(before, await snapshot(redis)) == []
+        status, body = await raw_request(gateway, head, '{"text": "café"}'.encode())
+        assert status == 201, body
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
