@@ -84,7 +84,7 @@ class NewConversationCap:
 
     @staticmethod
     def _key(address: str) -> str:
-        return keys.opened(address, now_ms() // 3_600_000)
+        return keys.opened(counted_as(address), now_ms() // 3_600_000)
 
     async def reserve(self, address: str) -> bool:
         if self.per_hour == 0:
@@ -125,6 +125,23 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
         if not _trusted(address, trusted):
             return address
     return address
+
+
+def counted_as(address: str) -> str:
+    """What the per-address cap counts: an IPv4 address, or the /64 an IPv6 address is in.
+
+    One IPv6 subscriber holds a whole /64 (often more): counted per address, one
+    home connection could open billions of conversations without meeting the cap.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # "unknown" (no peer): counted as one
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _trusted(address: str, trusted: Sequence[Network]) -> bool:

@@ -93,6 +93,27 @@ async def test_behind_a_trusted_proxy_the_cap_counts_the_forwarded_address(aioht
     assert (await open_from("10.9.9.9, 203.0.113.7"))["code"] == "too_many_conversations"
 
 
+async def test_ipv6_visitors_are_counted_by_their_64_prefix(aiohttp_client, fake_backend):
+    """One IPv6 subscriber holds a /64: per address, every new address would have opened another conversation."""
+    client = await webchat_client(aiohttp_client, fake_backend, headers=True, new_conversations_per_address_per_hour=2)
+
+    async def open_from(address: str) -> dict:
+        ws = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": address})
+        await ws.send_json({"type": "hello"})
+        await receive(ws, "welcome")
+        await ws.send_json({"type": "message", "client_id": "c", "text": "hi"})
+        return await ws.receive_json()
+
+    assert (await open_from("2001:db8:1:2::1"))["type"] == "ack"
+    assert (await open_from("2001:db8:1:2:aaaa:bbbb:cccc:dddd"))["type"] == "ack"
+    assert (await open_from("2001:db8:1:2::3"))["code"] == "too_many_conversations"  # same /64, another address
+    assert (await open_from("2001:db8:1:3::1"))["type"] == "ack"  # the next /64 is someone else
+    assert (await open_from("::ffff:203.0.113.7"))["type"] == "ack"  # an IPv4 client, written as IPv6
+    assert (await open_from("203.0.113.7"))["type"] == "ack"
+    assert (await open_from("203.0.113.7"))["code"] == "too_many_conversations"  # ... is that IPv4 address
+    assert limits.counted_as("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+
+
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
     from ipaddress import ip_network
     proxies = (ip_network("10.0.0.0/8"),)
