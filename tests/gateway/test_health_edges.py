@@ -70,3 +70,18 @@ async def test_readiness_does_not_echo_the_redis_error(aiohttp_client, caplog):
     assert response.status == 503
     assert await response.json() == {"status": "unavailable", "redis": "unavailable"}
     assert str(own.port) in caplog.text  # the reason is in the log, for the operator
+
+
+async def test_readiness_waits_at_most_two_seconds_for_a_stalled_redis(aiohttp_client, redis_url, caplog):
+    client = await start_client(aiohttp_client, Backend(make_settings(redis_url=redis_url)))
+    assert (await client.get("/readyz")).status == 200
+    admin = redis.Redis.from_url(redis_url)
+    admin.execute_command("CLIENT", "PAUSE", 5000, "ALL")
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.health"):
+            seconds, status = await timed_get(client, "/readyz")
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")  # the next test's Redis answers at once
+        admin.close()
+    assert status == 503 and 1.9 < seconds < 4.0, seconds  # READY_TIMEOUT, not the pause
+    assert "within 2.0s" in caplog.text
