@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -50,8 +51,20 @@ class Handler:
         self.parser = parser
         self.domains = accepted_domains(email)
 
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        if not _utf8(address):
+            # Bytes that are not UTF-8 (RFC 6531) could be neither stored nor answered: refused for good
+            # now, instead of a "try again" (451) after the whole mail was sent.
+            return "553 5.1.7 The sender address is not valid UTF-8"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
+        if not _utf8(address):
+            return "553 5.1.3 The recipient address is not valid UTF-8"
         domain = address.rpartition("@")[2].strip().rstrip(".").lower()
         if domain not in self.domains:
             return "550 5.7.1 Relaying denied: we only accept mail for our own domains"
@@ -83,6 +96,28 @@ class Handler:
         return "250 2.0.0 OK: stored"
 
 
+# A SIZE= that is not ASCII digits ("SIZE=²" passes str.isdigit): aiosmtpd's int() raised, logged an error
+# and told the client the exception.
+_BAD_SIZE = re.compile(r"(?i)\bSIZE=(?![0-9]+(?:\s|$))")
+
+
+class GatewaySMTP(SMTP):
+    async def smtp_MAIL(self, arg: str) -> None:
+        if arg and _BAD_SIZE.search(arg.rpartition(">")[2]):  # the parameters, after the address
+            await self.push("501 5.5.4 SIZE takes a number of bytes")
+            return
+        await super().smtp_MAIL(arg)
+
+
+def _utf8(address: str) -> bool:
+    """aiosmtpd hands over bytes that are not UTF-8 as surrogates (surrogateescape)."""
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def listener(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: serve SMTP while the app runs, when ``GATEWAY_EMAIL__SMTP_LISTEN_PORT`` is set."""
     email = app[SETTINGS]
@@ -96,7 +131,7 @@ async def listener(app: web.Application) -> AsyncIterator[None]:
     host = email.smtp_listen_host or "127.0.0.1"  # the gateway fills in GATEWAY_HOST; never "every interface" by omission
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname=hostname, data_size_limit=email.max_message_bytes,
+        lambda: GatewaySMTP(handler, hostname=hostname, data_size_limit=email.max_message_bytes,
                      enable_SMTPUTF8=True, decode_data=False, ident="gateway"),
         host, email.smtp_listen_port,
     )
