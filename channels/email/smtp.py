@@ -14,7 +14,8 @@ import asyncio
 import logging
 import re
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -101,7 +102,33 @@ class Handler:
 _BAD_SIZE = re.compile(r"(?i)\bSIZE=(?![0-9]+(?:\s|$))")
 
 
+YIELD_AFTER_SECONDS = 0.005  # the longest the SMTP reader keeps the event loop while lines are buffered
+
+
+def _yielding(readuntil: Callable[..., Awaitable[bytes]]) -> Callable[..., Awaitable[bytes]]:
+    """``readuntil`` that lets the event loop run at least every ``YIELD_AFTER_SECONDS``.
+
+    aiosmtpd reads DATA line by line; while the socket has data buffered, ``readuntil``
+    returns without ever yielding, so a 25 MB mail arriving fast held the loop (and every
+    /healthz, webhook and socket of this process) for hundreds of milliseconds at a time.
+    """
+    last = time.perf_counter()
+
+    async def readuntil_yielding(separator: bytes = b"\n") -> bytes:
+        nonlocal last
+        if time.perf_counter() - last > YIELD_AFTER_SECONDS:
+            await asyncio.sleep(0)
+            last = time.perf_counter()
+        return await readuntil(separator)
+
+    return readuntil_yielding
+
+
 class GatewaySMTP(SMTP):
+    def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super()._cb_client_connected(reader, writer)
+        reader.readuntil = _yielding(reader.readuntil)  # type: ignore[method-assign]
+
     async def smtp_MAIL(self, arg: str) -> None:
         if arg and _BAD_SIZE.search(arg.rpartition(">")[2]):  # the parameters, after the address
             await self.push("501 5.5.4 SIZE takes a number of bytes")
