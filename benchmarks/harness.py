@@ -154,8 +154,8 @@ def gateway_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
         "GATEWAY_TWILIO__AUTH_TOKEN": TWILIO_TOKEN, "GATEWAY_TWILIO__ACCOUNT_SID": TWILIO_ACCOUNT,
         "GATEWAY_TWILIO__FROM_NUMBER": OUR_NUMBER,
         "GATEWAY_WEBCHAT__FRAMES_PER_SECOND": "100000", "GATEWAY_WEBCHAT__FRAME_BURST": "100000",
-        # Every benchmark visitor comes from 127.0.0.1: the per-address cap of new conversations is off.
-        "GATEWAY_WEBCHAT__NEW_CONVERSATIONS_PER_ADDRESS_PER_HOUR": "0",
+        # Every benchmark visitor comes from 127.0.0.1: the per-address caps (new conversations, open sockets) are off.
+        "GATEWAY_WEBCHAT__NEW_CONVERSATIONS_PER_ADDRESS_PER_HOUR": "0", "GATEWAY_WEBCHAT__SOCKETS_PER_ADDRESS": "0",
         **extra,
     }
 

@@ -27,5 +27,8 @@ class WebchatSettings(BaseModel):
     send_queue_frames: int = Field(default=64, ge=1)
     # New anonymous conversations one client address may open per hour (0: no cap).
     new_conversations_per_address_per_hour: int = Field(default=20, ge=0)
+    # Open sockets one client address (an IPv6 /64) may hold in one web process (0: no cap). Visitors
+    # behind one carrier or office NAT share an address, hence the generous default.
+    sockets_per_address: int = Field(default=100, ge=0)
     # Anonymous customers (no verified identity) with no message for this long are deleted.
     anonymous_retention: timedelta = timedelta(days=90)

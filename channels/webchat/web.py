@@ -21,7 +21,14 @@ from channels.webchat import inbound, keys, protocol, upload
 from channels.webchat.appkeys import SETTINGS, TRUSTED_PROXIES
 from channels.webchat.identity import Visitor, fresh_visitor, only_anonymous, resolve_visitor
 from channels.webchat.inbound import ChatMessage, Delivered, FrameError, Hello, Ping
-from channels.webchat.limits import Network, NewConversationCap, TokenBucket, VisitorRate, client_address
+from channels.webchat.limits import (
+    Network,
+    NewConversationCap,
+    TokenBucket,
+    VisitorRate,
+    client_address,
+    counted_as,
+)
 from channels.webchat.outbox import Outbox
 from channels.webchat.settings import WebchatSettings
 from conversations import codec, ratings
@@ -34,6 +41,8 @@ log = logging.getLogger("gateway.webchat")
 
 # The open sockets of this process: the gateway closes them (1001, going away) when it stops.
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("webchat_sockets", set)
+# Open sockets per client address (counted_as) in this process: one address cannot hold thousands.
+OPEN_BY_ADDRESS: web.AppKey[dict[str, int]] = web.AppKey("webchat_open_by_address", dict)
 
 HELLO_TIMEOUT = 4008
 INTERNAL_ERROR = 1011
@@ -305,18 +314,30 @@ class WebchatSocket:
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[SETTINGS]
-    ws = web.WebSocketResponse(heartbeat=settings.heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
-    await ws.prepare(request)
-    request.app[WEBSOCKETS].add(ws)
+    open_by_address = request.app[OPEN_BY_ADDRESS]
+    address = counted_as(client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                                        request.app[TRUSTED_PROXIES]))
+    if settings.sockets_per_address and open_by_address.get(address, 0) >= settings.sockets_per_address:
+        # Before the upgrade: a plain HTTP answer, and nothing held for this connection.
+        raise web.HTTPTooManyRequests(text="too many open chat sockets from this address", headers={"Retry-After": "30"})
+    open_by_address[address] = open_by_address.get(address, 0) + 1
     try:
-        await WebchatSocket(request, ws).run()
-    except Exception:
-        # Past the upgrade an HTTP error response would be written into the socket as garbage.
-        log.exception("web chat socket failed")
-        if not ws.closed:
-            await ws.close(code=INTERNAL_ERROR, message=b"internal error")
+        ws = web.WebSocketResponse(heartbeat=settings.heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
+        await ws.prepare(request)
+        request.app[WEBSOCKETS].add(ws)
+        try:
+            await WebchatSocket(request, ws).run()
+        except Exception:
+            # Past the upgrade an HTTP error response would be written into the socket as garbage.
+            log.exception("web chat socket failed")
+            if not ws.closed:
+                await ws.close(code=INTERNAL_ERROR, message=b"internal error")
+        finally:
+            request.app[WEBSOCKETS].discard(ws)
     finally:
-        request.app[WEBSOCKETS].discard(ws)
+        open_by_address[address] -= 1
+        if not open_by_address[address]:
+            del open_by_address[address]
     return ws
 
 
@@ -324,6 +345,7 @@ def setup_routes(app: web.Application, settings: WebchatSettings, *, trusted_pro
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = tuple(trusted_proxies)
     app[WEBSOCKETS] = set()
+    app[OPEN_BY_ADDRESS] = {}
     app.router.add_get("/webchat/ws", websocket)
     app.router.add_get("/webchat/widget.js", widget)
     app.router.add_post(upload.PATH, upload.upload)

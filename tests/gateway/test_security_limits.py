@@ -39,6 +39,7 @@ def test_every_default_in_the_limits_table_is_the_one_the_code_uses():
     assert webchat.hello_timeout_seconds == 10
     assert webchat.send_queue_frames == 64
     assert webchat.new_conversations_per_address_per_hour == 20
+    assert webchat.sockets_per_address == 100  # tests/webchat/test_limits.py
     assert settings.trusted_proxies == ()
     assert webchat.token_ttl == timedelta(days=30)
     assert webchat.anonymous_retention == timedelta(days=90)

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from aiohttp import WSMsgType
+import pytest
+from aiohttp import WSMsgType, WSServerHandshakeError
 
 from channels.webchat import limits
+from channels.webchat.web import OPEN_BY_ADDRESS
 from conversations.clock import utcnow
 from gateway.appkeys import SERVICES
 from gateway.settings import Settings
 from tests.conftest import admin_headers, make_settings, start_client
+from tests.support import wait_until
 from tests.webchat.chat import hello, proof, receive, say
 from workers.sweeper import Sweeper
 
@@ -112,6 +115,31 @@ async def test_ipv6_visitors_are_counted_by_their_64_prefix(aiohttp_client, fake
     assert (await open_from("203.0.113.7"))["type"] == "ack"
     assert (await open_from("203.0.113.7"))["code"] == "too_many_conversations"  # ... is that IPv4 address
     assert limits.counted_as("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+
+
+async def test_one_address_holds_a_bounded_number_of_open_sockets(aiohttp_client, fake_backend):
+    """Sockets cost memory until they close: one address opening thousands would hold them all."""
+    client = await webchat_client(aiohttp_client, fake_backend, headers=True, sockets_per_address=2)
+    here = {"X-Forwarded-For": "203.0.113.7"}
+    first = await client.ws_connect("/webchat/ws", headers=here)
+    second = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": "2001:db8::1"})
+    third = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": "2001:db8::2"})  # the same /64
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": "2001:db8::3"})
+    assert refused.value.status == 429
+    other = await client.ws_connect("/webchat/ws", headers=here)  # another address is not affected
+    await third.close()
+    await wait_until(lambda: client.app[OPEN_BY_ADDRESS].get("2001:db8::/64") == 1, what="the socket to be let go")
+    again = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": "2001:db8::3"})
+    await again.send_json({"type": "hello"})
+    assert (await receive(again, "welcome"))["visitor_token"]
+    for ws in (first, second, other, again):
+        await ws.close()
+    await wait_until(lambda: client.app[OPEN_BY_ADDRESS] == {}, what="every count to be released")
+
+
+async def test_the_socket_cap_defaults_to_one_hundred_per_address():
+    assert Settings(_env_file=None).webchat.sockets_per_address == 100
 
 
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy():
