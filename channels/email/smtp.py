@@ -127,7 +127,7 @@ def _yielding(readuntil: Callable[..., Awaitable[bytes]]) -> Callable[..., Await
 class GatewaySMTP(SMTP):
     def _cb_client_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         super()._cb_client_connected(reader, writer)
-        reader.readuntil = _yielding(reader.readuntil)  # type: ignore[method-assign]
+        reader.readuntil = _yielding(reader.readuntil)  # type: ignore[method-assign,assignment]
 
     async def smtp_MAIL(self, arg: str) -> None:
         if arg and _BAD_SIZE.search(arg.rpartition(">")[2]):  # the parameters, after the address

@@ -315,8 +315,8 @@ class WebchatSocket:
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[SETTINGS]
     open_by_address = request.app[OPEN_BY_ADDRESS]
-    address = counted_as(client_address(request.remote, request.headers.get("X-Forwarded-For"),
-                                        request.app[TRUSTED_PROXIES]))
+    trusted: tuple[Network, ...] = request.app[TRUSTED_PROXIES]
+    address = counted_as(client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted))
     if settings.sockets_per_address and open_by_address.get(address, 0) >= settings.sockets_per_address:
         # Before the upgrade: a plain HTTP answer, and nothing held for this connection.
         raise web.HTTPTooManyRequests(text="too many open chat sockets from this address", headers={"Retry-After": "30"})
