@@ -79,41 +79,36 @@ async def test_new_anonymous_conversations_are_capped_per_address(aiohttp_client
     assert not (await say(verified, "v-1", "logged-in customer"))["duplicate"]
 
 
+async def first_from(client, address: str) -> dict:
+    """A new anonymous visitor behind the proxy at ``address`` says hello and writes: the answer frame."""
+    ws = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": address})
+    await ws.send_json({"type": "hello"})
+    await receive(ws, "welcome")
+    await ws.send_json({"type": "message", "client_id": "c", "text": "hi"})
+    return await ws.receive_json()
+
+
 async def test_behind_a_trusted_proxy_the_cap_counts_the_forwarded_address(aiohttp_client, fake_backend):
     client = await webchat_client(aiohttp_client, fake_backend, headers=True, new_conversations_per_address_per_hour=1)
 
-    async def open_from(address: str) -> dict:
-        ws = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": address})
-        await ws.send_json({"type": "hello"})
-        await receive(ws, "welcome")
-        await ws.send_json({"type": "message", "client_id": "c", "text": "hi"})
-        return await ws.receive_json()
-
-    assert (await open_from("203.0.113.7"))["type"] == "ack"
-    assert (await open_from("198.51.100.9"))["type"] == "ack"
-    assert (await open_from("203.0.113.7"))["code"] == "too_many_conversations"
+    assert (await first_from(client, "203.0.113.7"))["type"] == "ack"
+    assert (await first_from(client, "198.51.100.9"))["type"] == "ack"
+    assert (await first_from(client, "203.0.113.7"))["code"] == "too_many_conversations"
     # A spoofed hop left of the real one does not help.
-    assert (await open_from("10.9.9.9, 203.0.113.7"))["code"] == "too_many_conversations"
+    assert (await first_from(client, "10.9.9.9, 203.0.113.7"))["code"] == "too_many_conversations"
 
 
 async def test_ipv6_visitors_are_counted_by_their_64_prefix(aiohttp_client, fake_backend):
     """One IPv6 subscriber holds a /64: per address, every new address would have opened another conversation."""
     client = await webchat_client(aiohttp_client, fake_backend, headers=True, new_conversations_per_address_per_hour=2)
 
-    async def open_from(address: str) -> dict:
-        ws = await client.ws_connect("/webchat/ws", headers={"X-Forwarded-For": address})
-        await ws.send_json({"type": "hello"})
-        await receive(ws, "welcome")
-        await ws.send_json({"type": "message", "client_id": "c", "text": "hi"})
-        return await ws.receive_json()
-
-    assert (await open_from("2001:db8:1:2::1"))["type"] == "ack"
-    assert (await open_from("2001:db8:1:2:aaaa:bbbb:cccc:dddd"))["type"] == "ack"
-    assert (await open_from("2001:db8:1:2::3"))["code"] == "too_many_conversations"  # same /64, another address
-    assert (await open_from("2001:db8:1:3::1"))["type"] == "ack"  # the next /64 is someone else
-    assert (await open_from("::ffff:203.0.113.7"))["type"] == "ack"  # an IPv4 client, written as IPv6
-    assert (await open_from("203.0.113.7"))["type"] == "ack"
-    assert (await open_from("203.0.113.7"))["code"] == "too_many_conversations"  # ... is that IPv4 address
+    assert (await first_from(client, "2001:db8:1:2::1"))["type"] == "ack"
+    assert (await first_from(client, "2001:db8:1:2:aaaa:bbbb:cccc:dddd"))["type"] == "ack"
+    assert (await first_from(client, "2001:db8:1:2::3"))["code"] == "too_many_conversations"  # same /64
+    assert (await first_from(client, "2001:db8:1:3::1"))["type"] == "ack"  # the next /64 is someone else
+    assert (await first_from(client, "::ffff:203.0.113.7"))["type"] == "ack"  # an IPv4 client, written as IPv6
+    assert (await first_from(client, "203.0.113.7"))["type"] == "ack"
+    assert (await first_from(client, "203.0.113.7"))["code"] == "too_many_conversations"  # ... is that IPv4 address
     assert limits.counted_as("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
 
 
