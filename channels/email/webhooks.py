@@ -33,7 +33,6 @@ import json
 import logging
 import math
 import re
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
@@ -44,6 +43,7 @@ from channels.email import intake
 from channels.email.keys import mailgun_token_key
 from channels.email.pool import PARSER, ParserUnavailable
 from channels.email.settings import EmailSettings
+from conversations.clock import now_seconds
 from conversations.messages import InvalidPayload, InvalidSignature
 
 log = logging.getLogger("gateway.email.webhooks")
@@ -214,12 +214,12 @@ async def mailgun(request: web.Request) -> web.Response:
         if not checked and all(name in fields for name in MAILGUN_SIGNED):
             checked = True
             verify_mailgun(signing_key, _text(fields, "timestamp"), _text(fields, "token"),
-                           _text(fields, "signature"), now=time.time())
+                           _text(fields, "signature"), now=now_seconds())
 
     try:
         fields = await read_form(request, email.max_message_bytes + FORM_OVERHEAD, large={"body-mime"},
                                  check=check)
-        mail = mailgun_mail(fields, signing_key, now=time.time())
+        mail = mailgun_mail(fields, signing_key, now=now_seconds())
     except InvalidSignature as error:
         log.warning("refused a Mailgun request: %s", error)
         return _problem(403, str(error))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -50,6 +49,7 @@ from channels.slack.files import described, store_files
 from channels.slack.settings import SlackSettings
 from channels.slack.state import SlackState
 from conversations.backlog import LIVE, Filter, Order
+from conversations.clock import now_seconds
 from conversations.errors import NotFound
 from conversations.messages import InvalidPayload
 from conversations.models import Channel
@@ -89,7 +89,7 @@ async def slack_events(request: web.Request) -> web.Response:
     raw = await request.read()
     payloads.verify(settings.signing_secret.get_secret_value().encode(),
                     request.headers.get("X-Slack-Request-Timestamp", ""),
-                    request.headers.get("X-Slack-Signature", ""), raw, now=time.time())
+                    request.headers.get("X-Slack-Signature", ""), raw, now=now_seconds())
     bolt_request = payloads.bolt_request(raw, query=request.query_string, headers=request.headers)
     return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 

@@ -17,7 +17,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
+
+from conversations.clock import now_seconds
 
 VERSION = "v2"
 MAX_TOKEN = 200
@@ -42,7 +43,7 @@ def new_visitor_id() -> str:
 
 
 def issue_token(secret: bytes, visitor_id: str, *, issued_at: int | None = None) -> str:
-    issued = int(time.time()) if issued_at is None else issued_at
+    issued = int(now_seconds()) if issued_at is None else issued_at
     return f"{VERSION}.{visitor_id}.{issued}.{_sign(secret, visitor_id, issued)}"
 
 
@@ -62,7 +63,7 @@ def visitor_from_token(secret: bytes, token: str, *, ttl_seconds: float, now: fl
     issued = int(parts[2])
     if not _same(parts[3], _sign(secret, parts[1], issued)):
         return None
-    current = time.time() if now is None else now
+    current = now_seconds() if now is None else now
     if issued > current + 300 or current - issued > ttl_seconds:  # 5 min of clock skew between processes
         raise TokenExpired("the visitor token has expired")
     return parts[1]
