@@ -54,7 +54,8 @@ SHOWN_AS_DELIVERED = (DeliveryStatus.DELIVERED, DeliveryStatus.READ)
 class WebchatSocket:
     """One connected visitor. Everything it may see is its own customer's live conversation."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, address: str) -> None:
+        """``address``: the client's address (``limits.client_address``), worked out once per upgrade."""
         self.deps = request.app[CHANNEL_DEPS]
         self.settings = settings = request.app[SETTINGS]
         self.ws = ws
@@ -63,8 +64,7 @@ class WebchatSocket:
         self.limit = TokenBucket(settings.frames_per_second, settings.frame_burst)
         self.visitor_rate = VisitorRate(self.deps.redis, settings.frames_per_second, settings.frame_burst)
         self.cap = NewConversationCap(self.deps.redis, settings.new_conversations_per_address_per_hour)
-        trusted: tuple[Network, ...] = request.app[TRUSTED_PROXIES]
-        self.address = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+        self.address = address
         self._held: list[dict[str, Any]] | None = None  # events that arrive while hello is being answered
 
     def send(self, frame: dict[str, Any]) -> None:
@@ -316,17 +316,19 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     settings = request.app[SETTINGS]
     open_by_address = request.app[OPEN_BY_ADDRESS]
     trusted: tuple[Network, ...] = request.app[TRUSTED_PROXIES]
-    address = counted_as(client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted))
+    client = client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
+    address = counted_as(client)
     if settings.sockets_per_address and open_by_address.get(address, 0) >= settings.sockets_per_address:
         # Before the upgrade: a plain HTTP answer, and nothing held for this connection.
-        raise web.HTTPTooManyRequests(text="too many open chat sockets from this address", headers={"Retry-After": "30"})
+        raise web.HTTPTooManyRequests(text="too many open chat sockets from this address",
+                                      headers={"Retry-After": "30"})
     open_by_address[address] = open_by_address.get(address, 0) + 1
     try:
         ws = web.WebSocketResponse(heartbeat=settings.heartbeat_seconds, max_msg_size=settings.max_frame_bytes)
         await ws.prepare(request)
         request.app[WEBSOCKETS].add(ws)
         try:
-            await WebchatSocket(request, ws).run()
+            await WebchatSocket(request, ws, client).run()
         except Exception:
             # Past the upgrade an HTTP error response would be written into the socket as garbage.
             log.exception("web chat socket failed")
